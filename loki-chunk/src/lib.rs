@@ -1,0 +1,1 @@
+//! Grafana Loki's chunk format (in progress).
