@@ -1,0 +1,375 @@
+//! Writing chunks: Loki's `MemChunk` with an unordered head.
+
+use bytes::Bytes;
+
+use crate::consts::{
+    BLOCKS_PER_CHUNK_WITHOUT_TARGET, DEFAULT_BLOCK_SIZE, DEFAULT_TARGET_SIZE, MAX_LINE_LEN,
+};
+use crate::head::{Appended, Head};
+use crate::raw::block::{decode_entry, metadata_pairs};
+use crate::raw::layout::CutBlock;
+use crate::raw::{write_chunk, ChunkParts, Codec, Compressor, Decompressor, SymbolTable, Version};
+use crate::{ChunkStats, Error, Result};
+
+/// How a [`ChunkBuilder`] writes.
+///
+/// The defaults are format version 4, zstd, 256 KiB blocks and a 1.5 MiB
+/// target size. Loki's own code default codec is gzip; zstd compresses log
+/// lines smaller than snappy and decodes about as fast.
+///
+/// ```
+/// use loki_chunk::{ChunkOptions, Codec, Version};
+///
+/// let options = ChunkOptions::default()
+///     .codec(Codec::Snappy)
+///     .version(Version::V3)
+///     .block_size(32 * 1024);
+/// assert_eq!(options.codec, Codec::Snappy);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChunkOptions {
+    /// The format version written: [`Version::V3`] or [`Version::V4`].
+    pub version: Version,
+    /// The codec for every block.
+    pub codec: Codec,
+    /// Uncompressed head size at which a block is cut.
+    pub block_size: usize,
+    /// Compressed size at which the chunk has no more room; 0 means "ten
+    /// blocks", as in Loki.
+    pub target_size: usize,
+}
+
+impl Default for ChunkOptions {
+    fn default() -> Self {
+        ChunkOptions {
+            version: Version::V4,
+            codec: Codec::Zstd,
+            block_size: DEFAULT_BLOCK_SIZE,
+            target_size: DEFAULT_TARGET_SIZE,
+        }
+    }
+}
+
+impl ChunkOptions {
+    /// Sets the format version.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sets the codec.
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Sets the block size.
+    pub fn block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// Sets the target compressed size.
+    pub fn target_size(mut self, bytes: usize) -> Self {
+        self.target_size = bytes;
+        self
+    }
+}
+
+/// Builds one chunk: accepts entries in any order, drops exact duplicates,
+/// cuts compressed blocks as the head fills, and encodes Loki's bytes.
+///
+/// ```
+/// use loki_chunk::{Appended, Chunk, ChunkBuilder, Direction};
+///
+/// let mut builder = ChunkBuilder::new();
+/// builder.append(2_000, b"second", &[])?;
+/// builder.append(1_000, b"first", &[("trace_id", "4bf92f35")])?;
+/// assert_eq!(builder.append(2_000, b"second", &[])?, Appended::Duplicate);
+///
+/// let chunk = Chunk::open(builder.encode()?)?;
+/// let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Forward);
+/// let first = entries.next()?.unwrap();
+/// assert_eq!(first.line, b"first");
+/// assert_eq!(first.metadata.get("trace_id"), Some("4bf92f35"));
+/// # Ok::<(), loki_chunk::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct ChunkBuilder {
+    options: ChunkOptions,
+    head: Head,
+    blocks: Vec<CutBlock>,
+    symbols: SymbolTable,
+    compressor: Compressor,
+    /// The entries of the last cut block that share its newest timestamp:
+    /// a new entry with that timestamp is checked against them too.
+    tail: Head,
+    /// An entry older than the last cut block arrived: blocks will overlap,
+    /// and `close` must reorder them (dropping duplicates across blocks).
+    needs_reorder: bool,
+    /// Reused block serialisation buffer.
+    scratch: Vec<u8>,
+    /// Reused symbol-id buffer for the entry being appended.
+    pairs: Vec<u32>,
+}
+
+impl Default for ChunkBuilder {
+    fn default() -> Self {
+        ChunkBuilder::new()
+    }
+}
+
+impl ChunkBuilder {
+    /// A builder with the default [`ChunkOptions`].
+    pub fn new() -> ChunkBuilder {
+        Self::build(ChunkOptions::default())
+    }
+
+    /// A builder with the given options.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedVersion`] for versions other than 3 and 4, and
+    /// [`Error::InvalidOptions`] for a zero block size.
+    pub fn with_options(options: ChunkOptions) -> Result<ChunkBuilder> {
+        if !matches!(options.version, Version::V3 | Version::V4) {
+            return Err(Error::UnsupportedVersion {
+                got: options.version.byte(),
+                supported: "3, 4 (for writing)",
+            });
+        }
+        if options.block_size == 0 {
+            return Err(Error::InvalidOptions("block size must be positive"));
+        }
+        Ok(Self::build(options))
+    }
+
+    fn build(options: ChunkOptions) -> ChunkBuilder {
+        ChunkBuilder {
+            options,
+            head: Head::default(),
+            blocks: Vec::new(),
+            tail: Head::default(),
+            needs_reorder: false,
+            symbols: SymbolTable::default(),
+            compressor: Compressor::new(options.codec),
+            scratch: Vec::new(),
+            pairs: Vec::new(),
+        }
+    }
+
+    /// The options this builder writes with.
+    pub fn options(&self) -> &ChunkOptions {
+        &self.options
+    }
+
+    /// Adds an entry. Any timestamp order is accepted. An entry identical in
+    /// timestamp, line and metadata to one already added is dropped: at once
+    /// (reported as [`Appended::Duplicate`]) when the earlier one is still in
+    /// the head or ends the last cut block, otherwise when the chunk is
+    /// closed.
+    /// Version 3 chunks drop structured metadata, as Loki does. Cuts a block
+    /// when the head reaches the block size.
+    ///
+    /// # Errors
+    /// [`Error::LineTooLong`] for lines over 1 GiB; [`Error::Compress`] if
+    /// cutting a block fails.
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        line: &[u8],
+        metadata: &[(&str, &str)],
+    ) -> Result<Appended> {
+        if line.len() > MAX_LINE_LEN {
+            return Err(Error::LineTooLong {
+                len: line.len(),
+                max: MAX_LINE_LEN,
+            });
+        }
+        self.pairs.clear();
+        if self.options.version.has_structured_metadata() {
+            for (name, value) in metadata {
+                let name = self.symbols.intern(name);
+                let value = self.symbols.intern(value);
+                self.pairs.extend([name, value]);
+            }
+        }
+        if let Some(cut_max) = self.blocks.last().map(|b| b.max_time) {
+            if timestamp < cut_max {
+                self.needs_reorder = true;
+            } else if timestamp == cut_max && self.tail.contains(timestamp, line, &self.pairs) {
+                return Ok(Appended::Duplicate);
+            }
+        }
+        let appended = self.head.append(timestamp, line, &self.pairs);
+        if self.head.size() >= self.options.block_size {
+            self.cut()?;
+        }
+        Ok(appended)
+    }
+
+    /// Whether an entry with this line and metadata still fits under the
+    /// target size (Loki's `SpaceFor`): the caller starts a new chunk when
+    /// it does not.
+    pub fn has_room_for(&self, line: &[u8], metadata: &[(&str, &str)]) -> bool {
+        if self.options.target_size == 0 {
+            return self.blocks.len() < BLOCKS_PER_CHUNK_WITHOUT_TARGET;
+        }
+        let mut size = self.compressed_block_bytes() + self.head.size() + line.len();
+        if self.options.version.has_structured_metadata() {
+            size += metadata
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>();
+            size += self.symbols.encoded_len_estimate();
+        }
+        size < self.options.target_size
+    }
+
+    /// Compresses the head into a block, if it holds anything.
+    ///
+    /// # Errors
+    /// [`Error::Compress`] if the codec fails.
+    pub fn cut(&mut self) -> Result<()> {
+        let Some((min_time, max_time)) = self.head.bounds() else {
+            return Ok(());
+        };
+        self.scratch.clear();
+        self.head.serialize(
+            &mut self.scratch,
+            self.options.version.has_structured_metadata(),
+        );
+        let data = self.compressor.compress(&self.scratch)?;
+        self.blocks.push(CutBlock {
+            entries: self.head.len() as u64,
+            min_time,
+            max_time,
+            uncompressed_size: self.head.size() as u64,
+            data,
+        });
+        self.tail.keep_newest_run_of(&self.head);
+        self.head.clear();
+        Ok(())
+    }
+
+    /// Cuts the head and, if blocks overlap in time (possible after
+    /// out-of-order appends), rewrites them so they are ascending and
+    /// disjoint, as Loki does before a flush, dropping duplicates that
+    /// landed in different blocks.
+    ///
+    /// # Errors
+    /// [`Error::Compress`] if the codec fails.
+    pub fn close(&mut self) -> Result<()> {
+        self.cut()?;
+        let overlapping = self
+            .blocks
+            .windows(2)
+            .any(|w| w[1].min_time < w[0].max_time);
+        if overlapping || self.needs_reorder {
+            self.rebuild()?;
+        }
+        self.needs_reorder = false;
+        Ok(())
+    }
+
+    /// Re-appends every entry in timestamp order into fresh blocks.
+    fn rebuild(&mut self) -> Result<()> {
+        let structured = self.options.version.has_structured_metadata();
+        let mut decompressor = Decompressor::new();
+        let mut plain = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let mut out = Vec::new();
+            decompressor.decompress_into(
+                self.options.codec,
+                &block.data,
+                &mut out,
+                usize::MAX,
+                "own block",
+                0,
+            )?;
+            plain.push(out);
+        }
+        let mut entries: Vec<(i64, &[u8], Vec<u32>)> = Vec::new();
+        for data in &plain {
+            let mut pos = 0;
+            while pos < data.len() {
+                let entry = decode_entry(data, &mut pos, structured)?;
+                let pairs: Vec<u32> = metadata_pairs(entry.metadata)
+                    .flat_map(|(n, v)| [n as u32, v as u32])
+                    .collect();
+                entries.push((entry.timestamp, entry.line, pairs));
+            }
+        }
+        // Stable: equal timestamps keep block order, then in-block order.
+        entries.sort_by_key(|e| e.0);
+        self.blocks.clear();
+        let mut run_start = 0;
+        for i in 0..entries.len() {
+            let (timestamp, line, pairs) = &entries[i];
+            if i == 0 || entries[i - 1].0 != *timestamp {
+                run_start = i;
+            }
+            let duplicate = entries[run_start..i]
+                .iter()
+                .any(|(_, l, p)| l == line && p == pairs);
+            if duplicate {
+                continue;
+            }
+            let _ = self.head.append(*timestamp, line, pairs);
+            if self.head.size() >= self.options.block_size {
+                self.cut()?;
+            }
+        }
+        self.cut()
+    }
+
+    /// Closes the chunk (see [`close`](Self::close)) and lays out its bytes.
+    /// The builder keeps its contents and can be encoded again.
+    ///
+    /// # Errors
+    /// [`Error::Compress`] if the codec fails.
+    pub fn encode(&mut self) -> Result<Bytes> {
+        self.close()?;
+        let symbols = match self.options.version {
+            Version::V4 => Some(self.symbols.encode(&mut self.compressor)?),
+            _ => None,
+        };
+        let bytes = write_chunk(&ChunkParts {
+            version: self.options.version,
+            codec: self.options.codec,
+            symbols,
+            blocks: &self.blocks,
+        });
+        Ok(Bytes::from(bytes))
+    }
+
+    /// Whether no entry has been added.
+    pub fn is_empty(&self) -> bool {
+        self.head.is_empty() && self.blocks.is_empty()
+    }
+
+    /// Counts and sizes so far; `compressed_bytes` covers cut blocks only.
+    pub fn stats(&self) -> ChunkStats {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| (b.entries, b.uncompressed_size, b.min_time, b.max_time));
+        let head = self
+            .head
+            .bounds()
+            .map(|(min, max)| (self.head.len() as u64, self.head.size() as u64, min, max));
+        let mut stats = ChunkStats::from_blocks(blocks.chain(head));
+        stats.compressed_bytes = self.compressed_block_bytes() as u64;
+        stats.blocks = self.blocks.len();
+        stats
+    }
+
+    /// Distinct structured-metadata strings interned so far.
+    pub fn symbol_count(&self) -> usize {
+        self.symbols.len()
+    }
+
+    fn compressed_block_bytes(&self) -> usize {
+        self.blocks.iter().map(|b| b.data.len()).sum()
+    }
+}

@@ -1,0 +1,269 @@
+//! Reading chunks: open from bytes, inspect, verify, iterate.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::consts::MAX_DECOMPRESSED_BLOCK;
+use crate::iter::{Entries, Samples};
+use crate::raw::{
+    BlockEntry, BlockEntryIter, BlockMeta, Codec, Decompressor, RawChunk, Symbols, Version,
+};
+use crate::{Direction, Entry, Result};
+
+/// Counts and sizes of a chunk (or of a builder's contents).
+///
+/// ```
+/// # use loki_chunk::{Chunk, ChunkBuilder};
+/// let mut builder = ChunkBuilder::new();
+/// builder.append(10, b"hello", &[])?;
+/// builder.append(20, b"world", &[])?;
+/// let stats = Chunk::open(builder.encode()?)?.stats();
+/// assert_eq!((stats.entries, stats.uncompressed_bytes), (2, 10));
+/// assert_eq!((stats.min_time, stats.max_time, stats.blocks), (Some(10), Some(20), 1));
+/// # Ok::<(), loki_chunk::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ChunkStats {
+    /// Number of entries.
+    pub entries: u64,
+    /// Loki's uncompressed accounting: line bytes plus 8 per metadata pair
+    /// (0 for v2 chunks, which do not record it).
+    pub uncompressed_bytes: u64,
+    /// Compressed block bytes, excluding CRCs and tables.
+    pub compressed_bytes: u64,
+    /// Smallest entry timestamp, if any entry.
+    pub min_time: Option<i64>,
+    /// Largest entry timestamp, if any entry.
+    pub max_time: Option<i64>,
+    /// Number of cut blocks.
+    pub blocks: usize,
+}
+
+impl ChunkStats {
+    /// Sums `(entries, uncompressed, min, max)` per block.
+    pub(crate) fn from_blocks(blocks: impl Iterator<Item = (u64, u64, i64, i64)>) -> ChunkStats {
+        let mut stats = ChunkStats::default();
+        for (entries, uncompressed, min, max) in blocks {
+            stats.entries += entries;
+            stats.uncompressed_bytes += uncompressed;
+            stats.min_time = Some(stats.min_time.map_or(min, |m| m.min(min)));
+            stats.max_time = Some(stats.max_time.map_or(max, |m| m.max(max)));
+            stats.blocks += 1;
+        }
+        stats
+    }
+}
+
+/// An encoded chunk opened for reading.
+///
+/// Opening reads only the header, footer and block table, in O(blocks);
+/// block checksums are checked as each block is read, and all at once by
+/// [`verify`](Self::verify). Lines handed out borrow the decompressed block.
+///
+/// ```
+/// use loki_chunk::{Chunk, ChunkBuilder, Direction};
+///
+/// let mut builder = ChunkBuilder::new();
+/// for i in 0..1000 {
+///     builder.append(i, format!("line {i}").as_bytes(), &[])?;
+/// }
+/// let chunk = Chunk::open(builder.encode()?)?;
+/// chunk.verify()?;
+///
+/// // Entries in [100, 200), newest first.
+/// let mut entries = chunk.entries(100, 200, Direction::Backward);
+/// let mut seen = 0;
+/// while let Some(entry) = entries.next()? {
+///     assert_eq!(entry.timestamp, 199 - seen);
+///     seen += 1;
+/// }
+/// assert_eq!(seen, 100);
+/// # Ok::<(), loki_chunk::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    raw: RawChunk,
+    symbols: OnceLock<Symbols>,
+    overlapping: bool,
+}
+
+impl Chunk {
+    /// Opens an encoded chunk (a bare `MemChunk`, not a stored object; see
+    /// [`ChunkObject`](crate::ChunkObject) for those).
+    ///
+    /// # Errors
+    /// Any decoding error of [`RawChunk::parse`].
+    pub fn open(data: Bytes) -> Result<Chunk> {
+        Ok(Chunk::from_raw(RawChunk::parse(data)?))
+    }
+
+    /// Wraps an already parsed raw chunk.
+    pub fn from_raw(raw: RawChunk) -> Chunk {
+        let overlapping = raw
+            .blocks()
+            .windows(2)
+            .any(|w| w[1].min_time < w[0].max_time);
+        Chunk {
+            raw,
+            symbols: OnceLock::new(),
+            overlapping,
+        }
+    }
+
+    /// The raw layer under this chunk.
+    pub fn as_raw(&self) -> &RawChunk {
+        &self.raw
+    }
+
+    /// Gives back the raw layer.
+    pub fn into_raw(self) -> RawChunk {
+        self.raw
+    }
+
+    /// The format version.
+    pub fn version(&self) -> Version {
+        self.raw.version()
+    }
+
+    /// The codec of every block.
+    pub fn codec(&self) -> Codec {
+        self.raw.codec()
+    }
+
+    /// The block table.
+    pub fn blocks(&self) -> &[BlockMeta] {
+        self.raw.blocks()
+    }
+
+    /// The encoded bytes.
+    pub fn bytes(&self) -> &Bytes {
+        self.raw.data()
+    }
+
+    /// Entry counts, sizes and time bounds, from the block table alone.
+    pub fn stats(&self) -> ChunkStats {
+        let blocks = self
+            .blocks()
+            .iter()
+            .map(|b| (b.entries, b.uncompressed_size, b.min_time, b.max_time));
+        let mut stats = ChunkStats::from_blocks(blocks);
+        stats.compressed_bytes = self.blocks().iter().map(|b| b.compressed_len as u64).sum();
+        stats
+    }
+
+    /// Whether block time ranges overlap (never for chunks Loki or this
+    /// crate flushed; iteration then merges blocks).
+    pub fn has_overlapping_blocks(&self) -> bool {
+        self.overlapping
+    }
+
+    /// The v4 symbol table (empty for v2/v3), decoded on first use.
+    ///
+    /// # Errors
+    /// A decompression or [`Error::Corrupt`](crate::Error::Corrupt) error if
+    /// the table is damaged.
+    pub fn symbols(&self) -> Result<&Symbols> {
+        if let Some(symbols) = self.symbols.get() {
+            return Ok(symbols);
+        }
+        let symbols = match self.raw.symbols_section() {
+            Some(section) => Symbols::decode(&section, self.codec(), self.raw.symbols_offset())?,
+            None => Symbols::default(),
+        };
+        Ok(self.symbols.get_or_init(|| symbols))
+    }
+
+    /// Checks every checksum, decompresses every block and decodes every
+    /// entry: a full pass that proves the chunk readable.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn verify(&self) -> Result<()> {
+        self.symbols()?;
+        let mut decompressor = Decompressor::new();
+        let mut buf = Vec::new();
+        for index in 0..self.blocks().len() {
+            self.decompress_block_into(index, &mut decompressor, &mut buf)?;
+            for entry in self.block_entries(&buf) {
+                entry?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decompresses block `index` (checksum checked) into a new buffer.
+    ///
+    /// # Errors
+    /// A checksum or decompression error naming the block's offset.
+    pub fn decompress_block(&self, index: usize) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.decompress_block_into(index, &mut Decompressor::new(), &mut buf)?;
+        Ok(buf)
+    }
+
+    pub(crate) fn decompress_block_into(
+        &self,
+        index: usize,
+        decompressor: &mut Decompressor,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        let compressed = self.raw.block_bytes(index)?;
+        let offset = self.blocks()[index].offset;
+        decompressor.decompress_into(
+            self.codec(),
+            &compressed,
+            buf,
+            MAX_DECOMPRESSED_BLOCK,
+            "block",
+            offset,
+        )
+    }
+
+    /// The entries of a block decompressed by
+    /// [`decompress_block`](Self::decompress_block), in stored order.
+    pub fn block_entries<'a>(&self, block: &'a [u8]) -> BlockEntryIter<'a> {
+        BlockEntryIter::new(block, self.version().has_structured_metadata())
+    }
+
+    /// Entries with timestamps in `[from, through)`, in `direction`.
+    ///
+    /// The returned [`Entries`] lends each entry until the next call; see
+    /// there for line filters pushed down into the walk.
+    pub fn entries(&self, from: i64, through: i64, direction: Direction) -> Entries<'_> {
+        Entries::new(self, from, through, direction)
+    }
+
+    /// Samples for metric queries: `extract` turns each entry in
+    /// `[from, through)` into a value, or skips it with `None`. Forward
+    /// order.
+    ///
+    /// ```
+    /// # use loki_chunk::{Chunk, ChunkBuilder};
+    /// let mut builder = ChunkBuilder::new();
+    /// builder.append(1, b"latency=12", &[])?;
+    /// builder.append(2, b"no number", &[])?;
+    /// builder.append(3, b"latency=30", &[])?;
+    /// let chunk = Chunk::open(builder.encode()?)?;
+    /// let samples: Vec<_> = chunk
+    ///     .samples(0, 10, |e| std::str::from_utf8(e.line).ok()?.strip_prefix("latency=")?.parse().ok())
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(samples.iter().map(|s| s.value).sum::<f64>(), 42.0);
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    pub fn samples<F>(&self, from: i64, through: i64, extract: F) -> Samples<'_, F>
+    where
+        F: FnMut(&Entry<'_>) -> Option<f64>,
+    {
+        Samples::new(self.entries(from, through, Direction::Forward), extract)
+    }
+
+    /// Resolves a raw block entry against this chunk's symbol table.
+    ///
+    /// # Errors
+    /// As [`symbols`](Self::symbols).
+    pub fn resolve<'a>(&'a self, entry: BlockEntry<'a>) -> Result<Entry<'a>> {
+        Ok(Entry::new(entry, self.symbols()?))
+    }
+}

@@ -1,0 +1,198 @@
+//! The unordered head block: entries not yet compressed, kept sorted by
+//! timestamp so a cut needs no sort.
+//!
+//! Loki keeps the head in a tree keyed by timestamp. Here it is one vector
+//! kept in timestamp order (equal timestamps in arrival order) plus two
+//! arenas for line bytes and metadata symbol ids: an in-order append is a
+//! push, an out-of-order one a binary search and a short move, and no entry
+//! owns an allocation of its own.
+
+use std::ops::Range;
+
+use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
+use crate::raw::block::encode_entry;
+
+#[derive(Debug, Clone)]
+struct HeadEntry {
+    timestamp: i64,
+    line: Range<usize>,
+    pairs: Range<usize>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Appended {
+    /// The entry was added.
+    Added,
+    /// An entry with the same timestamp, line and metadata was already
+    /// there; nothing changed (Loki counts these as duplicates, not errors).
+    Duplicate,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Head {
+    entries: Vec<HeadEntry>,
+    lines: Vec<u8>,
+    pairs: Vec<u32>,
+    /// Loki's accounting: line bytes plus 8 per metadata pair.
+    size: usize,
+}
+
+impl Head {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    pub(crate) fn bounds(&self) -> Option<(i64, i64)> {
+        Some((
+            self.entries.first()?.timestamp,
+            self.entries.last()?.timestamp,
+        ))
+    }
+
+    /// Adds an entry unless an identical one is present; `pairs` holds
+    /// `(name, value)` symbol ids flattened.
+    pub(crate) fn append(&mut self, timestamp: i64, line: &[u8], pairs: &[u32]) -> Appended {
+        let at = self.insertion_point(timestamp);
+        if self.has_duplicate_before(at, timestamp, line, pairs) {
+            return Appended::Duplicate;
+        }
+        let line_range = self.lines.len()..self.lines.len() + line.len();
+        self.lines.extend_from_slice(line);
+        let pair_range = self.pairs.len()..self.pairs.len() + pairs.len();
+        self.pairs.extend_from_slice(pairs);
+        self.size += line.len() + pairs.len() / 2 * HEAD_BYTES_PER_METADATA_PAIR;
+        self.entries.insert(
+            at,
+            HeadEntry {
+                timestamp,
+                line: line_range,
+                pairs: pair_range,
+            },
+        );
+        Appended::Added
+    }
+
+    /// Where an entry with `timestamp` goes: after every entry not newer.
+    fn insertion_point(&self, timestamp: i64) -> usize {
+        match self.entries.last() {
+            Some(last) if last.timestamp > timestamp => {
+                self.entries.partition_point(|e| e.timestamp <= timestamp)
+            }
+            _ => self.entries.len(),
+        }
+    }
+
+    /// Whether an identical entry sits in the run of equal timestamps that
+    /// ends at `at`.
+    fn has_duplicate_before(&self, at: usize, timestamp: i64, line: &[u8], pairs: &[u32]) -> bool {
+        self.entries[..at]
+            .iter()
+            .rev()
+            .take_while(|e| e.timestamp == timestamp)
+            .any(|e| &self.lines[e.line.clone()] == line && &self.pairs[e.pairs.clone()] == pairs)
+    }
+
+    /// Whether an identical entry is present.
+    pub(crate) fn contains(&self, timestamp: i64, line: &[u8], pairs: &[u32]) -> bool {
+        self.has_duplicate_before(self.insertion_point(timestamp), timestamp, line, pairs)
+    }
+
+    /// Replaces this head's contents with the entries of `other` that share
+    /// its newest timestamp.
+    pub(crate) fn keep_newest_run_of(&mut self, other: &Head) {
+        self.clear();
+        let Some((_, newest)) = other.bounds() else {
+            return;
+        };
+        let run = other
+            .entries
+            .iter()
+            .rev()
+            .take_while(|e| e.timestamp == newest)
+            .count();
+        for e in &other.entries[other.entries.len() - run..] {
+            let _ = self.append(
+                e.timestamp,
+                &other.lines[e.line.clone()],
+                &other.pairs[e.pairs.clone()],
+            );
+        }
+    }
+
+    /// Writes every entry in block encoding, in timestamp order.
+    pub(crate) fn serialize(&self, out: &mut Vec<u8>, structured: bool) {
+        out.reserve(self.lines.len() + self.entries.len() * 8);
+        for e in &self.entries {
+            encode_entry(
+                out,
+                e.timestamp,
+                &self.lines[e.line.clone()],
+                &self.pairs[e.pairs.clone()],
+                structured,
+            );
+        }
+    }
+
+    /// Entries in timestamp order: `(timestamp, line, pairs)`.
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &[u8], &[u32])> + '_ {
+        self.entries.iter().map(|e| {
+            (
+                e.timestamp,
+                &self.lines[e.line.clone()],
+                &self.pairs[e.pairs.clone()],
+            )
+        })
+    }
+
+    /// Empties the head, keeping its buffers for reuse.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.lines.clear();
+        self.pairs.clear();
+        self.size = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_time_order_and_arrival_order_for_ties() {
+        let mut head = Head::default();
+        for (ts, line) in [(5, "e"), (1, "a"), (3, "c"), (3, "c2"), (1, "a2"), (9, "z")] {
+            assert_eq!(head.append(ts, line.as_bytes(), &[]), Appended::Added);
+        }
+        let got: Vec<_> = head.iter().map(|(ts, l, _)| (ts, l.to_vec())).collect();
+        let want: Vec<_> = [(1, "a"), (1, "a2"), (3, "c"), (3, "c2"), (5, "e"), (9, "z")]
+            .iter()
+            .map(|(t, l)| (*t, l.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(head.size(), 8);
+    }
+
+    #[test]
+    fn drops_exact_duplicates_only() {
+        let mut head = Head::default();
+        assert_eq!(head.append(2, b"x", &[0, 1]), Appended::Added);
+        assert_eq!(head.append(3, b"y", &[]), Appended::Added);
+        assert_eq!(head.append(2, b"x", &[0, 1]), Appended::Duplicate);
+        assert_eq!(head.append(2, b"x", &[]), Appended::Added);
+        assert_eq!(head.append(2, b"x", &[0, 2]), Appended::Added);
+        assert_eq!(head.append(3, b"y", &[]), Appended::Duplicate);
+        assert_eq!(head.len(), 4);
+        assert_eq!(head.size(), 4 + 2 * HEAD_BYTES_PER_METADATA_PAIR);
+    }
+}

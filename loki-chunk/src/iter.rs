@@ -1,0 +1,394 @@
+//! Walking a chunk's entries: forward or backward over a time range, with
+//! a line predicate pushed down into the walk, and a sample path for metric
+//! queries.
+//!
+//! Entries are lent, not returned: each [`Entry`] borrows the decompressed
+//! block until the next call, so no line is copied or allocated.
+
+use crate::chunk::Chunk;
+use crate::raw::block::{decode_entry, metadata_pairs};
+use crate::raw::{Decompressor, Symbols};
+use crate::Result;
+
+/// The order in which entries are produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    /// Oldest first (Loki's `direction=forward`).
+    Forward,
+    /// Newest first (Loki's `direction=backward`, the query default).
+    #[default]
+    Backward,
+}
+
+/// One log entry, borrowing its line from the decompressed block.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// Unix nanoseconds.
+    pub timestamp: i64,
+    /// The log line.
+    pub line: &'a [u8],
+    /// Structured metadata (always empty before format version 4).
+    pub metadata: Metadata<'a>,
+}
+
+impl<'a> Entry<'a> {
+    pub(crate) fn new(raw: crate::raw::BlockEntry<'a>, symbols: &'a Symbols) -> Entry<'a> {
+        Entry {
+            timestamp: raw.timestamp,
+            line: raw.line,
+            metadata: Metadata {
+                section: raw.metadata,
+                symbols,
+            },
+        }
+    }
+}
+
+/// An entry's structured metadata: `(name, value)` pairs resolved through
+/// the chunk's symbol table as they are read.
+///
+/// ```
+/// # use loki_chunk::{Chunk, ChunkBuilder, Direction};
+/// let mut builder = ChunkBuilder::new();
+/// builder.append(1, b"x", &[("user", "ana"), ("trace_id", "t1")])?;
+/// let chunk = Chunk::open(builder.encode()?)?;
+/// let mut entries = chunk.entries(0, 2, Direction::Forward);
+/// let entry = entries.next()?.unwrap();
+/// assert_eq!(entry.metadata.len(), 2);
+/// assert_eq!(entry.metadata.get("trace_id"), Some("t1"));
+/// assert_eq!(entry.metadata.iter().collect::<Vec<_>>(), [("user", "ana"), ("trace_id", "t1")]);
+/// # Ok::<(), loki_chunk::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Metadata<'a> {
+    section: &'a [u8],
+    symbols: &'a Symbols,
+}
+
+impl<'a> Metadata<'a> {
+    /// The pairs in stored order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let symbols = self.symbols;
+        metadata_pairs(self.section).map(move |(n, v)| (symbols.get(n), symbols.get(v)))
+    }
+
+    /// The value of the first pair named `name`.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The number of pairs.
+    pub fn len(&self) -> usize {
+        metadata_pairs(self.section).count()
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.section.len() <= 1
+    }
+}
+
+/// A line predicate evaluated on every line in range before it is handed
+/// out; `false` skips the entry.
+type LineFilter<'c> = Box<dyn FnMut(&[u8]) -> bool + 'c>;
+
+static NO_SYMBOLS: Symbols = Symbols::EMPTY;
+
+/// The entries of a chunk in a time range; see [`Chunk::entries`].
+///
+/// Call [`next`](Self::next) until it gives `Ok(None)`. After an error the
+/// walk is over.
+pub struct Entries<'c> {
+    chunk: &'c Chunk,
+    from: i64,
+    through: i64,
+    direction: Direction,
+    filter: Option<LineFilter<'c>>,
+    symbols: Option<&'c Symbols>,
+    decompressor: Decompressor,
+    /// The current decompressed block (all overlapping blocks, when merging).
+    buf: Vec<u8>,
+    /// Blocks still to visit, in visiting order (reversed: popped from the end).
+    pending: Vec<usize>,
+    /// Forward walk over `buf` when `positions` is not in use.
+    pos: usize,
+    /// Entry offsets in `buf` to hand out, in order (backward and merge walks).
+    positions: Vec<usize>,
+    next_position: usize,
+    use_positions: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for Entries<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("from", &self.from)
+            .field("through", &self.through)
+            .field("direction", &self.direction)
+            .field("filtered", &self.filter.is_some())
+            .field("blocks_left", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c> Entries<'c> {
+    pub(crate) fn new(
+        chunk: &'c Chunk,
+        from: i64,
+        through: i64,
+        direction: Direction,
+    ) -> Entries<'c> {
+        let mut pending: Vec<usize> = (0..chunk.blocks().len())
+            .filter(|&i| {
+                let b = &chunk.blocks()[i];
+                b.max_time >= from && b.min_time < through
+            })
+            .collect();
+        if direction == Direction::Forward {
+            pending.reverse();
+        }
+        Entries {
+            chunk,
+            from,
+            through,
+            direction,
+            filter: None,
+            symbols: None,
+            decompressor: Decompressor::new(),
+            buf: Vec::new(),
+            pending,
+            pos: 0,
+            positions: Vec::new(),
+            next_position: 0,
+            use_positions: false,
+            done: from >= through,
+        }
+    }
+
+    /// Pushes a line predicate into the walk: entries whose line fails it
+    /// are skipped before anything about them is decoded further.
+    ///
+    /// ```
+    /// # use loki_chunk::{Chunk, ChunkBuilder, Direction};
+    /// let mut builder = ChunkBuilder::new();
+    /// builder.append(1, b"GET /ok 200", &[])?;
+    /// builder.append(2, b"GET /boom 500", &[])?;
+    /// let chunk = Chunk::open(builder.encode()?)?;
+    /// let mut errors = chunk
+    ///     .entries(0, 10, Direction::Forward)
+    ///     .with_line_filter(|line| line.ends_with(b"500"));
+    /// assert_eq!(errors.next()?.unwrap().timestamp, 2);
+    /// assert!(errors.next()?.is_none());
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    pub fn with_line_filter(mut self, filter: impl FnMut(&[u8]) -> bool + 'c) -> Entries<'c> {
+        self.filter = Some(Box::new(filter));
+        self
+    }
+
+    /// The next entry, or `Ok(None)` at the end.
+    ///
+    /// # Errors
+    /// A checksum, decompression or entry decoding error of the block being
+    /// read; the walk ends there.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Entry<'_>>> {
+        match self.advance() {
+            Ok(Some((timestamp, line, metadata))) => {
+                let symbols = self.symbols.unwrap_or(&NO_SYMBOLS);
+                Ok(Some(Entry {
+                    timestamp,
+                    line: &self.buf[line.0..line.1],
+                    metadata: Metadata {
+                        section: &self.buf[metadata.0..metadata.1],
+                        symbols,
+                    },
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                self.done = true;
+                Err(err)
+            }
+        }
+    }
+
+    /// Finds the next entry to hand out, as a timestamp and byte ranges of
+    /// `buf` (so that no borrow of `buf` outlives the loop).
+    #[allow(clippy::type_complexity)]
+    fn advance(&mut self) -> Result<Option<(i64, (usize, usize), (usize, usize))>> {
+        let structured = self.chunk.version().has_structured_metadata();
+        if structured && self.symbols.is_none() && !self.done {
+            self.symbols = Some(self.chunk.symbols()?);
+        }
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let start = if self.use_positions {
+                match self.positions.get(self.next_position) {
+                    Some(&p) => {
+                        self.next_position += 1;
+                        p
+                    }
+                    None => {
+                        self.load_next_block()?;
+                        continue;
+                    }
+                }
+            } else if self.pos < self.buf.len() {
+                self.pos
+            } else {
+                self.load_next_block()?;
+                continue;
+            };
+            let mut end = start;
+            let entry = decode_entry(&self.buf, &mut end, structured)?;
+            if !self.use_positions {
+                self.pos = end;
+                if entry.timestamp < self.from {
+                    continue;
+                }
+                if entry.timestamp >= self.through {
+                    // Blocks are sorted and disjoint: nothing later is in range.
+                    self.done = true;
+                    return Ok(None);
+                }
+            }
+            if let Some(filter) = &mut self.filter {
+                if !filter(entry.line) {
+                    continue;
+                }
+            }
+            // Both slices lie inside `buf` (empty ones too: see `decode_entry`).
+            let base = self.buf.as_ptr() as usize;
+            let line = entry.line.as_ptr() as usize - base;
+            let metadata = entry.metadata.as_ptr() as usize - base;
+            return Ok(Some((
+                entry.timestamp,
+                (line, line + entry.line.len()),
+                (metadata, metadata + entry.metadata.len()),
+            )));
+        }
+    }
+
+    /// Decompresses the next block (or, for overlapping blocks, all of them)
+    /// and prepares the walk over it.
+    fn load_next_block(&mut self) -> Result<()> {
+        let Some(index) = self.pending.pop() else {
+            self.done = true;
+            return Ok(());
+        };
+        let structured = self.chunk.version().has_structured_metadata();
+        if self.chunk.has_overlapping_blocks() {
+            return self.load_merged(index, structured);
+        }
+        self.chunk
+            .decompress_block_into(index, &mut self.decompressor, &mut self.buf)?;
+        self.pos = 0;
+        self.use_positions = self.direction == Direction::Backward;
+        if self.use_positions {
+            self.positions.clear();
+            self.next_position = 0;
+            let mut pos = 0;
+            while pos < self.buf.len() {
+                let start = pos;
+                let entry = decode_entry(&self.buf, &mut pos, structured)?;
+                if entry.timestamp >= self.through {
+                    break;
+                }
+                if entry.timestamp >= self.from {
+                    self.positions.push(start);
+                }
+            }
+            self.positions.reverse();
+        }
+        Ok(())
+    }
+
+    /// Blocks overlap in time: decompress every block in range into one
+    /// buffer and order the entries by timestamp (stable: block order, then
+    /// stored order), as Loki's heap merge does.
+    fn load_merged(&mut self, first: usize, structured: bool) -> Result<()> {
+        let mut indices = vec![first];
+        indices.extend(self.pending.drain(..).rev());
+        indices.sort_unstable();
+        self.buf.clear();
+        let mut block = Vec::new();
+        for index in indices {
+            self.chunk
+                .decompress_block_into(index, &mut self.decompressor, &mut block)?;
+            self.buf.extend_from_slice(&block);
+        }
+        let mut keyed = Vec::new();
+        let mut pos = 0;
+        while pos < self.buf.len() {
+            let start = pos;
+            let entry = decode_entry(&self.buf, &mut pos, structured)?;
+            if entry.timestamp >= self.from && entry.timestamp < self.through {
+                keyed.push((entry.timestamp, start));
+            }
+        }
+        keyed.sort_by_key(|&(ts, _)| ts);
+        self.positions = keyed.into_iter().map(|(_, start)| start).collect();
+        if self.direction == Direction::Backward {
+            self.positions.reverse();
+        }
+        self.next_position = 0;
+        self.use_positions = true;
+        Ok(())
+    }
+}
+
+/// A timestamped value extracted from an entry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Unix nanoseconds.
+    pub timestamp: i64,
+    /// The extracted value.
+    pub value: f64,
+}
+
+/// Samples extracted from a chunk's entries; see [`Chunk::samples`].
+pub struct Samples<'c, F> {
+    entries: Entries<'c>,
+    extract: F,
+}
+
+impl<F> std::fmt::Debug for Samples<'_, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Samples")
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c, F> Samples<'c, F> {
+    pub(crate) fn new(entries: Entries<'c>, extract: F) -> Samples<'c, F> {
+        Samples { entries, extract }
+    }
+}
+
+impl<F> Iterator for Samples<'_, F>
+where
+    F: FnMut(&Entry<'_>) -> Option<f64>,
+{
+    type Item = Result<Sample>;
+
+    fn next(&mut self) -> Option<Result<Sample>> {
+        loop {
+            match self.entries.next() {
+                Err(err) => return Some(Err(err)),
+                Ok(None) => return None,
+                Ok(Some(entry)) => {
+                    if let Some(value) = (self.extract)(&entry) {
+                        return Some(Ok(Sample {
+                            timestamp: entry.timestamp,
+                            value,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The compression codecs, with Loki's codec bytes and stream formats.
+//!
+//! | byte | name | stream format |
+//! |---|---|---|
+//! | 0 | `none` | bytes as they are |
+//! | 1 | `gzip` | one gzip member (RFC 1952), default level |
+//! | 3 | `lz4-64k` | LZ4 frame, 64 KiB blocks, no content checksum |
+//! | 4 | `snappy` | Snappy framing format (not a raw snappy block) |
+//! | 5 | `lz4-256k` | LZ4 frame, 256 KiB blocks |
+//! | 6 | `lz4-1M` | LZ4 frame, 1 MiB blocks |
+//! | 7 | `lz4` | LZ4 frame, 4 MiB blocks |
+//! | 8 | `flate` | raw DEFLATE (RFC 1951), default level |
+//! | 9 | `zstd` | one zstd frame, level 3 (the default) |
+//!
+//! Byte 2 (Loki's `dumb` test codec) is rejected.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+use crate::raw::snappy_frame;
+use crate::{Error, Result};
+
+/// A block compression codec, identified on disk by Loki's codec byte.
+///
+/// ```
+/// use loki_chunk::Codec;
+///
+/// let codec: Codec = "snappy".parse()?;
+/// assert_eq!(codec.byte(), 4);
+/// assert_eq!(Codec::from_byte(9)?, Codec::Zstd);
+/// assert_eq!(Codec::Lz4_4M.to_string(), "lz4");
+/// # Ok::<(), loki_chunk::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// No compression.
+    None,
+    /// gzip (RFC 1952), Loki's code default.
+    Gzip,
+    /// LZ4 frame with 64 KiB blocks.
+    Lz4_64k,
+    /// Snappy framing format.
+    Snappy,
+    /// LZ4 frame with 256 KiB blocks.
+    Lz4_256k,
+    /// LZ4 frame with 1 MiB blocks.
+    Lz4_1M,
+    /// LZ4 frame with 4 MiB blocks (Loki's `lz4`).
+    Lz4_4M,
+    /// Raw DEFLATE (RFC 1951).
+    Flate,
+    /// zstd: this crate's default for new chunks.
+    Zstd,
+}
+
+impl Codec {
+    /// Every supported codec, in codec-byte order.
+    pub const ALL: [Codec; 9] = [
+        Codec::None,
+        Codec::Gzip,
+        Codec::Lz4_64k,
+        Codec::Snappy,
+        Codec::Lz4_256k,
+        Codec::Lz4_1M,
+        Codec::Lz4_4M,
+        Codec::Flate,
+        Codec::Zstd,
+    ];
+
+    /// The codec byte stored at offset 5 of a chunk.
+    pub fn byte(self) -> u8 {
+        match self {
+            Codec::None => 0,
+            Codec::Gzip => 1,
+            Codec::Lz4_64k => 3,
+            Codec::Snappy => 4,
+            Codec::Lz4_256k => 5,
+            Codec::Lz4_1M => 6,
+            Codec::Lz4_4M => 7,
+            Codec::Flate => 8,
+            Codec::Zstd => 9,
+        }
+    }
+
+    /// The codec for a codec byte.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCodec`] for bytes Loki does not define (and for 2,
+    /// Loki's test-only `dumb` codec).
+    pub fn from_byte(byte: u8) -> Result<Codec> {
+        Codec::ALL
+            .into_iter()
+            .find(|codec| codec.byte() == byte)
+            .ok_or(Error::UnknownCodec { got: byte })
+    }
+
+    /// The name used in Loki's `chunk_encoding` setting.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Gzip => "gzip",
+            Codec::Lz4_64k => "lz4-64k",
+            Codec::Snappy => "snappy",
+            Codec::Lz4_256k => "lz4-256k",
+            Codec::Lz4_1M => "lz4-1M",
+            Codec::Lz4_4M => "lz4",
+            Codec::Flate => "flate",
+            Codec::Zstd => "zstd",
+        }
+    }
+
+    fn lz4_block_size(self) -> Option<lz4_flex::frame::BlockSize> {
+        use lz4_flex::frame::BlockSize;
+        match self {
+            Codec::Lz4_64k => Some(BlockSize::Max64KB),
+            Codec::Lz4_256k => Some(BlockSize::Max256KB),
+            Codec::Lz4_1M => Some(BlockSize::Max1MB),
+            Codec::Lz4_4M => Some(BlockSize::Max4MB),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Codec {
+    type Err = Error;
+
+    /// Parses a `chunk_encoding` name, case-insensitively as Loki does.
+    fn from_str(name: &str) -> Result<Codec> {
+        Codec::ALL
+            .into_iter()
+            .find(|codec| codec.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| Error::UnknownCodecName {
+                name: name.to_owned(),
+            })
+    }
+}
+
+/// Compresses whole blocks, keeping codec state between calls.
+pub(crate) struct Compressor {
+    codec: Codec,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+}
+
+impl fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Compressor")
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// zstd's default level, the one Loki's encoder uses.
+const ZSTD_LEVEL: i32 = 3;
+
+impl Compressor {
+    pub(crate) fn new(codec: Codec) -> Compressor {
+        Compressor { codec, zstd: None }
+    }
+
+    /// Compresses `input` as one independent stream.
+    pub(crate) fn compress(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        let codec = self.codec;
+        let fail = |source| Error::Compress { codec, source };
+        match codec {
+            Codec::None => Ok(input.to_vec()),
+            Codec::Gzip => {
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(input.len() / 4),
+                    flate2::Compression::default(),
+                );
+                enc.write_all(input).map_err(fail)?;
+                enc.finish().map_err(fail)
+            }
+            Codec::Flate => {
+                let mut enc = flate2::write::DeflateEncoder::new(
+                    Vec::with_capacity(input.len() / 4),
+                    flate2::Compression::default(),
+                );
+                enc.write_all(input).map_err(fail)?;
+                enc.finish().map_err(fail)
+            }
+            Codec::Snappy => {
+                let mut enc = snap::write::FrameEncoder::new(Vec::with_capacity(input.len() / 2));
+                enc.write_all(input).map_err(fail)?;
+                enc.into_inner().map_err(|e| fail(e.into_error()))
+            }
+            Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
+                let info = lz4_flex::frame::FrameInfo::new()
+                    .block_size(codec.lz4_block_size().unwrap_or_default())
+                    .block_mode(lz4_flex::frame::BlockMode::Independent)
+                    .content_checksum(false);
+                let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(
+                    info,
+                    Vec::with_capacity(input.len() / 2),
+                );
+                enc.write_all(input).map_err(fail)?;
+                enc.finish().map_err(|e| fail(std::io::Error::other(e)))
+            }
+            Codec::Zstd => {
+                let zstd = match &mut self.zstd {
+                    Some(z) => z,
+                    None => self
+                        .zstd
+                        .insert(zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(fail)?),
+                };
+                zstd.compress(input).map_err(fail)
+            }
+        }
+    }
+}
+
+/// Decompresses blocks into a caller's buffer, keeping codec state between
+/// calls so that walking many blocks allocates nothing per block.
+pub(crate) struct Decompressor {
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl fmt::Debug for Decompressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decompressor").finish_non_exhaustive()
+    }
+}
+
+impl Decompressor {
+    pub(crate) fn new() -> Decompressor {
+        Decompressor { zstd: None }
+    }
+
+    /// Replaces the contents of `out` with the decompressed `input`.
+    ///
+    /// `what` and `offset` name the stream in errors. Output beyond `limit`
+    /// bytes is an error, so a tiny corrupt stream cannot claim gigabytes.
+    pub(crate) fn decompress_into(
+        &mut self,
+        codec: Codec,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+        what: &'static str,
+        offset: usize,
+    ) -> Result<()> {
+        out.clear();
+        let fail = |source| Error::Decompress {
+            codec,
+            what,
+            offset,
+            source,
+        };
+        match codec {
+            Codec::None => {
+                if input.len() > limit {
+                    return Err(fail(too_large(limit)));
+                }
+                out.extend_from_slice(input);
+                Ok(())
+            }
+            Codec::Snappy => snappy_frame::decode_into(input, out, limit).map_err(fail),
+            Codec::Gzip => {
+                read_limited(flate2::read::MultiGzDecoder::new(input), out, limit).map_err(fail)
+            }
+            Codec::Flate => {
+                read_limited(flate2::read::DeflateDecoder::new(input), out, limit).map_err(fail)
+            }
+            Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
+                read_limited(lz4_flex::frame::FrameDecoder::new(input), out, limit).map_err(fail)
+            }
+            Codec::Zstd => self.zstd_into(input, out, limit).map_err(fail),
+        }
+    }
+
+    fn zstd_into(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+        // One frame that records its size (what every writer we know of
+        // produces for a block) decodes in one call with a reused context.
+        let known = match zstd::zstd_safe::get_frame_content_size(input) {
+            Ok(Some(size)) => usize::try_from(size).ok(),
+            _ => None,
+        };
+        let single_frame = zstd::zstd_safe::find_frame_compressed_size(input)
+            .map(|len| len == input.len())
+            .unwrap_or(false);
+        match known {
+            Some(size) if size > limit => Err(too_large(limit)),
+            Some(size) if single_frame => {
+                let dec = match &mut self.zstd {
+                    Some(d) => d,
+                    None => self.zstd.insert(zstd::bulk::Decompressor::new()?),
+                };
+                out.reserve(size);
+                let written = dec.decompress_to_buffer(input, out)?;
+                if written != size {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "zstd frame shorter than its declared content size",
+                    ));
+                }
+                Ok(())
+            }
+            _ => read_limited(zstd::stream::read::Decoder::with_buffer(input)?, out, limit),
+        }
+    }
+}
+
+fn too_large(limit: usize) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("decompressed stream exceeds {limit} bytes"),
+    )
+}
+
+fn read_limited(reader: impl Read, out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+    let mut limited = reader.take((limit as u64).saturating_add(1));
+    limited.read_to_end(out)?;
+    if out.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_bytes_are_loki_s() {
+        let bytes: Vec<u8> = Codec::ALL.iter().map(|c| c.byte()).collect();
+        assert_eq!(bytes, [0, 1, 3, 4, 5, 6, 7, 8, 9]);
+        for codec in Codec::ALL {
+            assert_eq!(codec.name().parse::<Codec>().unwrap(), codec);
+            assert_eq!(codec.name().to_uppercase().parse::<Codec>().unwrap(), codec);
+        }
+        assert!(matches!(
+            Codec::from_byte(2),
+            Err(Error::UnknownCodec { got: 2 })
+        ));
+        assert!("dumb".parse::<Codec>().is_err());
+    }
+
+    #[test]
+    fn every_codec_round_trips() {
+        let input: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut dec = Decompressor::new();
+        let mut out = Vec::new();
+        for codec in Codec::ALL {
+            let packed = Compressor::new(codec).compress(&input).unwrap();
+            dec.decompress_into(codec, &packed, &mut out, usize::MAX >> 1, "test", 0)
+                .unwrap();
+            assert_eq!(out, input, "{codec}");
+            let err = dec.decompress_into(codec, &packed, &mut out, 1000, "test", 7);
+            assert!(err.is_err(), "{codec} must honour the limit");
+        }
+    }
+
+    #[test]
+    fn stream_formats_are_the_framed_ones() {
+        let snappy = Compressor::new(Codec::Snappy).compress(b"hello").unwrap();
+        assert_eq!(&snappy[..10], b"\xff\x06\x00\x00sNaPpY");
+        let lz4 = Compressor::new(Codec::Lz4_64k).compress(b"hello").unwrap();
+        assert_eq!(&lz4[..4], &[0x04, 0x22, 0x4d, 0x18]);
+        let gzip = Compressor::new(Codec::Gzip).compress(b"hello").unwrap();
+        assert_eq!(&gzip[..2], &[0x1f, 0x8b]);
+        let zstd = Compressor::new(Codec::Zstd).compress(b"hello").unwrap();
+        assert_eq!(&zstd[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+    }
+}

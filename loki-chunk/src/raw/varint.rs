@@ -1,0 +1,114 @@
+//! Go's `binary.PutUvarint` / `binary.PutVarint` encodings.
+//!
+//! Hand-written because entry decoding calls these twice per line: the
+//! one-byte fast path matters more than anything a general crate offers.
+
+/// Appends `v` as an unsigned LEB128 varint.
+#[inline]
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends `v` zig-zag mapped, as Go's `PutVarint`.
+#[inline]
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
+    put_uvarint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// The number of bytes [`put_uvarint`] writes for `v`.
+#[inline]
+pub(crate) fn uvarint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Reads an unsigned varint from `buf[*pos..]`, advancing `pos`.
+///
+/// Returns `None` when the input ends inside the varint or the value
+/// overflows 64 bits (Go's `Uvarint` rejects the same inputs).
+#[inline]
+pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let first = *buf.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    let mut value = 0u64;
+    let mut shift = 0u32;
+    let mut i = *pos;
+    loop {
+        let byte = *buf.get(i)?;
+        i += 1;
+        if shift == 63 && byte > 1 {
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            *pos = i;
+            return Some(value);
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+/// Reads a zig-zag signed varint from `buf[*pos..]`, advancing `pos`.
+#[inline]
+pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let u = get_uvarint(buf, pos)?;
+    Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn matches_go_encodings() {
+        let mut out = Vec::new();
+        put_uvarint(&mut out, 300);
+        assert_eq!(out, [0xac, 0x02]);
+        out.clear();
+        put_varint(&mut out, -1);
+        assert_eq!(out, [0x01]);
+        out.clear();
+        put_varint(&mut out, 1);
+        assert_eq!(out, [0x02]);
+        out.clear();
+        put_uvarint(&mut out, u64::MAX);
+        assert_eq!(out.len(), 10);
+        assert_eq!(out[9], 0x01);
+    }
+
+    #[test]
+    fn rejects_overflow_and_truncation() {
+        let mut pos = 0;
+        assert_eq!(get_uvarint(&[0x80, 0x80], &mut pos), None);
+        let eleven = [0xffu8; 11];
+        assert_eq!(get_uvarint(&eleven, &mut pos), None);
+        let mut too_big = vec![0xffu8; 9];
+        too_big.push(0x02);
+        assert_eq!(get_uvarint(&too_big, &mut pos), None);
+        assert_eq!(pos, 0);
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(u in any::<u64>(), i in any::<i64>()) {
+            let mut out = Vec::new();
+            put_uvarint(&mut out, u);
+            prop_assert_eq!(out.len(), uvarint_len(u));
+            put_varint(&mut out, i);
+            let mut pos = 0;
+            prop_assert_eq!(get_uvarint(&out, &mut pos), Some(u));
+            prop_assert_eq!(get_varint(&out, &mut pos), Some(i));
+            prop_assert_eq!(pos, out.len());
+        }
+    }
+}
