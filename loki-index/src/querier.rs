@@ -1,0 +1,294 @@
+//! Queries over the head plus any number of segments.
+
+use crate::chunk_ref::{ChunkRef, TimeRange};
+use crate::error::Result;
+use crate::head::HeadIndex;
+use crate::labels::Labels;
+use crate::matcher::Selector;
+use crate::segment::Segment;
+use crate::source::{covers, select_live, Source};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// The chunk refs of one stream, as returned by [`Querier::chunk_refs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesChunks {
+    /// The stream fingerprint.
+    pub fingerprint: u64,
+    /// Its chunks overlapping the query range, sorted and deduplicated.
+    pub chunks: Vec<ChunkRef>,
+}
+
+/// Totals for Loki's `/index/stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Distinct streams with at least one chunk in range.
+    pub streams: u64,
+    /// Distinct chunks in range.
+    pub chunks: u64,
+    /// Sum of the chunks' uncompressed bytes.
+    pub bytes: u64,
+    /// Sum of the chunks' entries.
+    pub entries: u64,
+}
+
+/// How [`Querier::volume`] groups series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AggregateBy {
+    /// One group per distinct combination of the target labels' values.
+    #[default]
+    Series,
+    /// One group per target label name (value `""`).
+    Labels,
+}
+
+/// Parameters of [`Querier::volume`] (Loki's `/index/volume`).
+#[derive(Debug, Clone, Default)]
+pub struct VolumeRequest {
+    /// Label names to group by; empty means the names used in the selector.
+    pub target_labels: Vec<String>,
+    /// Grouping mode.
+    pub aggregate_by: AggregateBy,
+    /// Most groups returned (largest first); `0` means Loki's default of 100.
+    pub limit: usize,
+}
+
+/// One group of [`Querier::volume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// The group's labels (`[(name, "")]` when aggregating by label).
+    pub labels: Vec<(String, String)>,
+    /// Uncompressed bytes of the group's chunks in range.
+    pub bytes: u64,
+}
+
+/// Answers queries over an optional head and any number of segments; results
+/// are the union over all of them, deduplicated.
+///
+/// Series and chunks present in several places (for example in the head and
+/// in a segment flushed from it) are reported once. A series is visible in a
+/// time range only if it has a chunk overlapping that range.
+///
+/// ```
+/// use loki_index::{ChunkRef, HeadIndex, Labels, MatchOp, Matcher, Querier, Selector, TimeRange};
+///
+/// let head = HeadIndex::new();
+/// let chunk = ChunkRef { from: 0, through: 99, checksum: 7, compressed_size: 10, entries: 3, uncompressed_size: 60 };
+/// head.insert(&Labels::new([("app", "cart"), ("env", "prod")])?, chunk)?;
+/// head.insert(&Labels::new([("app", "shop"), ("env", "dev")])?, chunk)?;
+///
+/// let q = Querier::new(Some(&head), &[]);
+/// let sel = Selector::new(vec![Matcher::new("env", MatchOp::Regex, "prod|staging")?])?;
+/// let refs = q.chunk_refs(&sel, TimeRange::new(50, 60))?;
+/// assert_eq!(refs.len(), 1);
+/// assert_eq!(q.label_values("app", None, TimeRange::ALL)?, ["cart", "shop"]);
+/// assert_eq!(q.stats(&sel, TimeRange::ALL)?.entries, 3);
+/// # Ok::<(), loki_index::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Querier<'a> {
+    head: Option<&'a HeadIndex>,
+    segments: &'a [Segment],
+}
+
+impl<'a> Querier<'a> {
+    /// A querier over `head` (if any) and `segments`.
+    pub fn new(head: Option<&'a HeadIndex>, segments: &'a [Segment]) -> Querier<'a> {
+        Querier { head, segments }
+    }
+
+    /// Runs `f` over every source, holding the head's read lock meanwhile.
+    fn with_sources<T>(&self, f: impl FnOnce(&[&dyn Source]) -> Result<T>) -> Result<T> {
+        let guard = self.head.map(HeadIndex::read);
+        let mut sources: Vec<&dyn Source> = Vec::with_capacity(self.segments.len() + 1);
+        if let Some(g) = &guard {
+            sources.push(&**g);
+        }
+        sources.extend(self.segments.iter().map(|s| s as &dyn Source));
+        f(&sources)
+    }
+
+    /// The chunk refs of the streams matching `selector` that overlap
+    /// `range`, grouped by fingerprint (sorted).
+    pub fn chunk_refs(&self, selector: &Selector, range: TimeRange) -> Result<Vec<SeriesChunks>> {
+        self.with_sources(|sources| {
+            let mut by_fp: BTreeMap<u64, Vec<ChunkRef>> = BTreeMap::new();
+            for src in sources {
+                for id in &select_live(*src, Some(selector), range)? {
+                    let chunks = by_fp.entry(src.fingerprint(id)?).or_default();
+                    src.chunks(id, range, chunks)?;
+                }
+            }
+            Ok(by_fp
+                .into_iter()
+                .map(|(fingerprint, mut chunks)| {
+                    chunks.sort_unstable();
+                    chunks.dedup();
+                    SeriesChunks {
+                        fingerprint,
+                        chunks,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    /// The label sets of the series matching `selector` (all series for
+    /// `None`) with data in `range`, sorted and deduplicated.
+    pub fn series(&self, selector: Option<&Selector>, range: TimeRange) -> Result<Vec<Labels>> {
+        self.with_sources(|sources| {
+            let mut out = BTreeSet::new();
+            for src in sources {
+                for id in &select_live(*src, selector, range)? {
+                    out.insert(src.labels(id)?);
+                }
+            }
+            Ok(out.into_iter().collect())
+        })
+    }
+
+    /// Label names of the series matching `selector` (all for `None`) with
+    /// data in `range`, sorted.
+    pub fn label_names(
+        &self,
+        selector: Option<&Selector>,
+        range: TimeRange,
+    ) -> Result<Vec<String>> {
+        self.with_sources(|sources| {
+            let mut out = BTreeSet::new();
+            for src in sources {
+                if selector.is_none() && covers(*src, range) {
+                    out.extend(src.all_names()?);
+                    continue;
+                }
+                for id in &select_live(*src, selector, range)? {
+                    src.names_of(id, &mut out)?;
+                }
+            }
+            Ok(out.into_iter().collect())
+        })
+    }
+
+    /// Values of label `name` among the series matching `selector` (all for
+    /// `None`) with data in `range`, sorted.
+    pub fn label_values(
+        &self,
+        name: &str,
+        selector: Option<&Selector>,
+        range: TimeRange,
+    ) -> Result<Vec<String>> {
+        self.with_sources(|sources| {
+            let mut out = BTreeSet::new();
+            for src in sources {
+                if selector.is_none() && covers(*src, range) {
+                    out.extend(src.all_values(name)?);
+                    continue;
+                }
+                let ids = select_live(*src, selector, range)?;
+                if ids.len() < src.value_count(name)? {
+                    for id in &ids {
+                        out.extend(src.value_of(id, name)?);
+                    }
+                } else {
+                    out.extend(src.values_in(name, &ids)?);
+                }
+            }
+            Ok(out.into_iter().collect())
+        })
+    }
+
+    /// Streams, chunks, bytes and entries of the series matching `selector`
+    /// in `range` (Loki's `/index/stats`). Chunks are counted whole.
+    pub fn stats(&self, selector: &Selector, range: TimeRange) -> Result<Stats> {
+        self.with_sources(|sources| {
+            let mut seen: HashSet<(u64, ChunkRef)> = HashSet::new();
+            let mut streams: HashSet<u64> = HashSet::new();
+            let mut stats = Stats::default();
+            let mut buf = Vec::new();
+            for src in sources {
+                for id in &select_live(*src, Some(selector), range)? {
+                    let fp = src.fingerprint(id)?;
+                    streams.insert(fp);
+                    buf.clear();
+                    src.chunks(id, range, &mut buf)?;
+                    for c in &buf {
+                        if sources.len() == 1 || seen.insert((fp, *c)) {
+                            stats.chunks += 1;
+                            stats.bytes += c.uncompressed_size;
+                            stats.entries += c.entries as u64;
+                        }
+                    }
+                }
+            }
+            stats.streams = streams.len() as u64;
+            Ok(stats)
+        })
+    }
+
+    /// Bytes per group of series matching `selector` in `range`, largest
+    /// first, at most `request.limit` groups (Loki's `/index/volume`).
+    pub fn volume(
+        &self,
+        selector: &Selector,
+        range: TimeRange,
+        request: &VolumeRequest,
+    ) -> Result<Vec<Volume>> {
+        let mut targets = request.target_labels.clone();
+        if targets.is_empty() {
+            targets = selector
+                .matchers()
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect();
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let limit = if request.limit == 0 {
+            100
+        } else {
+            request.limit
+        };
+        self.with_sources(|sources| {
+            let mut seen: HashSet<(u64, ChunkRef)> = HashSet::new();
+            let mut groups: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
+            let mut buf = Vec::new();
+            for src in sources {
+                for id in &select_live(*src, Some(selector), range)? {
+                    let fp = src.fingerprint(id)?;
+                    buf.clear();
+                    src.chunks(id, range, &mut buf)?;
+                    let bytes: u64 = buf
+                        .iter()
+                        .filter(|c| sources.len() == 1 || seen.insert((fp, **c)))
+                        .map(|c| c.uncompressed_size)
+                        .sum();
+                    let Some(labels) = src.labels(id)?.project(&targets) else {
+                        continue;
+                    };
+                    match request.aggregate_by {
+                        AggregateBy::Series => {
+                            let key = labels
+                                .iter()
+                                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                                .collect();
+                            *groups.entry(key).or_default() += bytes;
+                        }
+                        AggregateBy::Labels => {
+                            for (n, _) in labels.iter() {
+                                *groups
+                                    .entry(vec![(n.to_owned(), String::new())])
+                                    .or_default() += bytes;
+                            }
+                        }
+                    }
+                }
+            }
+            let mut out: Vec<Volume> = groups
+                .into_iter()
+                .map(|(labels, bytes)| Volume { labels, bytes })
+                .collect();
+            out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.labels.cmp(&b.labels)));
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+}
