@@ -86,6 +86,9 @@ impl Segment {
             return Err(Error::corrupt("header magic", 0));
         }
         let version = u16::from_le_bytes([seg[4], seg[5]]);
+        if seg[6..8] != [0, 0] {
+            return Err(Error::corrupt("header reserved bytes", 6));
+        }
         if version != FORMAT_VERSION {
             return Err(Error::VersionMismatch {
                 expected: FORMAT_VERSION,
