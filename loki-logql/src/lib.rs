@@ -1,3 +1,75 @@
-//! LogQL for the `loki` crate family.
+//! LogQL for the `loki` crate family: the complete language of Grafana
+//! Loki's queries, as a lexer, a parser producing an AST with byte spans,
+//! Loki's parse-time semantic checks, a canonical printer and the
+//! multi-line `format_query` printer. It is also the one place that parses
+//! label-set text (`{a="b", c="d"}`) for the push path.
 //!
-//! This crate is filled in by its own work item; it is empty for now.
+//! ```
+//! use loki_logql::{parse, ast::{Expr, MetricExpr}};
+//!
+//! let q = parse(r#"sum by (app) (rate({env="prod"} |= "error" | json [5m]))"#)?;
+//! assert!(matches!(q, Expr::Metric(MetricExpr::VectorAggregation(_))));
+//! // The canonical form re-parses to the same tree.
+//! assert_eq!(parse(&q.to_string())?, q);
+//!
+//! let err = parse(r#"{app="foo"} |= | json"#).unwrap_err();
+//! assert!(err.to_string().starts_with("parse error at line 1, col 16: unexpected \"|\""));
+//! # Ok::<(), loki_logql::Error>(())
+//! ```
+//!
+//! Errors carry the query and a span, and print a caret under the problem
+//! (see [`ParseError`]).
+//!
+//! # Crate features
+//!
+//! None. The crate is synchronous and has no optional parts.
+//!
+//! # Dependencies
+//!
+//! - `regex-syntax`: checks at parse time that every regex (matchers, `|~`,
+//!   `regexp`, `label_replace`) is valid RE2-compatible syntax, and tells
+//!   whether a selector regex can match the empty string.
+//! - `regex`: compiles the few regexes whose empty-match or named-group
+//!   answer needs a real matcher (and, later, evaluation).
+//! - `thiserror`: the [`Error`] and [`ParseErrorKind`] displays.
+
+mod error;
+mod syntax;
+
+pub use error::{Error, ParseError, ParseErrorKind, Result};
+pub use syntax::ast::{self, Expr, Span};
+pub use syntax::labels::{parse_labels, LabelSet};
+
+/// Parses a LogQL query (log or metric) and applies Loki's parse-time checks.
+///
+/// ```
+/// let q = loki_logql::parse(r#"{app="api"} | logfmt | duration > 250ms"#)?;
+/// assert_eq!(q.to_string(), r#"{app="api"} | logfmt | duration>250ms"#);
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
+pub fn parse(query: &str) -> Result<Expr> {
+    syntax::parser::parse_query(query)
+}
+
+impl std::str::FromStr for Expr {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Expr> {
+        parse(s)
+    }
+}
+
+impl Expr {
+    /// The multi-line form of Loki's `format_query`: unchanged when the
+    /// canonical form fits in 100 columns, otherwise broken over indented
+    /// lines. Re-parses to the same AST.
+    ///
+    /// ```
+    /// let q = loki_logql::parse(r#"sum(rate({app="a"}[1m]))"#)?;
+    /// assert_eq!(q.pretty(), q.to_string());
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
+    pub fn pretty(&self) -> String {
+        syntax::pretty::pretty(self)
+    }
+}
