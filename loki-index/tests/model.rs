@@ -4,22 +4,54 @@
 
 use loki_index::{
     merge_segments, AggregateBy, ChunkRef, Error, HeadIndex, Labels, MatchOp, Matcher, Querier,
-    Segment, SegmentBuilder, SeriesChunks, Selector, Stats, TimeRange, Volume, VolumeRequest,
+    Segment, SegmentBuilder, Selector, SeriesChunks, Stats, TimeRange, Volume, VolumeRequest,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 const NAMES: [&str; 4] = ["a", "b", "env", "pod"];
-const VALUES: [&str; 9] = ["x", "y", "z", "xy", "foo", "foobar", "f\no", "prod", "staging"];
+const VALUES: [&str; 9] = [
+    "x", "y", "z", "xy", "foo", "foobar", "f\no", "prod", "staging",
+];
 const REGEXES: [&str; 23] = [
     r"\bx",
-    "x", "x|y", "f.*", "f.+", ".*", ".+", "fo+bar", "(x|y)z?", "p1.*", "p[0-9]", ".*o.*", "", "x|",
-    "[xy]", "(?i)X", "p1[0-9]*", "foo|f.*", "prod|staging", "p(1|2).+", "x*", "(foo)?bar|foo", "f.o",
+    "x",
+    "x|y",
+    "f.*",
+    "f.+",
+    ".*",
+    ".+",
+    "fo+bar",
+    "(x|y)z?",
+    "p1.*",
+    "p[0-9]",
+    ".*o.*",
+    "",
+    "x|",
+    "[xy]",
+    "(?i)X",
+    "p1[0-9]*",
+    "foo|f.*",
+    "prod|staging",
+    "p(1|2).+",
+    "x*",
+    "(foo)?bar|foo",
+    "f.o",
 ];
 
 const POD_REGEXES: [&str; 12] = [
-    "p1.*", "p[0-9]", "p1[0-9]*", "p(1|2).+", ".*", ".+", "p.*3", "p[1-3][0-9]|p5", ".*1", "p1|p2|p3",
-    "p3.", "(p1|p2)[0-9]?",
+    "p1.*",
+    "p[0-9]",
+    "p1[0-9]*",
+    "p(1|2).+",
+    ".*",
+    ".+",
+    "p.*3",
+    "p[1-3][0-9]|p5",
+    ".*1",
+    "p1|p2|p3",
+    "p3.",
+    "(p1|p2)[0-9]?",
 ];
 
 type Model = BTreeMap<Labels, BTreeSet<ChunkRef>>;
@@ -58,19 +90,35 @@ fn matcher_strategy() -> impl Strategy<Value = Matcher> {
         9 => proptest::sample::select(&NAMES[..]),
         1 => Just("missing"),
     ];
-    (name, 0u8..4, any::<proptest::sample::Index>(), 0u32..45, 0u8..10).prop_map(|(name, op, pick, pod, empty)| {
-        let value = if empty == 0 {
-            String::new()
-        } else if op < 2 {
-            if name == "pod" { format!("p{pod}") } else { pick.get(&VALUES[..]).to_string() }
-        } else if name == "pod" {
-            pick.get(&POD_REGEXES[..]).to_string()
-        } else {
-            pick.get(&REGEXES[..]).to_string()
-        };
-        let op = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::Regex, MatchOp::NotRegex][op as usize];
-        Matcher::new(name, op, value).unwrap()
-    })
+    (
+        name,
+        0u8..4,
+        any::<proptest::sample::Index>(),
+        0u32..45,
+        0u8..10,
+    )
+        .prop_map(|(name, op, pick, pod, empty)| {
+            let value = if empty == 0 {
+                String::new()
+            } else if op < 2 {
+                if name == "pod" {
+                    format!("p{pod}")
+                } else {
+                    pick.get(&VALUES[..]).to_string()
+                }
+            } else if name == "pod" {
+                pick.get(&POD_REGEXES[..]).to_string()
+            } else {
+                pick.get(&REGEXES[..]).to_string()
+            };
+            let op = [
+                MatchOp::Equal,
+                MatchOp::NotEqual,
+                MatchOp::Regex,
+                MatchOp::NotRegex,
+            ][op as usize];
+            Matcher::new(name, op, value).unwrap()
+        })
 }
 
 fn range_strategy() -> impl Strategy<Value = TimeRange> {
@@ -99,7 +147,8 @@ struct Expected {
 }
 
 fn expected(model: &Model, sel: &Selector, range: TimeRange, value_name: &str) -> Expected {
-    let matching: Vec<(&Labels, Vec<ChunkRef>)> = live(model, range).filter(|(l, _)| sel.matches(l)).collect();
+    let matching: Vec<(&Labels, Vec<ChunkRef>)> =
+        live(model, range).filter(|(l, _)| sel.matches(l)).collect();
     let mut by_fp: BTreeMap<u64, BTreeSet<ChunkRef>> = BTreeMap::new();
     let mut stats = Stats::default();
     let mut fps = BTreeSet::new();
@@ -127,12 +176,18 @@ fn expected(model: &Model, sel: &Selector, range: TimeRange, value_name: &str) -
         }
     }
     stats.streams = fps.len() as u64;
-    let mut volume: Vec<Volume> = groups.into_iter().map(|(labels, bytes)| Volume { labels, bytes }).collect();
+    let mut volume: Vec<Volume> = groups
+        .into_iter()
+        .map(|(labels, bytes)| Volume { labels, bytes })
+        .collect();
     volume.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.labels.cmp(&b.labels)));
     Expected {
         refs: by_fp
             .into_iter()
-            .map(|(fingerprint, cs)| SeriesChunks { fingerprint, chunks: cs.into_iter().collect() })
+            .map(|(fingerprint, cs)| SeriesChunks {
+                fingerprint,
+                chunks: cs.into_iter().collect(),
+            })
             .collect(),
         series: matching.iter().map(|(l, _)| (*l).clone()).collect(),
         all_series: live(model, range).map(|(l, _)| l.clone()).collect(),
@@ -158,16 +213,32 @@ fn expected(model: &Model, sel: &Selector, range: TimeRange, value_name: &str) -
     }
 }
 
-fn check(q: &Querier<'_>, model: &Model, sel: &Selector, range: TimeRange, value_name: &str) -> Result<(), TestCaseError> {
+fn check(
+    q: &Querier<'_>,
+    model: &Model,
+    sel: &Selector,
+    range: TimeRange,
+    value_name: &str,
+) -> Result<(), TestCaseError> {
     let want = expected(model, sel, range, value_name);
     prop_assert_eq!(q.chunk_refs(sel, range).unwrap(), want.refs);
     prop_assert_eq!(q.series(Some(sel), range).unwrap(), want.series);
     prop_assert_eq!(q.series(None, range).unwrap(), want.all_series);
     prop_assert_eq!(q.label_names(Some(sel), range).unwrap(), want.names);
-    prop_assert_eq!(q.label_values(value_name, Some(sel), range).unwrap(), want.values);
-    prop_assert_eq!(q.label_values(value_name, None, range).unwrap(), want.all_values);
+    prop_assert_eq!(
+        q.label_values(value_name, Some(sel), range).unwrap(),
+        want.values
+    );
+    prop_assert_eq!(
+        q.label_values(value_name, None, range).unwrap(),
+        want.all_values
+    );
     prop_assert_eq!(q.stats(sel, range).unwrap(), want.stats);
-    let req = VolumeRequest { target_labels: vec![], aggregate_by: AggregateBy::Series, limit: 10_000 };
+    let req = VolumeRequest {
+        target_labels: vec![],
+        aggregate_by: AggregateBy::Series,
+        limit: 10_000,
+    };
     prop_assert_eq!(q.volume(sel, range, &req).unwrap(), want.volume);
     Ok(())
 }
