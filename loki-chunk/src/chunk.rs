@@ -9,7 +9,7 @@ use crate::iter::{Entries, Samples};
 use crate::raw::{
     BlockEntry, BlockEntryIter, BlockMeta, Codec, Decompressor, RawChunk, Symbols, Version,
 };
-use crate::{Direction, Entry, Result};
+use crate::{Direction, Entry, Error, Result};
 
 /// Counts and sizes of a chunk (or of a builder's contents).
 ///
@@ -186,9 +186,11 @@ impl Chunk {
         let mut buf = Vec::new();
         for index in 0..self.blocks().len() {
             self.decompress_block_into(index, &mut decompressor, &mut buf)?;
+            let mut check = BlockCheck::new(&self.blocks()[index]);
             for entry in self.block_entries(&buf) {
-                entry?;
+                check.entry(entry?.timestamp)?;
             }
+            check.finish()?;
         }
         Ok(())
     }
@@ -265,5 +267,57 @@ impl Chunk {
     /// As [`symbols`](Self::symbols).
     pub fn resolve<'a>(&'a self, entry: BlockEntry<'a>) -> Result<Entry<'a>> {
         Ok(Entry::new(entry, self.symbols()?))
+    }
+}
+
+/// Checks, entry by entry, that a decoded block agrees with its table
+/// entry: timestamps sorted and within the block's bounds, and as many
+/// entries as recorded. Header bytes are not covered by any checksum, so a
+/// damaged codec or version byte could otherwise decode garbage as entries.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockCheck {
+    meta: BlockMeta,
+    previous: i64,
+    seen: u64,
+}
+
+impl BlockCheck {
+    pub(crate) fn new(meta: &BlockMeta) -> BlockCheck {
+        BlockCheck {
+            meta: *meta,
+            previous: meta.min_time,
+            seen: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn entry(&mut self, timestamp: i64) -> Result<()> {
+        if timestamp < self.previous || timestamp > self.meta.max_time {
+            return Err(Error::corrupt(
+                "block",
+                self.meta.offset,
+                format!(
+                    "entry {} has timestamp {timestamp}, out of order or outside the block's [{}, {}]",
+                    self.seen, self.meta.min_time, self.meta.max_time
+                ),
+            ));
+        }
+        self.previous = timestamp;
+        self.seen += 1;
+        Ok(())
+    }
+
+    pub(crate) fn finish(&self) -> Result<()> {
+        if self.seen != self.meta.entries {
+            return Err(Error::corrupt(
+                "block",
+                self.meta.offset,
+                format!(
+                    "{} entries decoded, {} recorded",
+                    self.seen, self.meta.entries
+                ),
+            ));
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //! Entries are lent, not returned: each [`Entry`] borrows the decompressed
 //! block until the next call, so no line is copied or allocated.
 
-use crate::chunk::Chunk;
+use crate::chunk::{BlockCheck, Chunk};
 use crate::raw::block::{decode_entry, metadata_pairs};
 use crate::raw::{Decompressor, Symbols};
 use crate::Result;
@@ -112,6 +112,8 @@ pub struct Entries<'c> {
     pending: Vec<usize>,
     /// Forward walk over `buf` when `positions` is not in use.
     pos: usize,
+    /// Checks the forward walk's entries against the block table.
+    check: Option<BlockCheck>,
     /// Entry offsets in `buf` to hand out, in order (backward and merge walks).
     positions: Vec<usize>,
     next_position: usize,
@@ -158,6 +160,7 @@ impl<'c> Entries<'c> {
             buf: Vec::new(),
             pending,
             pos: 0,
+            check: None,
             positions: Vec::new(),
             next_position: 0,
             use_positions: false,
@@ -239,6 +242,9 @@ impl<'c> Entries<'c> {
             } else if self.pos < self.buf.len() {
                 self.pos
             } else {
+                if let Some(check) = self.check.take() {
+                    check.finish()?;
+                }
                 self.load_next_block()?;
                 continue;
             };
@@ -246,6 +252,9 @@ impl<'c> Entries<'c> {
             let entry = decode_entry(&self.buf, &mut end, structured)?;
             if !self.use_positions {
                 self.pos = end;
+                if let Some(check) = &mut self.check {
+                    check.entry(entry.timestamp)?;
+                }
                 if entry.timestamp < self.from {
                     continue;
                 }
@@ -287,21 +296,22 @@ impl<'c> Entries<'c> {
             .decompress_block_into(index, &mut self.decompressor, &mut self.buf)?;
         self.pos = 0;
         self.use_positions = self.direction == Direction::Backward;
+        let check = BlockCheck::new(&self.chunk.blocks()[index]);
         if self.use_positions {
             self.positions.clear();
             self.next_position = 0;
-            let mut pos = 0;
-            while pos < self.buf.len() {
-                let start = pos;
-                let entry = decode_entry(&self.buf, &mut pos, structured)?;
-                if entry.timestamp >= self.through {
-                    break;
-                }
-                if entry.timestamp >= self.from {
-                    self.positions.push(start);
-                }
-            }
+            scan_block(
+                &self.buf,
+                0,
+                structured,
+                check,
+                self.from,
+                self.through,
+                &mut |_, start| self.positions.push(start),
+            )?;
             self.positions.reverse();
+        } else {
+            self.check = Some(check);
         }
         Ok(())
     }
@@ -315,19 +325,22 @@ impl<'c> Entries<'c> {
         indices.sort_unstable();
         self.buf.clear();
         let mut block = Vec::new();
+        let mut keyed = Vec::new();
         for index in indices {
             self.chunk
                 .decompress_block_into(index, &mut self.decompressor, &mut block)?;
+            let check = BlockCheck::new(&self.chunk.blocks()[index]);
+            let base = self.buf.len();
+            scan_block(
+                &block,
+                base,
+                structured,
+                check,
+                self.from,
+                self.through,
+                &mut |ts, start| keyed.push((ts, start)),
+            )?;
             self.buf.extend_from_slice(&block);
-        }
-        let mut keyed = Vec::new();
-        let mut pos = 0;
-        while pos < self.buf.len() {
-            let start = pos;
-            let entry = decode_entry(&self.buf, &mut pos, structured)?;
-            if entry.timestamp >= self.from && entry.timestamp < self.through {
-                keyed.push((entry.timestamp, start));
-            }
         }
         keyed.sort_by_key(|&(ts, _)| ts);
         self.positions = keyed.into_iter().map(|(_, start)| start).collect();
@@ -338,6 +351,29 @@ impl<'c> Entries<'c> {
         self.use_positions = true;
         Ok(())
     }
+}
+
+/// Decodes and checks a whole block, calling `found(timestamp, base +
+/// offset)` for each entry in `[from, through)`.
+fn scan_block(
+    block: &[u8],
+    base: usize,
+    structured: bool,
+    mut check: BlockCheck,
+    from: i64,
+    through: i64,
+    found: &mut dyn FnMut(i64, usize),
+) -> Result<()> {
+    let mut pos = 0;
+    while pos < block.len() {
+        let start = pos;
+        let entry = decode_entry(block, &mut pos, structured)?;
+        check.entry(entry.timestamp)?;
+        if entry.timestamp >= from && entry.timestamp < through {
+            found(entry.timestamp, base + start);
+        }
+    }
+    check.finish()
 }
 
 /// A timestamped value extracted from an entry.
