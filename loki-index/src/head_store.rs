@@ -107,6 +107,11 @@ impl HeadStore {
         };
         let chunks = &mut self.series[id as usize].chunks;
         if !chunks.contains(&chunk) {
+            // Grow by half instead of doubling (and not to 4 at once): most
+            // series hold few chunks, and this is most of the head's memory.
+            if chunks.len() == chunks.capacity() {
+                chunks.reserve_exact((chunks.len() / 2).max(1));
+            }
             chunks.push(chunk);
         }
         self.bounds = Some(match self.bounds {

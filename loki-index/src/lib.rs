@@ -117,4 +117,4 @@ pub use head::HeadIndex;
 pub use labels::{fingerprint, Labels};
 pub use matcher::{MatchOp, Matcher, Selector};
 pub use querier::{AggregateBy, Querier, SeriesChunks, Stats, Volume, VolumeRequest};
-pub use segment::Segment;
+pub use segment::{Segment, SegmentSizes};

@@ -32,6 +32,19 @@ struct SeriesTable {
     rows_end: usize,
 }
 
+/// Byte counts of the parts of a [`Segment`] (see [`Segment::sizes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentSizes {
+    /// The whole segment.
+    pub total: usize,
+    /// Term dictionaries and postings of all label names.
+    pub names: usize,
+    /// The per-series label rows.
+    pub series: usize,
+    /// The per-series fingerprints and chunk refs.
+    pub chunk_refs: usize,
+}
+
 /// An immutable, checksummed index segment for one tenant and period.
 ///
 /// [`Segment::open`] reads only the header, footer and table of contents; the
@@ -212,6 +225,27 @@ impl Segment {
     /// Min `from` and max `through` of all chunk refs (`None` when empty).
     pub fn time_bounds(&self) -> Option<TimeRange> {
         self.bounds
+    }
+
+    /// How the segment's bytes divide between its parts.
+    ///
+    /// ```
+    /// # use loki_index::{ChunkRef, Labels, Segment, SegmentBuilder, TimeRange};
+    /// # let mut b = SegmentBuilder::new();
+    /// # let chunk = ChunkRef { from: 0, through: 1, checksum: 9, compressed_size: 1, entries: 1, uncompressed_size: 1 };
+    /// # b.add(&Labels::new([("job", "nginx")])?, chunk)?;
+    /// let segment = Segment::open(b.build("t", TimeRange::ALL)?.into())?;
+    /// let sizes = segment.sizes();
+    /// assert!(sizes.names + sizes.series + sizes.chunk_refs < sizes.total);
+    /// # Ok::<(), loki_index::Error>(())
+    /// ```
+    pub fn sizes(&self) -> SegmentSizes {
+        SegmentSizes {
+            total: self.bytes.len(),
+            names: self.names.iter().map(|n| n.section.len).sum(),
+            series: self.series_section.len,
+            chunk_refs: self.chunk_section.len,
+        }
     }
 
     /// The segment bytes.
