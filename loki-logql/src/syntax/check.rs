@@ -55,7 +55,8 @@ pub(crate) fn regex(re: &str, anchored: bool, span: Span) -> PResult<()> {
     };
     result.map(|_| ()).map_err(|e| {
         let message = e.to_string();
-        let message = message.lines().last().unwrap_or_default().trim().to_owned();
+        let message = message.lines().last().unwrap_or_default().trim();
+        let message = message.strip_prefix("error: ").unwrap_or(message).to_owned();
         (
             ParseErrorKind::InvalidRegex {
                 regex: re.to_owned(),

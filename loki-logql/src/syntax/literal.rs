@@ -337,7 +337,8 @@ mod tests {
         assert_eq!(parse_duration("300us"), Some(300_000));
         assert_eq!(parse_duration("2µs"), Some(2_000));
         assert_eq!(parse_duration("1d"), Some(86_400_000_000_000));
-        assert_eq!(parse_duration("1m1h"), None);
+        assert_eq!(parse_prom_duration("1m1h"), None);
+        assert_eq!(parse_duration("1m1h"), Some(3_660_000_000_000));
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration(""), None);
         for n in [1, 1_500, 1_000_000, 90_061_001_000_000, 31_536_000_000_000_000, -5_000_000] {
