@@ -24,7 +24,9 @@ fn round_trip(q: &str) -> Result<Expr, String> {
         return Err(format!("{q}\ncanonical {canonical} re-parses differently"));
     }
     if again.to_string() != canonical {
-        return Err(format!("{q}\ncanonical form is not stable: {canonical} vs {again}"));
+        return Err(format!(
+            "{q}\ncanonical form is not stable: {canonical} vs {again}"
+        ));
     }
     let pretty = e.pretty();
     match parse(&pretty) {
@@ -44,7 +46,12 @@ fn valid_queries_round_trip() {
             failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     assert!(n >= 300, "only {n} valid queries");
 }
 
@@ -78,6 +85,11 @@ fn invalid_queries_fail_with_message_and_column() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     assert!(n >= 100, "only {n} invalid queries");
 }

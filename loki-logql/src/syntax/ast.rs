@@ -568,7 +568,10 @@ impl VectorOp {
 
     /// Whether the operator takes the integer parameter `k`.
     pub fn takes_param(self) -> bool {
-        matches!(self, VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk)
+        matches!(
+            self,
+            VectorOp::Topk | VectorOp::Bottomk | VectorOp::ApproxTopk
+        )
     }
 }
 

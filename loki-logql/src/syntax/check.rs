@@ -56,7 +56,10 @@ pub(crate) fn regex(re: &str, anchored: bool, span: Span) -> PResult<()> {
     result.map(|_| ()).map_err(|e| {
         let message = e.to_string();
         let message = message.lines().last().unwrap_or_default().trim();
-        let message = message.strip_prefix("error: ").unwrap_or(message).to_owned();
+        let message = message
+            .strip_prefix("error: ")
+            .unwrap_or(message)
+            .to_owned();
         (
             ParseErrorKind::InvalidRegex {
                 regex: re.to_owned(),
@@ -109,7 +112,11 @@ pub(crate) fn ip(value: &str, span: Span) -> PResult<()> {
             span,
         )
     };
-    let addr = |s: &str| s.trim().parse::<IpAddr>().map_err(|_| err("not an IP address"));
+    let addr = |s: &str| {
+        s.trim()
+            .parse::<IpAddr>()
+            .map_err(|_| err("not an IP address"))
+    };
     if let Some((a, prefix)) = value.split_once('/') {
         let a = addr(a)?;
         let max = if a.is_ipv4() { 32 } else { 128 };
@@ -121,7 +128,9 @@ pub(crate) fn ip(value: &str, span: Span) -> PResult<()> {
         match (addr(a)?, addr(b)?) {
             (IpAddr::V4(a), IpAddr::V4(b)) if a <= b => Ok(()),
             (IpAddr::V6(a), IpAddr::V6(b)) if a <= b => Ok(()),
-            _ => Err(err("a range needs two addresses of one family, lowest first")),
+            _ => Err(err(
+                "a range needs two addresses of one family, lowest first",
+            )),
         }
     } else {
         addr(value).map(|_| ())
@@ -142,7 +151,10 @@ pub(crate) fn json_expr(expr: &str, span: Span) -> PResult<()> {
     let b = expr.as_bytes();
     let field = |i: &mut usize| {
         let start = *i;
-        while *i < b.len() && !matches!(b[*i], b'.' | b'[' | b']' | b'"') && !b[*i].is_ascii_whitespace() {
+        while *i < b.len()
+            && !matches!(b[*i], b'.' | b'[' | b']' | b'"')
+            && !b[*i].is_ascii_whitespace()
+        {
             *i += 1;
         }
         *i > start
@@ -262,10 +274,23 @@ mod tests {
     #[test]
     fn ips() {
         let s = Span::default();
-        for ok in ["192.0.2.1", "::1", "10.0.0.0/8", "192.0.2.1-192.0.2.9", "2001:db8::/32"] {
+        for ok in [
+            "192.0.2.1",
+            "::1",
+            "10.0.0.0/8",
+            "192.0.2.1-192.0.2.9",
+            "2001:db8::/32",
+        ] {
             assert!(ip(ok, s).is_ok(), "{ok}");
         }
-        for bad in ["", "1.2.3", "10.0.0.0/33", "192.0.2.9-192.0.2.1", "::1-1.2.3.4", "x"] {
+        for bad in [
+            "",
+            "1.2.3",
+            "10.0.0.0/33",
+            "192.0.2.9-192.0.2.1",
+            "::1-1.2.3.4",
+            "x",
+        ] {
             assert!(ip(bad, s).is_err(), "{bad}");
         }
     }
@@ -273,7 +298,14 @@ mod tests {
     #[test]
     fn json_paths() {
         let s = Span::default();
-        for ok in ["a", "a.b", "a[\"k y\"]", "list[0]", "a.b[2][\"c\"].d", "[\"x\"]"] {
+        for ok in [
+            "a",
+            "a.b",
+            "a[\"k y\"]",
+            "list[0]",
+            "a.b[2][\"c\"].d",
+            "[\"x\"]",
+        ] {
             assert!(json_expr(ok, s).is_ok(), "{ok}");
         }
         for bad in ["", "a.", "a[", "a[x]", "a..b", "a]", "a b"] {

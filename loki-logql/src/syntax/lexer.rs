@@ -139,7 +139,11 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, LexError> {
             b'|' => two(
                 b,
                 &mut i,
-                &[(b'=', Tok::PipeExact), (b'~', Tok::PipeMatch), (b'>', Tok::PipePattern)],
+                &[
+                    (b'=', Tok::PipeExact),
+                    (b'~', Tok::PipeMatch),
+                    (b'>', Tok::PipePattern),
+                ],
                 Tok::Pipe,
             ),
             b'=' => two(b, &mut i, &[(b'~', Tok::Re), (b'=', Tok::CmpEq)], Tok::Eq),
@@ -200,7 +204,10 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, LexError> {
 }
 
 fn memchr_nl(b: &[u8], i: usize) -> usize {
-    b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n)
+    b[i..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |n| i + n)
 }
 
 fn one(i: &mut usize, t: Tok) -> Tok {
@@ -234,7 +241,10 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize), LexError> {
                     Ok(s) => Ok((s, i + 1)),
                     Err(UnquoteError::Escape(at, esc)) => {
                         let s = start + 1 + at;
-                        Err((ParseErrorKind::InvalidEscape(esc.clone()), Span::new(s, s + esc.len())))
+                        Err((
+                            ParseErrorKind::InvalidEscape(esc.clone()),
+                            Span::new(s, s + esc.len()),
+                        ))
                     }
                     Err(UnquoteError::Utf8) => {
                         Err((ParseErrorKind::InvalidUtf8, Span::new(start, i + 1)))
@@ -262,7 +272,9 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), LexError> {
         while i < b.len() && b[i].is_ascii_hexdigit() {
             i += 1;
         }
-        let end = i + src[i..].find(|c: char| !is_ident(c)).unwrap_or(src.len() - i);
+        let end = i + src[i..]
+            .find(|c: char| !is_ident(c))
+            .unwrap_or(src.len() - i);
         let text = &src[start..end];
         return match u64::from_str_radix(&text[2..], 16) {
             Ok(v) if end == i => Ok((Tok::Number(v as f64), end)),
@@ -294,7 +306,9 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), LexError> {
         }
     }
     let num_end = i;
-    let end = i + src[i..].find(|c: char| !is_ident(c)).unwrap_or(src.len() - i);
+    let end = i + src[i..]
+        .find(|c: char| !is_ident(c))
+        .unwrap_or(src.len() - i);
     let text = &src[start..end];
     if end == num_end {
         return match text.parse::<f64>() {
@@ -378,9 +392,21 @@ mod tests {
         let (k, s) = tokenize("x \"a\\qb\"").unwrap_err();
         assert_eq!(k, ParseErrorKind::InvalidEscape("\\q".into()));
         assert_eq!((s.start, s.end), (4, 6));
-        assert!(matches!(tokenize("5xyz").unwrap_err().0, ParseErrorKind::InvalidDuration(_)));
-        assert!(matches!(tokenize("--nope").unwrap_err().0, ParseErrorKind::UnknownFlag(_)));
-        assert!(matches!(tokenize("[5m").unwrap_err().0, ParseErrorKind::UnterminatedRange));
-        assert!(matches!(tokenize("a ; b").unwrap_err().0, ParseErrorKind::InvalidCharacter(';')));
+        assert!(matches!(
+            tokenize("5xyz").unwrap_err().0,
+            ParseErrorKind::InvalidDuration(_)
+        ));
+        assert!(matches!(
+            tokenize("--nope").unwrap_err().0,
+            ParseErrorKind::UnknownFlag(_)
+        ));
+        assert!(matches!(
+            tokenize("[5m").unwrap_err().0,
+            ParseErrorKind::UnterminatedRange
+        ));
+        assert!(matches!(
+            tokenize("a ; b").unwrap_err().0,
+            ParseErrorKind::InvalidCharacter(';')
+        ));
     }
 }

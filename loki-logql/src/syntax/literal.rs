@@ -41,7 +41,10 @@ pub(crate) fn parse_prom_duration(s: &str) -> Option<i64> {
             i += 1;
         }
         let unit = &s[ustart..i];
-        let idx = PROM_UNITS[next_unit..].iter().position(|(u, _)| *u == unit)? + next_unit;
+        let idx = PROM_UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)?
+            + next_unit;
         next_unit = idx + 1;
         total = total.checked_add(n.checked_mul(PROM_UNITS[idx].1)?)?;
     }
@@ -341,7 +344,14 @@ mod tests {
         assert_eq!(parse_duration("1m1h"), Some(3_660_000_000_000));
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration(""), None);
-        for n in [1, 1_500, 1_000_000, 90_061_001_000_000, 31_536_000_000_000_000, -5_000_000] {
+        for n in [
+            1,
+            1_500,
+            1_000_000,
+            90_061_001_000_000,
+            31_536_000_000_000_000,
+            -5_000_000,
+        ] {
             assert_eq!(parse_duration(&fmt_duration(n)), Some(n), "{n}");
         }
         assert_eq!(fmt_duration(5_400_000_000_000), "1h30m");
@@ -362,7 +372,10 @@ mod tests {
 
     #[test]
     fn strings() {
-        assert_eq!(unquote_body(r#"a\"b\n\x41\101\u00e9\U0001F600"#).unwrap(), "a\"b\nAAé😀");
+        assert_eq!(
+            unquote_body(r#"a\"b\n\x41\101\u00e9\U0001F600"#).unwrap(),
+            "a\"b\nAAé😀"
+        );
         assert!(unquote_body(r"\q").is_err());
         assert!(unquote_body(r"\xff").is_err());
         assert!(unquote_body(r"\400").is_err());

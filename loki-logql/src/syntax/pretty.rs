@@ -101,7 +101,14 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
                 out.push_str(",\n");
             }
             let lr = &r.range;
-            pipeline(&lr.selector, &lr.pipeline, lr.unwrap.as_ref(), Some(lr), level + 1, out);
+            pipeline(
+                &lr.selector,
+                &lr.pipeline,
+                lr.unwrap.as_ref(),
+                Some(lr),
+                level + 1,
+                out,
+            );
             out.push('\n');
             indent(level, out);
             out.push(')');
@@ -155,7 +162,10 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
             metric(&l.expr, level + 1, out);
             out.push_str(",\n");
             indent(level + 1, out);
-            for (i, s) in [&l.dst, &l.replacement, &l.src, &l.regex].into_iter().enumerate() {
+            for (i, s) in [&l.dst, &l.replacement, &l.src, &l.regex]
+                .into_iter()
+                .enumerate()
+            {
                 if i > 0 {
                     out.push_str(", ");
                 }

@@ -252,7 +252,11 @@ pub(crate) fn literal(v: f64, out: &mut String) {
     if v.is_nan() {
         out.push_str("(0 / 0)");
     } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "(1e308 * 10)" } else { "(-1e308 * 10)" });
+        out.push_str(if v > 0.0 {
+            "(1e308 * 10)"
+        } else {
+            "(-1e308 * 10)"
+        });
     } else {
         fmt_float(v, out);
     }
@@ -277,7 +281,11 @@ pub(crate) fn binary_modifiers(b: &BinaryExpr, out: &mut String) {
         out.push_str(&m.labels.join(", "));
         out.push(')');
         if let Some(g) = &m.group {
-            out.push_str(if g.right { " group_right (" } else { " group_left (" });
+            out.push_str(if g.right {
+                " group_right ("
+            } else {
+                " group_left ("
+            });
             out.push_str(&g.labels.join(", "));
             out.push(')');
         }

@@ -54,9 +54,9 @@ impl Parser<'_> {
             Tok::Lte => CmpOp::Lte,
             Tok::Re | Tok::Nre => return Ok(LabelFilter::Matcher(self.matcher_rest(name, start)?)),
             _ => {
-                return Err(self.unexpected(
-                    "a comparison operator (=, !=, =~, !~, ==, >, >=, <, <=)",
-                ))
+                return Err(
+                    self.unexpected("a comparison operator (=, !=, =~, !~, ==, >, >=, <, <=)")
+                )
             }
         };
         let single_eq = matches!(self.peek(), Tok::Eq | Tok::Neq);
@@ -66,7 +66,9 @@ impl Parser<'_> {
                 self.pos -= 1;
                 Ok(LabelFilter::Matcher(self.matcher_rest(name, start)?))
             }
-            Tok::Str(_) => Err(self.unexpected("a number, duration or bytes value after ==, >, >=, <, <=")),
+            Tok::Str(_) => {
+                Err(self.unexpected("a number, duration or bytes value after ==, >, >=, <, <="))
+            }
             Tok::Ident if self.at_keyword("ip") && self.peek_at(1) == &Tok::LParen => {
                 if !single_eq {
                     return Err((

@@ -5,14 +5,15 @@ use super::{PResult, Parser};
 use crate::error::ParseErrorKind;
 use crate::syntax::ast::{
     BinaryExpr, BinaryOp, GroupModifier, Grouping, LabelReplace, Literal, LogExpr, LogRange,
-    MetricExpr, RangeAggregation, RangeOp, Selector, Stage, Unwrap, VectorAggregation, VectorMatching,
-    VectorOp,
+    MetricExpr, RangeAggregation, RangeOp, Selector, Stage, Unwrap, VectorAggregation,
+    VectorMatching, VectorOp,
 };
 use crate::syntax::check;
 use crate::syntax::lexer::Tok;
 use crate::syntax::span::Span;
 
-const EXPECTED_METRIC: &str = "a metric expression (aggregation, number, vector() or label_replace())";
+const EXPECTED_METRIC: &str =
+    "a metric expression (aggregation, number, vector() or label_replace())";
 
 /// A log range being assembled; `range` is filled once `[…]` is seen.
 struct Partial {
@@ -219,7 +220,10 @@ impl Parser<'_> {
         let param = match (self.leading_param(), op) {
             (Some((text, _)), RangeOp::QuantileOverTime) => text.parse::<f64>().ok(),
             (Some((param, span)), _) => {
-                return Err((ParseErrorKind::ParameterNotSupported { op: name(), param }, span))
+                return Err((
+                    ParseErrorKind::ParameterNotSupported { op: name(), param },
+                    span,
+                ))
             }
             (None, RangeOp::QuantileOverTime) => {
                 return Err((ParseErrorKind::ParameterRequired { op: name() }, start))
@@ -263,23 +267,37 @@ impl Parser<'_> {
                 Ok(k) if k > 0 => Some(k as u64),
                 Ok(_) => {
                     let reason = "must be greater than 0".to_owned();
-                    let kind = ParseErrorKind::InvalidParameter { op: name(), param: text, reason };
+                    let kind = ParseErrorKind::InvalidParameter {
+                        op: name(),
+                        param: text,
+                        reason,
+                    };
                     return Err((kind, pspan));
                 }
                 Err(_) => {
                     let reason = "must be an integer".to_owned();
-                    let kind = ParseErrorKind::InvalidParameter { op: name(), param: text, reason };
+                    let kind = ParseErrorKind::InvalidParameter {
+                        op: name(),
+                        param: text,
+                        reason,
+                    };
                     return Err((kind, pspan));
                 }
             },
             (Some((param, pspan)), false) => {
-                return Err((ParseErrorKind::ParameterNotSupported { op: name(), param }, pspan))
+                return Err((
+                    ParseErrorKind::ParameterNotSupported { op: name(), param },
+                    pspan,
+                ))
             }
             (None, true) => return Err((ParseErrorKind::ParameterRequired { op: name() }, start)),
             (None, false) => None,
         };
         if let Some(g) = &grouping {
-            if matches!(op, VectorOp::Sort | VectorOp::SortDesc | VectorOp::ApproxTopk) {
+            if matches!(
+                op,
+                VectorOp::Sort | VectorOp::SortDesc | VectorOp::ApproxTopk
+            ) {
                 return Err((ParseErrorKind::GroupingNotAllowed { op: name() }, g.span));
             }
         }
@@ -373,7 +391,7 @@ impl Parser<'_> {
             let neg = self.eat(&Tok::Sub);
             offset = match *self.peek() {
                 Tok::Duration(d) => d,
-                Tok::Number(n) if n == 0.0 => 0,
+                Tok::Number(0.0) => 0,
                 _ => return Err(self.unexpected("a duration such as 1h")),
             };
             self.bump();
@@ -401,11 +419,17 @@ fn build_binary(
     if op.is_set() {
         for (side, e) in [("left", &lhs), ("right", &rhs)] {
             if let MetricExpr::Literal(l) = e {
-                return Err((ParseErrorKind::LiteralInSetOperation { op: name(), side }, l.span));
+                return Err((
+                    ParseErrorKind::LiteralInSetOperation { op: name(), side },
+                    l.span,
+                ));
             }
         }
         if matching.as_ref().is_some_and(|m| m.group.is_some()) {
-            return Err((ParseErrorKind::GroupModifierOnSetOperation { op: name() }, op_span));
+            return Err((
+                ParseErrorKind::GroupModifierOnSetOperation { op: name() },
+                op_span,
+            ));
         }
     }
     let span = lhs.span().to(rhs.span());

@@ -96,9 +96,7 @@ impl Parser<'_> {
         let (value, span) = self.string("a string or ip(\"…\")")?;
         match op {
             LineFilterOp::Match | LineFilterOp::NotMatch => check::regex(&value, false, span)?,
-            LineFilterOp::Pattern | LineFilterOp::NotPattern => {
-                check::pattern(&value, true, span)?
-            }
+            LineFilterOp::Pattern | LineFilterOp::NotPattern => check::pattern(&value, true, span)?,
             _ => {}
         }
         Ok(LineFilterValue::Text(value))
@@ -115,17 +113,12 @@ impl Parser<'_> {
 
     /// The stage after a consumed `|` (not `unwrap`).
     fn stage_after_pipe(&mut self) -> PResult<StageKind> {
+        // Stage keywords are reserved after `|` (as in Loki), so a label
+        // named `json` cannot be filtered on directly.
         let kw = STAGE_KEYWORDS
             .iter()
             .find(|kw| self.at_keyword(kw))
-            .copied()
-            // `| json=…` style: a keyword followed by an operator is a label.
-            .filter(|_| {
-                !matches!(
-                    self.peek_at(1),
-                    Tok::Eq | Tok::Neq | Tok::Re | Tok::Nre | Tok::CmpEq | Tok::Gt | Tok::Gte | Tok::Lt | Tok::Lte
-                )
-            });
+            .copied();
         let Some(kw) = kw else {
             if matches!(self.peek(), Tok::Ident | Tok::LParen) {
                 return Ok(StageKind::LabelFilter(self.label_filter()?));
@@ -258,7 +251,10 @@ impl Parser<'_> {
                 "bytes" => UnwrapConversion::Bytes,
                 "duration" => UnwrapConversion::Duration,
                 "duration_seconds" => UnwrapConversion::DurationSeconds,
-                _ => return Err(self.unexpected("a label name, bytes(…), duration(…) or duration_seconds(…)")),
+                _ => {
+                    return Err(self
+                        .unexpected("a label name, bytes(…), duration(…) or duration_seconds(…)"))
+                }
             };
             self.bump();
             self.bump();
@@ -273,8 +269,12 @@ impl Parser<'_> {
         let mut post_filters = Vec::new();
         while self.peek() == &Tok::Pipe {
             self.bump();
-            if !matches!(self.peek(), Tok::Ident | Tok::LParen) || STAGE_KEYWORDS.iter().any(|k| self.at_keyword(k)) {
-                return Err(self.unexpected("a label filter (only label filters may follow unwrap)"));
+            if !matches!(self.peek(), Tok::Ident | Tok::LParen)
+                || STAGE_KEYWORDS.iter().any(|k| self.at_keyword(k))
+            {
+                return Err(
+                    self.unexpected("a label filter (only label filters may follow unwrap)")
+                );
             }
             post_filters.push(self.label_filter()?);
         }

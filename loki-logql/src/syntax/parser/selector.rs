@@ -109,7 +109,11 @@ pub(crate) fn parse_label_set(src: &str) -> Result<Vec<(String, String)>> {
         let kind = ParseErrorKind::DuplicateLabel {
             name: w[1].0.clone(),
         };
-        let span = if w[0].2.start > w[1].2.start { w[0].2 } else { w[1].2 };
+        let span = if w[0].2.start > w[1].2.start {
+            w[0].2
+        } else {
+            w[1].2
+        };
         return Err(err((kind, span)));
     }
     Ok(pairs

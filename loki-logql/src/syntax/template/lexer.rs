@@ -143,7 +143,9 @@ fn lex_action<'a>(mut s: &'a str, out: &mut Vec<TTok>) -> Result<&'a str, String
                 let n = s
                     .char_indices()
                     .skip(1)
-                    .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '+' || c == '-'))
+                    .find(|&(_, c)| {
+                        !(c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '+' || c == '-')
+                    })
                     .map_or(s.len(), |(i, _)| i);
                 let text = &s[..n];
                 if !valid_number(text) {

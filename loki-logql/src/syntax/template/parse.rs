@@ -13,7 +13,7 @@ pub(super) struct Parser {
 }
 
 /// What ended a node list.
-enum End {
+enum Stop {
     Eof,
     End,
     Else,
@@ -50,18 +50,18 @@ impl Parser {
     pub(super) fn template(mut self) -> Result<Template, String> {
         let (root, end) = self.list()?;
         match end {
-            End::Eof => Ok(Template { root }),
-            End::End => Err("unexpected {{end}}".to_owned()),
-            End::Else => Err("unexpected {{else}}".to_owned()),
+            Stop::Eof => Ok(Template { root }),
+            Stop::End => Err("unexpected {{end}}".to_owned()),
+            Stop::Else => Err("unexpected {{else}}".to_owned()),
         }
     }
 
     /// Nodes up to `{{end}}`, `{{else…` (left after the keyword) or EOF.
-    fn list(&mut self) -> Result<(Vec<Node>, End), String> {
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), String> {
         let mut nodes = Vec::new();
         loop {
             match self.next() {
-                None => return Ok((nodes, End::Eof)),
+                None => return Ok((nodes, Stop::Eof)),
                 Some(TTok::Text(t)) => nodes.push(Node::Text(t)),
                 Some(TTok::Open) => {
                     if let Some(TTok::Ident(kw)) = self.peek() {
@@ -69,11 +69,11 @@ impl Parser {
                             "end" => {
                                 self.pos += 1;
                                 self.expect_close("end")?;
-                                return Ok((nodes, End::End));
+                                return Ok((nodes, Stop::End));
                             }
                             "else" => {
                                 self.pos += 1;
-                                return Ok((nodes, End::Else));
+                                return Ok((nodes, Stop::Else));
                             }
                             _ => {}
                         }
@@ -108,7 +108,11 @@ impl Parser {
                     return Err(format!("{{{{{kw}}}}} outside {{{{range}}}}"));
                 }
                 self.expect_close(&kw)?;
-                Ok(if kw == "break" { Node::Break } else { Node::Continue })
+                Ok(if kw == "break" {
+                    Node::Break
+                } else {
+                    Node::Continue
+                })
             }
             "template" => {
                 self.pos += 1;
@@ -145,9 +149,9 @@ impl Parser {
             self.range_depth -= 1;
         }
         let otherwise = match end {
-            End::Eof => return Err(format!("unexpected EOF: {{{{{kw}}}}} without {{{{end}}}}")),
-            End::End => Vec::new(),
-            End::Else => {
+            Stop::Eof => return Err(format!("unexpected EOF: {{{{{kw}}}}} without {{{{end}}}}")),
+            Stop::End => Vec::new(),
+            Stop::Else => {
                 // `{{else if …}}` / `{{else with …}}` chain into a nested branch.
                 match self.peek() {
                     Some(TTok::Ident(k)) if (k == "if" || k == "with") && kw != "range" => {
@@ -159,10 +163,12 @@ impl Parser {
                         self.expect_close("else")?;
                         let (list, end) = self.list()?;
                         match end {
-                            End::End => list,
-                            End::Else => return Err("expected {{end}}, found {{else}}".to_owned()),
-                            End::Eof => {
-                                return Err(format!("unexpected EOF: {{{{{kw}}}}} without {{{{end}}}}"))
+                            Stop::End => list,
+                            Stop::Else => return Err("expected {{end}}, found {{else}}".to_owned()),
+                            Stop::Eof => {
+                                return Err(format!(
+                                    "unexpected EOF: {{{{{kw}}}}} without {{{{end}}}}"
+                                ))
                             }
                         }
                     }
