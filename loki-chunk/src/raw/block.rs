@@ -21,7 +21,7 @@ pub struct BlockEntry<'a> {
 }
 
 /// Decodes the entry starting at `*pos`, advancing `pos` past it.
-#[inline]
+#[inline(always)]
 pub(crate) fn decode_entry<'a>(
     block: &'a [u8],
     pos: &mut usize,
@@ -60,7 +60,11 @@ pub(crate) fn decode_entry<'a>(
     })
 }
 
+#[inline]
 fn pairs_are_well_formed(section: &[u8]) -> bool {
+    if section == [0] {
+        return true; // no pairs: the common case
+    }
     let mut pos = 0;
     let Some(count) = get_uvarint(section, &mut pos) else {
         return false;

@@ -29,13 +29,21 @@ pub(crate) fn uvarint_len(v: u64) -> usize {
 ///
 /// Returns `None` when the input ends inside the varint or the value
 /// overflows 64 bits (Go's `Uvarint` rejects the same inputs).
-#[inline]
+#[inline(always)]
 pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let first = *buf.get(*pos)?;
-    if first < 0x80 {
-        *pos += 1;
-        return Some(u64::from(first));
+    match buf.get(*pos) {
+        Some(&byte) if byte < 0x80 => {
+            *pos += 1;
+            Some(u64::from(byte))
+        }
+        _ => get_uvarint_slow(buf, pos),
     }
+}
+
+/// The multi-byte case of [`get_uvarint`], kept out of line so the
+/// one-byte case inlines into entry decoding.
+#[inline(never)]
+fn get_uvarint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut value = 0u64;
     let mut shift = 0u32;
     let mut i = *pos;
@@ -58,7 +66,7 @@ pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
 }
 
 /// Reads a zig-zag signed varint from `buf[*pos..]`, advancing `pos`.
-#[inline]
+#[inline(always)]
 pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
     let u = get_uvarint(buf, pos)?;
     Some(((u >> 1) as i64) ^ -((u & 1) as i64))
