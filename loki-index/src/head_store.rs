@@ -267,10 +267,6 @@ impl Source for HeadStore {
         Ok(out)
     }
 
-    fn fingerprint(&self, id: u32) -> Result<u64> {
-        Ok(self.series[id as usize].fingerprint)
-    }
-
     fn labels(&self, id: u32) -> Result<Labels> {
         let pairs = self.series[id as usize]
             .values
@@ -303,13 +299,23 @@ impl Source for HeadStore {
         }))
     }
 
-    fn chunks(&self, id: u32, range: TimeRange, out: &mut Vec<ChunkRef>) -> Result<()> {
-        out.extend(
-            self.series[id as usize]
-                .chunks
-                .iter()
-                .filter(|c| c.overlaps(range)),
-        );
+    fn for_each_series(
+        &self,
+        ids: &RoaringBitmap,
+        range: TimeRange,
+        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        for id in ids {
+            let s = &self.series[id as usize];
+            if range == TimeRange::ALL {
+                f(id, s.fingerprint, &s.chunks)?;
+            } else {
+                buf.clear();
+                buf.extend(s.chunks.iter().filter(|c| c.overlaps(range)));
+                f(id, s.fingerprint, &buf)?;
+            }
+        }
         Ok(())
     }
 

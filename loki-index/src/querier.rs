@@ -6,16 +6,17 @@ use crate::head::HeadIndex;
 use crate::labels::Labels;
 use crate::matcher::Selector;
 use crate::segment::Segment;
-use crate::source::{covers, select_live, Source};
+use crate::source::{covers, select, select_live, Source};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-/// The chunk refs of one stream, as returned by [`Querier::chunk_refs`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeriesChunks {
+/// One chunk ref of a stream, as returned by [`Querier::chunk_refs`] (like
+/// Loki's index `ChunkRef`, which carries the stream fingerprint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesChunkRef {
     /// The stream fingerprint.
     pub fingerprint: u64,
-    /// Its chunks overlapping the query range, sorted and deduplicated.
-    pub chunks: Vec<ChunkRef>,
+    /// The chunk.
+    pub chunk: ChunkRef,
 }
 
 /// Totals for Loki's `/index/stats`.
@@ -108,27 +109,26 @@ impl<'a> Querier<'a> {
     }
 
     /// The chunk refs of the streams matching `selector` that overlap
-    /// `range`, grouped by fingerprint (sorted).
-    pub fn chunk_refs(&self, selector: &Selector, range: TimeRange) -> Result<Vec<SeriesChunks>> {
+    /// `range`, each once. The order is unspecified (sort if needed); with
+    /// one source it follows the source's series order.
+    pub fn chunk_refs(&self, selector: &Selector, range: TimeRange) -> Result<Vec<SeriesChunkRef>> {
         self.with_sources(|sources| {
-            let mut by_fp: BTreeMap<u64, Vec<ChunkRef>> = BTreeMap::new();
+            let mut out = Vec::new();
             for src in sources {
-                for id in &select_live(*src, Some(selector), range)? {
-                    let chunks = by_fp.entry(src.fingerprint(id)?).or_default();
-                    src.chunks(id, range, chunks)?;
-                }
+                each_live(*src, selector, range, &mut |_, fingerprint, chunks| {
+                    out.extend(
+                        chunks
+                            .iter()
+                            .map(|&chunk| SeriesChunkRef { fingerprint, chunk }),
+                    );
+                    Ok(())
+                })?;
             }
-            Ok(by_fp
-                .into_iter()
-                .map(|(fingerprint, mut chunks)| {
-                    chunks.sort_unstable();
-                    chunks.dedup();
-                    SeriesChunks {
-                        fingerprint,
-                        chunks,
-                    }
-                })
-                .collect())
+            if sources.len() > 1 {
+                out.sort_unstable();
+                out.dedup();
+            }
+            Ok(out)
         })
     }
 
@@ -203,21 +203,18 @@ impl<'a> Querier<'a> {
             let mut seen: HashSet<(u64, ChunkRef)> = HashSet::new();
             let mut streams: HashSet<u64> = HashSet::new();
             let mut stats = Stats::default();
-            let mut buf = Vec::new();
             for src in sources {
-                for id in &select_live(*src, Some(selector), range)? {
-                    let fp = src.fingerprint(id)?;
+                each_live(*src, selector, range, &mut |_, fp, chunks| {
                     streams.insert(fp);
-                    buf.clear();
-                    src.chunks(id, range, &mut buf)?;
-                    for c in &buf {
+                    for c in chunks {
                         if sources.len() == 1 || seen.insert((fp, *c)) {
                             stats.chunks += 1;
                             stats.bytes += c.uncompressed_size;
                             stats.entries += c.entries as u64;
                         }
                     }
-                }
+                    Ok(())
+                })?;
             }
             stats.streams = streams.len() as u64;
             Ok(stats)
@@ -250,19 +247,15 @@ impl<'a> Querier<'a> {
         self.with_sources(|sources| {
             let mut seen: HashSet<(u64, ChunkRef)> = HashSet::new();
             let mut groups: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
-            let mut buf = Vec::new();
             for src in sources {
-                for id in &select_live(*src, Some(selector), range)? {
-                    let fp = src.fingerprint(id)?;
-                    buf.clear();
-                    src.chunks(id, range, &mut buf)?;
-                    let bytes: u64 = buf
+                each_live(*src, selector, range, &mut |id, fp, chunks| {
+                    let bytes: u64 = chunks
                         .iter()
                         .filter(|c| sources.len() == 1 || seen.insert((fp, **c)))
                         .map(|c| c.uncompressed_size)
                         .sum();
                     let Some(labels) = src.labels(id)?.project(&targets) else {
-                        continue;
+                        return Ok(());
                     };
                     match request.aggregate_by {
                         AggregateBy::Series => {
@@ -280,7 +273,8 @@ impl<'a> Querier<'a> {
                             }
                         }
                     }
-                }
+                    Ok(())
+                })?;
             }
             let mut out: Vec<Volume> = groups
                 .into_iter()
@@ -291,4 +285,25 @@ impl<'a> Querier<'a> {
             Ok(out)
         })
     }
+}
+
+/// Calls `f(id, fingerprint, chunks in range)` for each series of `src`
+/// matching `selector` that has chunks in `range`.
+fn each_live(
+    src: &dyn Source,
+    selector: &Selector,
+    range: TimeRange,
+    f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+) -> Result<()> {
+    if !src.time_bounds().is_some_and(|b| b.overlaps(&range)) {
+        return Ok(());
+    }
+    let ids = select(src, Some(selector))?;
+    src.for_each_series(&ids, range, &mut |id, fp, chunks| {
+        if chunks.is_empty() {
+            Ok(())
+        } else {
+            f(id, fp, chunks)
+        }
+    })
 }

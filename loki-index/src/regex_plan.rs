@@ -97,6 +97,11 @@ fn build_dfa(anchored: &str) -> Option<dense::DFA<Vec<u32>>> {
         .thompson(regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(DFA_SIZE_LIMIT)))
         .build(anchored)
         .ok()
+        // A DFA without an anchored start state could not walk the fst.
+        .filter(|dfa| {
+            dfa.start_state(&start::Config::new().anchored(Anchored::Yes))
+                .is_ok()
+        })
 }
 
 /// `Some(min)` if `hir` is `.{min,}` with `.` matching any character.

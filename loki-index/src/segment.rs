@@ -10,6 +10,7 @@ use crate::labels::{is_valid_name, Labels};
 use crate::raw::{Cursor, Footer, SectionRef};
 use crate::segment_names::NameView;
 use bytes::Bytes;
+use roaring::RoaringBitmap;
 use std::sync::OnceLock;
 
 /// TOC entry of one label name.
@@ -357,6 +358,7 @@ impl Segment {
         Ok(Labels::from_sorted_unchecked(pairs))
     }
 
+    /// A cursor at the start of chunk row `id`.
     fn chunk_cursor(&self, id: u32) -> Result<Cursor<'_>> {
         let s = self.chunk_section;
         self.chunks_checked
@@ -374,18 +376,38 @@ impl Segment {
         let mut c = Cursor::new(rows, s.offset + index_len, "chunk row");
         c.seek(usize::try_from(off).unwrap_or(usize::MAX))?;
         for _ in 0..id % CHUNK_STRIDE {
-            c.bytes(8)?;
-            let n = c.len(c.remaining())?;
-            for _ in 0..n {
-                read_chunk(&mut c, 0)?;
-            }
+            read_chunk_row(&mut c, None)?;
         }
         Ok(c)
     }
 
-    /// The fingerprint of series `id`.
-    pub(crate) fn fingerprint_of(&self, id: u32) -> Result<u64> {
-        self.chunk_cursor(id)?.u64()
+    /// Calls `f(id, fingerprint, chunks overlapping range)` for every series
+    /// of `ids`, decoding rows sequentially where ids are close together.
+    pub(crate) fn for_each_chunk_row(
+        &self,
+        ids: &RoaringBitmap,
+        range: TimeRange,
+        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        let mut at: Option<(u32, Cursor<'_>)> = None;
+        for id in ids {
+            let mut c = match at.take() {
+                // Walking forward costs no more than seeking from the index.
+                Some((next, mut c)) if next <= id && id - next <= id % CHUNK_STRIDE => {
+                    for _ in next..id {
+                        read_chunk_row(&mut c, None)?;
+                    }
+                    c
+                }
+                _ => self.chunk_cursor(id)?,
+            };
+            buf.clear();
+            let fp = read_chunk_row(&mut c, Some((range, &mut buf)))?;
+            f(id, fp, &buf)?;
+            at = Some((id + 1, c));
+        }
+        Ok(())
     }
 
     /// Appends the chunks of series `id` overlapping `range`.
@@ -395,19 +417,29 @@ impl Segment {
         range: TimeRange,
         out: &mut Vec<ChunkRef>,
     ) -> Result<()> {
-        let mut c = self.chunk_cursor(id)?;
-        c.u64()?;
-        let n = c.len(c.remaining())?;
-        let mut prev = 0;
-        for _ in 0..n {
-            let chunk = read_chunk(&mut c, prev)?;
-            prev = chunk.from;
-            if chunk.overlaps(range) {
+        read_chunk_row(&mut self.chunk_cursor(id)?, Some((range, out))).map(|_| ())
+    }
+}
+
+/// Reads one chunk row, appending the chunks overlapping the range to the
+/// vector if one is given; returns the fingerprint.
+fn read_chunk_row(
+    c: &mut Cursor<'_>,
+    mut out: Option<(TimeRange, &mut Vec<ChunkRef>)>,
+) -> Result<u64> {
+    let fp = c.u64()?;
+    let n = c.len(c.remaining())?;
+    let mut prev = 0;
+    for _ in 0..n {
+        let chunk = read_chunk(c, prev)?;
+        prev = chunk.from;
+        if let Some((range, out)) = &mut out {
+            if chunk.overlaps(*range) {
                 out.push(chunk);
             }
         }
-        Ok(())
     }
+    Ok(fp)
 }
 
 fn read_chunk(c: &mut Cursor<'_>, prev_from: i64) -> Result<ChunkRef> {

@@ -32,10 +32,6 @@ impl Source for Segment {
         }
     }
 
-    fn fingerprint(&self, id: u32) -> Result<u64> {
-        self.fingerprint_of(id)
-    }
-
     fn labels(&self, id: u32) -> Result<Labels> {
         self.labels_of(id)
     }
@@ -64,8 +60,13 @@ impl Source for Segment {
         found.map(|ord| self.value(want, ord)).transpose()
     }
 
-    fn chunks(&self, id: u32, range: TimeRange, out: &mut Vec<ChunkRef>) -> Result<()> {
-        self.chunk_row(id, range, out)
+    fn for_each_series(
+        &self,
+        ids: &RoaringBitmap,
+        range: TimeRange,
+        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+    ) -> Result<()> {
+        self.for_each_chunk_row(ids, range, f)
     }
 
     fn all_names(&self) -> Result<Vec<String>> {

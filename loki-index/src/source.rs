@@ -22,16 +22,20 @@ pub(crate) trait Source {
     /// Series whose value of `name` is accepted by `core` (stored values are
     /// never empty, so the empty value is not considered here).
     fn core_postings(&self, name: &str, core: &Core) -> Result<RoaringBitmap>;
-    /// The stream fingerprint of a series.
-    fn fingerprint(&self, id: u32) -> Result<u64>;
     /// The labels of a series.
     fn labels(&self, id: u32) -> Result<Labels>;
     /// Adds the label names of a series to `out`.
     fn names_of(&self, id: u32, out: &mut BTreeSet<String>) -> Result<()>;
     /// The value of `name` in a series, if it has that label.
     fn value_of(&self, id: u32, name: &str) -> Result<Option<String>>;
-    /// Appends the chunk refs of a series that overlap `range`.
-    fn chunks(&self, id: u32, range: TimeRange, out: &mut Vec<ChunkRef>) -> Result<()>;
+    /// Calls `f(id, fingerprint, chunks overlapping range)` for each series
+    /// of `ids` (in id order; the chunk slice may be empty).
+    fn for_each_series(
+        &self,
+        ids: &RoaringBitmap,
+        range: TimeRange,
+        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+    ) -> Result<()>;
     /// All label names, sorted.
     fn all_names(&self) -> Result<Vec<String>>;
     /// Number of distinct values of `name`.
@@ -133,15 +137,13 @@ pub(crate) fn select_live(
     }
     let mut ids = select(src, selector)?;
     if !covers(src, range) {
-        let mut buf = Vec::new();
         let mut dead = Vec::new();
-        for id in &ids {
-            buf.clear();
-            src.chunks(id, range, &mut buf)?;
-            if buf.is_empty() {
+        src.for_each_series(&ids, range, &mut |id, _, chunks| {
+            if chunks.is_empty() {
                 dead.push(id);
             }
-        }
+            Ok(())
+        })?;
         for id in dead {
             ids.remove(id);
         }

@@ -4,7 +4,7 @@
 
 use loki_index::{
     merge_segments, AggregateBy, ChunkRef, Error, HeadIndex, Labels, MatchOp, Matcher, Querier,
-    Segment, SegmentBuilder, Selector, SeriesChunks, Stats, TimeRange, Volume, VolumeRequest,
+    Segment, SegmentBuilder, Selector, SeriesChunkRef, Stats, TimeRange, Volume, VolumeRequest,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,7 +136,7 @@ fn live(model: &Model, range: TimeRange) -> impl Iterator<Item = (&Labels, Vec<C
 }
 
 struct Expected {
-    refs: Vec<SeriesChunks>,
+    refs: Vec<SeriesChunkRef>,
     series: Vec<Labels>,
     all_series: Vec<Labels>,
     names: Vec<String>,
@@ -184,9 +184,9 @@ fn expected(model: &Model, sel: &Selector, range: TimeRange, value_name: &str) -
     Expected {
         refs: by_fp
             .into_iter()
-            .map(|(fingerprint, cs)| SeriesChunks {
-                fingerprint,
-                chunks: cs.into_iter().collect(),
+            .flat_map(|(fingerprint, cs)| {
+                cs.into_iter()
+                    .map(move |chunk| SeriesChunkRef { fingerprint, chunk })
             })
             .collect(),
         series: matching.iter().map(|(l, _)| (*l).clone()).collect(),
@@ -221,7 +221,9 @@ fn check(
     value_name: &str,
 ) -> Result<(), TestCaseError> {
     let want = expected(model, sel, range, value_name);
-    prop_assert_eq!(q.chunk_refs(sel, range).unwrap(), want.refs);
+    let mut refs = q.chunk_refs(sel, range).unwrap();
+    refs.sort_unstable();
+    prop_assert_eq!(refs, want.refs);
     prop_assert_eq!(q.series(Some(sel), range).unwrap(), want.series);
     prop_assert_eq!(q.series(None, range).unwrap(), want.all_series);
     prop_assert_eq!(q.label_names(Some(sel), range).unwrap(), want.names);
