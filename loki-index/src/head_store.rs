@@ -72,15 +72,19 @@ pub(crate) struct NameEntry {
 #[derive(Debug)]
 pub(crate) struct ValueEntry {
     pub(crate) name: u32,
-    pub(crate) value: Box<str>,
+    /// The value is `strings[at..at + len]`.
+    at: u32,
+    len: u32,
     pub(crate) postings: Postings,
 }
 
 #[derive(Debug)]
 pub(crate) struct SeriesEntry {
     pub(crate) fingerprint: u64,
-    /// Global value ids, in label-name order.
-    pub(crate) values: Box<[u32]>,
+    /// The global value ids, in label-name order, are
+    /// `label_arena[at..at + len]`.
+    at: u32,
+    len: u32,
     pub(crate) chunks: Vec<ChunkRef>,
 }
 
@@ -91,6 +95,10 @@ pub(crate) struct HeadStore {
     pub(crate) names: Vec<NameEntry>,
     pub(crate) values: Vec<ValueEntry>,
     pub(crate) series: Vec<SeriesEntry>,
+    /// All value strings, back to back (one allocation instead of one each).
+    strings: String,
+    /// All series' value ids, back to back.
+    label_arena: Vec<u32>,
     /// Series ids hashed by fingerprint.
     by_fp: HashTable<u32>,
     bounds: Option<TimeRange>,
@@ -125,11 +133,12 @@ impl HeadStore {
         self.by_fp
             .find(fp, |&id| {
                 let s = &self.series[id as usize];
+                let vids = self.series_values(id);
                 s.fingerprint == fp
-                    && s.values.len() == labels.len()
-                    && s.values.iter().zip(labels.iter()).all(|(&vid, (n, v))| {
-                        let ve = &self.values[vid as usize];
-                        &*ve.value == v && &*self.names[ve.name as usize].name == n
+                    && vids.len() == labels.len()
+                    && vids.iter().zip(labels.iter()).all(|(&vid, (n, v))| {
+                        self.value_str(vid) == v
+                            && &*self.names[self.values[vid as usize].name as usize].name == n
                     })
             })
             .copied()
@@ -143,15 +152,17 @@ impl HeadStore {
             });
         }
         let id = self.series.len() as u32;
-        let mut vids = Vec::with_capacity(labels.len());
+        let at = arena_offset(self.label_arena.len() + labels.len())? - labels.len() as u32;
         for (name, value) in labels.iter() {
             let nid = self.intern_name(name);
-            vids.push(self.intern_value(nid, value, id));
+            let vid = self.intern_value(nid, value, id)?;
+            self.label_arena.push(vid);
             self.names[nid as usize].all.insert(id);
         }
         self.series.push(SeriesEntry {
             fingerprint: fp,
-            values: vids.into(),
+            at,
+            len: labels.len() as u32,
             chunks: Vec::new(),
         });
         let series = &self.series;
@@ -180,40 +191,93 @@ impl HeadStore {
 
     fn value_id(&self, nid: u32, value: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(value);
-        let values = &self.values;
         self.names[nid as usize]
             .values
-            .find(hash, |&vid| &*values[vid as usize].value == value)
+            .find(hash, |&vid| self.value_str(vid) == value)
             .copied()
     }
 
     /// Interns `value` under name `nid` and adds series `id` to its postings.
-    fn intern_value(&mut self, nid: u32, value: &str, id: u32) -> u32 {
+    fn intern_value(&mut self, nid: u32, value: &str, id: u32) -> Result<u32> {
         if let Some(vid) = self.value_id(nid, value) {
             self.values[vid as usize].postings.add(id);
-            return vid;
+            return Ok(vid);
         }
         let vid = self.values.len() as u32;
+        let at = arena_offset(self.strings.len() + value.len())? - value.len() as u32;
+        self.strings.push_str(value);
         self.values.push(ValueEntry {
             name: nid,
-            value: value.into(),
+            at,
+            len: value.len() as u32,
             postings: Postings::One(id),
         });
-        let (hasher, values) = (&self.hasher, &self.values);
-        self.names[nid as usize]
+        let table_hash = self.hasher.hash_one(value);
+        // Split borrows: the table grows while rehashing reads the arena.
+        let HeadStore {
+            names,
+            hasher,
+            values,
+            strings,
+            ..
+        } = self;
+        names[nid as usize]
             .values
-            .insert_unique(hasher.hash_one(value), vid, |&v| {
-                hasher.hash_one(&*values[v as usize].value)
+            .insert_unique(table_hash, vid, |&v| {
+                let e = &values[v as usize];
+                hasher.hash_one(&strings[e.at as usize..(e.at + e.len) as usize])
             });
-        vid
+        Ok(vid)
     }
 
-    fn name_values(&self, name: &str) -> impl Iterator<Item = &ValueEntry> + '_ {
+    /// The string of global value `vid`.
+    pub(crate) fn value_str(&self, vid: u32) -> &str {
+        let e = &self.values[vid as usize];
+        &self.strings[e.at as usize..(e.at + e.len) as usize]
+    }
+
+    /// The global value ids of series `id`, in label-name order.
+    pub(crate) fn series_values(&self, id: u32) -> &[u32] {
+        let s = &self.series[id as usize];
+        &self.label_arena[s.at as usize..(s.at + s.len) as usize]
+    }
+
+    /// The global value ids of name `name`.
+    fn name_values(&self, name: &str) -> impl Iterator<Item = u32> + '_ {
         self.name_id(name)
             .into_iter()
-            .flat_map(move |nid| self.names[nid as usize].values.iter())
-            .map(|&vid| &self.values[vid as usize])
+            .flat_map(move |nid| self.names[nid as usize].values.iter().copied())
     }
+
+    /// Union of the postings of the values of `nid` accepted by `accept`.
+    /// Names holding many of all values are scanned in arena order, which is
+    /// far kinder to caches than hash-table order.
+    fn scan_postings(&self, nid: u32, accept: impl Fn(&str) -> bool) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        let name = &self.names[nid as usize];
+        if name.values.len() * 4 > self.values.len() {
+            for (vid, e) in self.values.iter().enumerate() {
+                if e.name == nid && accept(self.value_str(vid as u32)) {
+                    e.postings.union_into(&mut out);
+                }
+            }
+        } else {
+            for &vid in name.values.iter() {
+                if accept(self.value_str(vid)) {
+                    self.values[vid as usize].postings.union_into(&mut out);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Checks that an arena of `len` entries can be addressed with `u32`.
+fn arena_offset(len: usize) -> Result<u32> {
+    u32::try_from(len).map_err(|_| Error::LimitExceeded {
+        what: "head index arena size",
+        limit: u32::MAX as u64,
+    })
 }
 
 impl Source for HeadStore {
@@ -256,34 +320,39 @@ impl Source for HeadStore {
                 }
             }
             c if accepts_all_stored(c) => return self.name_postings(name),
-            c => {
-                for ve in self.name_values(name) {
-                    if c.matches(&ve.value) {
-                        ve.postings.union_into(&mut out);
-                    }
-                }
+            Core::Regex {
+                plan:
+                    Plan::Prefixes {
+                        prefixes,
+                        non_empty_rest,
+                    },
+                ..
+            } => {
+                out = self.scan_postings(nid, |v| {
+                    prefixes.iter().any(|p| {
+                        v.as_bytes().starts_with(p) && (!non_empty_rest || v.len() > p.len())
+                    })
+                });
             }
+            c => out = self.scan_postings(nid, |v| c.matches(v)),
         }
         Ok(out)
     }
 
     fn labels(&self, id: u32) -> Result<Labels> {
-        let pairs = self.series[id as usize]
-            .values
+        let pairs = self
+            .series_values(id)
             .iter()
             .map(|&vid| {
-                let ve = &self.values[vid as usize];
-                (
-                    self.names[ve.name as usize].name.to_string(),
-                    ve.value.to_string(),
-                )
+                let name = &self.names[self.values[vid as usize].name as usize].name;
+                (name.to_string(), self.value_str(vid).to_owned())
             })
             .collect();
         Ok(Labels::from_sorted_unchecked(pairs))
     }
 
     fn names_of(&self, id: u32, out: &mut BTreeSet<String>) -> Result<()> {
-        for &vid in self.series[id as usize].values.iter() {
+        for &vid in self.series_values(id) {
             let name = &self.names[self.values[vid as usize].name as usize].name;
             if !out.contains(&**name) {
                 out.insert(name.to_string());
@@ -293,9 +362,9 @@ impl Source for HeadStore {
     }
 
     fn value_of(&self, id: u32, name: &str) -> Result<Option<String>> {
-        Ok(self.series[id as usize].values.iter().find_map(|&vid| {
-            let ve = &self.values[vid as usize];
-            (&*self.names[ve.name as usize].name == name).then(|| ve.value.to_string())
+        Ok(self.series_values(id).iter().find_map(|&vid| {
+            let nid = self.values[vid as usize].name;
+            (&*self.names[nid as usize].name == name).then(|| self.value_str(vid).to_owned())
         }))
     }
 
@@ -334,7 +403,7 @@ impl Source for HeadStore {
     fn all_values(&self, name: &str) -> Result<Vec<String>> {
         let mut out: Vec<String> = self
             .name_values(name)
-            .map(|v| v.value.to_string())
+            .map(|vid| self.value_str(vid).to_owned())
             .collect();
         out.sort_unstable();
         Ok(out)
@@ -343,8 +412,8 @@ impl Source for HeadStore {
     fn values_in(&self, name: &str, ids: &RoaringBitmap) -> Result<Vec<String>> {
         let mut out: Vec<String> = self
             .name_values(name)
-            .filter(|v| v.postings.intersects(ids))
-            .map(|v| v.value.to_string())
+            .filter(|&vid| self.values[vid as usize].postings.intersects(ids))
+            .map(|vid| self.value_str(vid).to_owned())
             .collect();
         out.sort_unstable();
         Ok(out)

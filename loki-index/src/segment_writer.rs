@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::head_store::HeadStore;
 use crate::raw::{put_bytes, put_ivarint, put_varint, Footer, SectionRef};
 use roaring::RoaringBitmap;
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// Writes the series of `store` that have chunks overlapping `period` (only
@@ -51,7 +50,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
     }
     let mut used = vec![false; store.values.len()];
     for (id, _) in &kept {
-        for &vid in store.series[*id as usize].values.iter() {
+        for &vid in store.series_values(*id).iter() {
             used[vid as usize] = true;
         }
     }
@@ -63,11 +62,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
     }
     let mut ordinal = vec![0u32; store.values.len()];
     for vids in &mut by_rank {
-        vids.sort_unstable_by(|&a, &b| {
-            store.values[a as usize]
-                .value
-                .cmp(&store.values[b as usize].value)
-        });
+        vids.sort_unstable_by(|&a, &b| store.value_str(a).cmp(store.value_str(b)));
         for (ord, &vid) in vids.iter().enumerate() {
             ordinal[vid as usize] = ord as u32;
         }
@@ -82,21 +77,30 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
         }
     }
 
-    // Series ids follow label-set order, so postings of leading labels are runs.
+    // Series ids follow label-set order, so postings of leading labels are
+    // runs. Sort keys: per label `rank << 32 | ordinal`, compared as slices.
     let key = |vid: u32| {
         let v = &store.values[vid as usize];
         (name_rank[v.name as usize], ordinal[vid as usize])
     };
-    kept.sort_unstable_by(|a, b| {
-        let (x, y) = (
-            &store.series[a.0 as usize].values,
-            &store.series[b.0 as usize].values,
-        );
-        x.iter()
-            .map(|&v| key(v))
-            .cmp(y.iter().map(|&v| key(v)))
-            .then(Ordering::Equal)
-    });
+    let mut flat: Vec<u64> = Vec::new();
+    let mut bounds: Vec<usize> = vec![0];
+    for (id, _) in &kept {
+        flat.extend(store.series_values(*id).iter().map(|&v| {
+            let (rank, ord) = key(v);
+            (rank as u64) << 32 | ord as u64
+        }));
+        bounds.push(flat.len());
+    }
+    let mut order: Vec<u32> = (0..kept.len() as u32).collect();
+    let slice = |i: u32| &flat[bounds[i as usize]..bounds[i as usize + 1]];
+    order.sort_unstable_by(|&a, &b| slice(a).cmp(slice(b)));
+    let mut kept_sorted: Vec<(u32, Vec<ChunkRef>)> = Vec::with_capacity(kept.len());
+    for i in order {
+        kept_sorted.push(std::mem::take(&mut kept[i as usize]));
+    }
+    let kept = kept_sorted;
+    drop((flat, bounds));
 
     let mut out = Vec::with_capacity(HEADER_LEN + kept.len() * 48);
     out.extend_from_slice(&MAGIC);
@@ -106,7 +110,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
     // Name sections.
     let mut pairs_by_rank: Vec<Vec<(u32, u32)>> = vec![Vec::new(); store.names.len()];
     for (new_id, (old, _)) in kept.iter().enumerate() {
-        for &vid in store.series[*old as usize].values.iter() {
+        for &vid in store.series_values(*old).iter() {
             let (rank, ord) = key(vid);
             pairs_by_rank[rank as usize].push((ord, new_id as u32));
         }
@@ -141,7 +145,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
                 limit: u32::MAX as u64,
             })?);
         }
-        let vids = &store.series[*old as usize].values;
+        let vids = store.series_values(*old);
         let names: Vec<u32> = vids.iter().map(|&v| seg_name[key(v).0 as usize]).collect();
         let next_id = schema_list.len() as u32;
         let schema = *schemas.entry(names).or_insert_with_key(|names| {
@@ -253,7 +257,7 @@ fn write_name_section(
     let mut builder = fst::MapBuilder::memory();
     for (ord, &vid) in vids.iter().enumerate() {
         builder
-            .insert(store.values[vid as usize].value.as_bytes(), ord as u64)
+            .insert(store.value_str(vid).as_bytes(), ord as u64)
             .expect("values of a name are sorted and distinct");
     }
     let fst_bytes = builder.into_inner().expect("writing to a Vec cannot fail");
