@@ -5,6 +5,8 @@
 
 use std::net::IpAddr;
 
+use regex_syntax::hir::{Hir, HirKind};
+
 use crate::error::ParseErrorKind;
 use crate::syntax::ast::{MatchOp, RangeOp, Selector, Unwrap};
 use crate::syntax::parser::PResult;
@@ -46,20 +48,14 @@ fn regex_matches_empty(re: &str) -> bool {
     regex::Regex::new(&format!("^(?:{re})$")).map_or(true, |r| r.is_match(""))
 }
 
-/// The regex must compile (`anchored` regexes are checked as `^(?:re)$`).
-pub(crate) fn regex(re: &str, anchored: bool, span: Span) -> PResult<()> {
-    let result = if anchored {
-        regex_syntax::Parser::new().parse(&format!("^(?:{re})$"))
-    } else {
-        regex_syntax::Parser::new().parse(re)
-    };
-    result.map(|_| ()).map_err(|e| {
+/// The regex must parse as RE2-compatible syntax; returns its HIR.
+/// (`anchored` regexes are used as `^(?:re)$`; wrapping a valid regex that
+/// way cannot make it invalid, so the plain text is checked.)
+pub(crate) fn regex(re: &str, _anchored: bool, span: Span) -> PResult<Hir> {
+    regex_syntax::Parser::new().parse(re).map_err(|e| {
         let message = e.to_string();
         let message = message.lines().last().unwrap_or_default().trim();
-        let message = message
-            .strip_prefix("error: ")
-            .unwrap_or(message)
-            .to_owned();
+        let message = message.strip_prefix("error: ").unwrap_or(message).to_owned();
         (
             ParseErrorKind::InvalidRegex {
                 regex: re.to_owned(),
@@ -70,13 +66,19 @@ pub(crate) fn regex(re: &str, anchored: bool, span: Span) -> PResult<()> {
     })
 }
 
-/// `regexp` stages need a compiling regex with at least one named group.
+fn has_named_capture(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Capture(c) => c.name.is_some() || has_named_capture(&c.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(has_named_capture),
+        HirKind::Repetition(r) => has_named_capture(&r.sub),
+        _ => false,
+    }
+}
+
+/// `regexp` stages need a valid regex with at least one named group.
 pub(crate) fn regexp_parser(re: &str, span: Span) -> PResult<()> {
-    regex(re, false, span)?;
-    let named = regex::Regex::new(re)
-        .map(|r| r.capture_names().flatten().count())
-        .unwrap_or(0);
-    if named == 0 {
+    let hir = regex(re, false, span)?;
+    if !has_named_capture(&hir) {
         return Err((
             ParseErrorKind::InvalidRegex {
                 regex: re.to_owned(),

@@ -95,7 +95,9 @@ impl Parser<'_> {
         }
         let (value, span) = self.string("a string or ip(\"…\")")?;
         match op {
-            LineFilterOp::Match | LineFilterOp::NotMatch => check::regex(&value, false, span)?,
+            LineFilterOp::Match | LineFilterOp::NotMatch => {
+                check::regex(&value, false, span)?;
+            }
             LineFilterOp::Pattern | LineFilterOp::NotPattern => check::pattern(&value, true, span)?,
             _ => {}
         }
