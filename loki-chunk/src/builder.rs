@@ -330,6 +330,49 @@ impl ChunkBuilder {
     /// [`Error::Compress`] if the codec fails.
     pub fn encode(&mut self) -> Result<Bytes> {
         self.close()?;
+        self.layout(None)
+    }
+
+    /// Encodes everything appended so far, the head included, without
+    /// cutting it or closing the chunk: for reading data that is still being
+    /// written. The head becomes an extra block, so blocks may overlap;
+    /// [`Chunk`](crate::Chunk) merges them when iterating.
+    ///
+    /// ```
+    /// use loki_chunk::{Chunk, ChunkBuilder, Direction};
+    ///
+    /// let mut builder = ChunkBuilder::new();
+    /// let _ = builder.append(5, b"in the head", &[])?;
+    /// let chunk = Chunk::open(builder.snapshot()?)?;
+    /// assert_eq!(chunk.stats().entries, 1);
+    /// assert_eq!(builder.stats().blocks, 0); // still uncut
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Compress`] if the codec fails.
+    pub fn snapshot(&mut self) -> Result<Bytes> {
+        let head = match self.head.bounds() {
+            Some((min_time, max_time)) => {
+                self.scratch.clear();
+                self.head.serialize(
+                    &mut self.scratch,
+                    self.options.version.has_structured_metadata(),
+                );
+                Some(CutBlock {
+                    entries: self.head.len() as u64,
+                    min_time,
+                    max_time,
+                    uncompressed_size: self.head.size() as u64,
+                    data: self.compressor.compress(&self.scratch)?,
+                })
+            }
+            None => None,
+        };
+        self.layout(head.as_ref())
+    }
+
+    fn layout(&mut self, extra: Option<&CutBlock>) -> Result<Bytes> {
         let symbols = match self.options.version {
             Version::V4 => Some(self.symbols.encode(&mut self.compressor)?),
             _ => None,
@@ -339,6 +382,7 @@ impl ChunkBuilder {
             codec: self.options.codec,
             symbols,
             blocks: &self.blocks,
+            extra,
         });
         Ok(Bytes::from(bytes))
     }

@@ -386,12 +386,15 @@ pub(crate) struct ChunkParts<'a> {
     /// v4: the symbol count and the compressed symbol stream.
     pub(crate) symbols: Option<(u64, Vec<u8>)>,
     pub(crate) blocks: &'a [CutBlock],
+    /// One more block after `blocks` (a snapshot's head).
+    pub(crate) extra: Option<&'a CutBlock>,
 }
 
 /// Lays out a chunk: header, (v4) symbols, blocks, metas, footer.
 pub(crate) fn write_chunk(parts: &ChunkParts<'_>) -> Vec<u8> {
-    let blocks_len: usize = parts.blocks.iter().map(|b| b.data.len() + CRC_LEN).sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + blocks_len + 32 * parts.blocks.len() + 64);
+    let blocks: Vec<&CutBlock> = parts.blocks.iter().chain(parts.extra).collect();
+    let blocks_len: usize = blocks.iter().map(|b| b.data.len() + CRC_LEN).sum();
+    let mut out = Vec::with_capacity(HEADER_LEN + blocks_len + 32 * blocks.len() + 64);
     out.extend_from_slice(&MAGIC.to_be_bytes());
     out.push(parts.version.byte());
     out.push(parts.codec.byte());
@@ -405,8 +408,8 @@ pub(crate) fn write_chunk(parts: &ChunkParts<'_>) -> Vec<u8> {
         range
     });
 
-    let mut offsets = Vec::with_capacity(parts.blocks.len());
-    for block in parts.blocks {
+    let mut offsets = Vec::with_capacity(blocks.len());
+    for block in &blocks {
         offsets.push(out.len());
         out.extend_from_slice(&block.data);
         let end = out.len();
@@ -414,8 +417,8 @@ pub(crate) fn write_chunk(parts: &ChunkParts<'_>) -> Vec<u8> {
     }
 
     let metas_start = out.len();
-    put_uvarint(&mut out, parts.blocks.len() as u64);
-    for (block, offset) in parts.blocks.iter().zip(offsets) {
+    put_uvarint(&mut out, blocks.len() as u64);
+    for (block, offset) in blocks.iter().zip(offsets) {
         put_uvarint(&mut out, block.entries);
         put_varint(&mut out, block.min_time);
         put_varint(&mut out, block.max_time);
