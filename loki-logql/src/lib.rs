@@ -60,9 +60,10 @@ impl std::str::FromStr for Expr {
 }
 
 impl Expr {
-    /// The multi-line form of Loki's `format_query`: unchanged when the
-    /// canonical form fits in 100 columns, otherwise broken over indented
-    /// lines. Re-parses to the same AST.
+    /// The multi-line form of Loki's `format_query`: the canonical form
+    /// when it is at most 100 bytes long, otherwise split over indented
+    /// lines (aggregation arguments, binary operands and pipeline stages on
+    /// their own lines). Re-parses to the same AST.
     ///
     /// ```
     /// let q = loki_logql::parse(r#"sum(rate({app="a"}[1m]))"#)?;

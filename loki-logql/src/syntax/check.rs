@@ -55,7 +55,10 @@ pub(crate) fn regex(re: &str, _anchored: bool, span: Span) -> PResult<Hir> {
     regex_syntax::Parser::new().parse(re).map_err(|e| {
         let message = e.to_string();
         let message = message.lines().last().unwrap_or_default().trim();
-        let message = message.strip_prefix("error: ").unwrap_or(message).to_owned();
+        let message = message
+            .strip_prefix("error: ")
+            .unwrap_or(message)
+            .to_owned();
         (
             ParseErrorKind::InvalidRegex {
                 regex: re.to_owned(),

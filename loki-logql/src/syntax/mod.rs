@@ -9,7 +9,7 @@
 //! | `check.rs` | parse-time semantic checks |
 //! | `pattern.rs` | `pattern` / `|>` syntax |
 //! | `template/` | Go `text/template` parsing for `line_format`/`label_format` |
-//! | `ast.rs` | the tree |
+//! | `ast/` | the tree (log nodes, `metric.rs` for metric nodes) |
 //! | `printer.rs` | canonical `Display` |
 //! | `pretty.rs` | multi-line `format_query` form |
 

@@ -1,12 +1,16 @@
-//! The multi-line form of Loki's `format_query`: an expression that fits in
-//! [`MAX_LINE`] columns stays on one line; longer ones break aggregations,
-//! binary operations and pipelines over indented lines. The output re-parses
-//! to the same AST as the canonical form.
+//! The multi-line form of Loki's `format_query`: an expression whose
+//! canonical form is at most [`MAX_LINE`] bytes stays on one line; longer
+//! ones are split, each child indented one level (two spaces) deeper:
+//! aggregations put their arguments on their own lines, binary operations
+//! put the operator on its own line between the operands, pipelines put
+//! each stage on its own line. Unlike Loki, parentheses that precedence
+//! needs are kept, so the output always re-parses to the same AST.
 
-use crate::syntax::ast::{Expr, LogRange, MetricExpr, Selector, Stage, Unwrap};
+use crate::syntax::ast::{Expr, LogRange, MetricExpr, Selector, Stage};
+use crate::syntax::literal::quote;
 use crate::syntax::printer;
 
-/// Longest line kept unbroken.
+/// Longest canonical form kept on one line (Loki's `maxCharsPerLine`).
 pub(crate) const MAX_LINE: usize = 100;
 const INDENT: &str = "  ";
 
@@ -14,7 +18,7 @@ const INDENT: &str = "  ";
 pub(crate) fn pretty(e: &Expr) -> String {
     let mut out = String::new();
     match e {
-        Expr::Log(l) => pipeline(&l.selector, &l.pipeline, None, None, 0, &mut out),
+        Expr::Log(l) => pipeline(&l.selector, &l.pipeline, 0, &mut out),
         Expr::Metric(m) => metric(m, 0, &mut out),
     }
     out
@@ -26,9 +30,9 @@ fn indent(level: usize, out: &mut String) {
     }
 }
 
-/// Writes `one` on one indented line if it fits; returns whether it did.
-fn fits(one: &str, level: usize, out: &mut String) -> bool {
-    if level * INDENT.len() + one.chars().count() <= MAX_LINE && !one.contains('\n') {
+/// Writes `one` indented if it needs no split; returns whether it did.
+fn short(one: &str, level: usize, out: &mut String) -> bool {
+    if one.len() <= MAX_LINE {
         indent(level, out);
         out.push_str(one);
         true
@@ -37,34 +41,16 @@ fn fits(one: &str, level: usize, out: &mut String) -> bool {
     }
 }
 
-/// Selector and stages; each stage on its own line when too long.
-fn pipeline(
-    sel: &Selector,
-    stages: &[Stage],
-    unwrap: Option<&Unwrap>,
-    range: Option<&LogRange>,
-    level: usize,
-    out: &mut String,
-) {
+/// A selector and its stages, one stage per line when too long.
+fn pipeline(sel: &Selector, stages: &[Stage], level: usize, out: &mut String) {
     let mut one = String::new();
-    match range {
-        Some(r) => printer::log_range(r, &mut one),
-        None => {
-            printer::selector(sel, &mut one);
-            stages.iter().for_each(|s| printer::stage(s, &mut one));
-        }
-    }
-    if fits(&one, level, out) {
+    printer::selector(sel, &mut one);
+    stages.iter().for_each(|s| printer::stage(s, &mut one));
+    if short(&one, level, out) {
         return;
     }
     indent(level, out);
     printer::selector(sel, out);
-    if let Some(r) = range {
-        if stages.is_empty() && unwrap.is_none() {
-            printer::range_suffix(r, out);
-            return;
-        }
-    }
     for s in stages {
         out.push('\n');
         let mut line = String::new();
@@ -72,22 +58,39 @@ fn pipeline(
         indent(level + 1, out);
         out.push_str(line.trim_start());
     }
-    if let Some(u) = unwrap {
+}
+
+fn log_range(r: &LogRange, level: usize, out: &mut String) {
+    let mut one = String::new();
+    printer::log_range(r, &mut one);
+    if short(&one, level, out) {
+        return;
+    }
+    pipeline(&r.selector, &r.pipeline, level, out);
+    if let Some(u) = &r.unwrap {
         out.push('\n');
         let mut line = String::new();
-        printer::unwrap(u, &mut line);
+        let bare = crate::syntax::ast::Unwrap {
+            post_filters: Vec::new(),
+            ..u.clone()
+        };
+        printer::unwrap(&bare, &mut line);
         indent(level + 1, out);
         out.push_str(line.trim_start());
+        for f in &u.post_filters {
+            out.push('\n');
+            indent(level + 1, out);
+            out.push_str("| ");
+            printer::label_filter(f, out);
+        }
     }
-    if let Some(r) = range {
-        out.push(' ');
-        printer::range_suffix(r, out);
-    }
+    out.push(' ');
+    printer::range_suffix(r, out);
 }
 
 fn metric(e: &MetricExpr, level: usize, out: &mut String) {
     let one = e.to_string();
-    if fits(&one, level, out) {
+    if short(&one, level, out) {
         return;
     }
     match e {
@@ -100,15 +103,7 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
                 printer::literal(p, out);
                 out.push_str(",\n");
             }
-            let lr = &r.range;
-            pipeline(
-                &lr.selector,
-                &lr.pipeline,
-                lr.unwrap.as_ref(),
-                Some(lr),
-                level + 1,
-                out,
-            );
+            log_range(&r.range, level + 1, out);
             out.push('\n');
             indent(level, out);
             out.push(')');
@@ -124,7 +119,7 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
                 out.push(' ');
                 printer::grouping(g, out);
             }
-            out.push_str(" (\n");
+            out.push_str("(\n");
             if let Some(p) = v.param {
                 indent(level + 1, out);
                 out.push_str(&p.to_string());
@@ -145,14 +140,14 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
                     out.push('\n');
                 }
                 if printer::needs_parens(b, side, i == 1) {
-                    indent(level, out);
+                    indent(level + 1, out);
                     out.push_str("(\n");
-                    metric(side, level + 1, out);
+                    metric(side, level + 2, out);
                     out.push('\n');
-                    indent(level, out);
+                    indent(level + 1, out);
                     out.push(')');
                 } else {
-                    metric(side, level, out);
+                    metric(side, level + 1, out);
                 }
             }
         }
@@ -160,16 +155,10 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
             indent(level, out);
             out.push_str("label_replace(\n");
             metric(&l.expr, level + 1, out);
-            out.push_str(",\n");
-            indent(level + 1, out);
-            for (i, s) in [&l.dst, &l.replacement, &l.src, &l.regex]
-                .into_iter()
-                .enumerate()
-            {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                crate::syntax::literal::quote(s, out);
+            for s in [&l.dst, &l.replacement, &l.src, &l.regex] {
+                out.push_str(",\n");
+                indent(level + 1, out);
+                quote(s, out);
             }
             out.push('\n');
             indent(level, out);
@@ -179,5 +168,60 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
             indent(level, out);
             out.push_str(&one);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse;
+
+    #[test]
+    fn short_queries_stay_on_one_line() {
+        let q = parse(r#"sum by (a) (rate({app="x"}[5m]))"#).unwrap();
+        assert_eq!(q.pretty(), q.to_string());
+    }
+
+    #[test]
+    fn long_queries_split() {
+        let q = parse(
+            r#"sum by (cluster, namespace) (rate({app="checkout", env="production"} |= "error" | json | level="error" [5m])) / sum by (cluster, namespace) (rate({app="checkout", env="production"}[5m]))"#,
+        )
+        .unwrap();
+        let want = r#"  sum by (cluster, namespace)(
+    rate({app="checkout", env="production"} |= "error" | json | level="error" [5m])
+  )
+/
+  sum by (cluster, namespace) (rate({app="checkout", env="production"}[5m]))"#;
+        assert_eq!(q.pretty(), want);
+        assert_eq!(parse(&q.pretty()).unwrap(), q);
+    }
+
+    #[test]
+    fn long_pipelines_put_one_stage_per_line() {
+        let q = parse(
+            r#"{app="api", namespace="production"} |= "request" != "health" | json | status>=500 | line_format "{{.msg}}""#,
+        )
+        .unwrap();
+        let want = r#"{app="api", namespace="production"}
+  |= "request"
+  != "health"
+  | json
+  | status>=500
+  | line_format "{{.msg}}""#;
+        assert_eq!(q.pretty(), want);
+        assert_eq!(parse(&q.pretty()).unwrap(), q);
+
+        let q = parse(
+            r#"quantile_over_time(0.99, {app="api", namespace="production"} |= "request" | json | status>=500 | unwrap duration(latency) | __error__="" [5m]) by (route)"#,
+        )
+        .unwrap();
+        let want = r#"quantile_over_time(
+  0.99,
+  {app="api", namespace="production"} |= "request" | json | status>=500
+    | unwrap duration(latency)
+    | __error__="" [5m]
+) by (route)"#;
+        assert_eq!(q.pretty(), want);
+        assert_eq!(parse(&q.pretty()).unwrap(), q);
     }
 }
