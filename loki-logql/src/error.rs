@@ -270,18 +270,6 @@ pub enum ParseErrorKind {
         /// `left` or `right`.
         side: &'static str,
     },
-    /// `bool` on an operator that is not a comparison.
-    #[error("bool modifier can only be used on comparison operators, not {op}")]
-    BoolOnNonComparison {
-        /// The operator.
-        op: String,
-    },
-    /// `group_left`/`group_right` on a set operator.
-    #[error("no grouping allowed for \"{op}\" operation")]
-    GroupModifierOnSetOperation {
-        /// The operator.
-        op: String,
-    },
     /// `-` in front of something that is not a number literal.
     #[error("unary minus applies only to number literals; write -1 * expr")]
     UnaryMinusOnNonLiteral,

@@ -75,12 +75,12 @@ impl Parser<'_> {
             if prec < min_prec {
                 break;
             }
-            let op_span = self.bump();
+            self.bump();
             let return_bool = self.eat_keyword("bool");
             let matching = self.vector_matching()?;
             let next_min = if op.is_right_assoc() { prec } else { prec + 1 };
             let rhs = self.binary(next_min)?;
-            lhs = build_binary(op, op_span, return_bool, matching, lhs, rhs)?;
+            lhs = build_binary(op, return_bool, matching, lhs, rhs)?;
         }
         Ok(lhs)
     }
@@ -358,6 +358,10 @@ impl Parser<'_> {
             self.expect(&Tok::RParen, "\")\"")?;
             if p.range.is_none() {
                 p.range = self.range_and_offset()?;
+                // `({…})[5m] | unwrap x`: Loki allows an unwrap (only) here.
+                if p.range.is_some() && p.pipeline.is_empty() && p.unwrap.is_none() {
+                    p.unwrap = self.unwrap_only()?;
+                }
             }
             return Ok(p);
         }
@@ -406,30 +410,19 @@ impl Parser<'_> {
 /// Checks a binary operation and folds literal-literal ones.
 fn build_binary(
     op: BinaryOp,
-    op_span: Span,
     return_bool: bool,
     matching: Option<VectorMatching>,
     lhs: MetricExpr,
     rhs: MetricExpr,
 ) -> PResult<MetricExpr> {
-    let name = || op.as_str().to_owned();
-    if return_bool && !op.is_comparison() {
-        return Err((ParseErrorKind::BoolOnNonComparison { op: name() }, op_span));
-    }
+    // Like Loki, `bool` on a non-comparison and group modifiers on set
+    // operators are accepted (they have no effect); literals are not.
     if op.is_set() {
         for (side, e) in [("left", &lhs), ("right", &rhs)] {
             if let MetricExpr::Literal(l) = e {
-                return Err((
-                    ParseErrorKind::LiteralInSetOperation { op: name(), side },
-                    l.span,
-                ));
+                let op = op.as_str().to_owned();
+                return Err((ParseErrorKind::LiteralInSetOperation { op, side }, l.span));
             }
-        }
-        if matching.as_ref().is_some_and(|m| m.group.is_some()) {
-            return Err((
-                ParseErrorKind::GroupModifierOnSetOperation { op: name() },
-                op_span,
-            ));
         }
     }
     let span = lhs.span().to(rhs.span());

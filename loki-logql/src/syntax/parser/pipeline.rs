@@ -55,6 +55,18 @@ impl Parser<'_> {
         }
     }
 
+    /// `| unwrap …` if that is what follows, else nothing.
+    pub(crate) fn unwrap_only(&mut self) -> PResult<Option<Unwrap>> {
+        if self.peek() == &Tok::Pipe
+            && self.peek_at(1) == &Tok::Ident
+            && self.text_at(1).eq_ignore_ascii_case("unwrap")
+        {
+            let start = self.bump();
+            return Ok(Some(self.unwrap(start)?));
+        }
+        Ok(None)
+    }
+
     fn line_filter_op(&self) -> Option<LineFilterOp> {
         Some(match self.peek() {
             Tok::PipeExact => LineFilterOp::Contains,
