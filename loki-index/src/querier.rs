@@ -177,7 +177,7 @@ impl<'a> Querier<'a> {
         range: TimeRange,
     ) -> Result<Vec<String>> {
         self.with_sources(|sources| {
-            let mut out = BTreeSet::new();
+            let mut out = Vec::new();
             for src in sources {
                 if selector.is_none() && covers(*src, range) {
                     out.extend(src.all_values(name)?);
@@ -192,7 +192,13 @@ impl<'a> Querier<'a> {
                     out.extend(src.values_in(name, &ids)?);
                 }
             }
-            Ok(out.into_iter().collect())
+            // Sources answer sorted; only several sources or per-series
+            // lookups need sorting again.
+            if !out.is_sorted() {
+                out.sort_unstable();
+            }
+            out.dedup();
+            Ok(out)
         })
     }
 

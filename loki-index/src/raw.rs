@@ -120,10 +120,17 @@ impl<'a> Cursor<'a> {
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let b = self.bytes(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(b);
-        Ok(a)
+        match self
+            .buf
+            .get(self.pos..self.pos + N)
+            .and_then(|b| <[u8; N]>::try_from(b).ok())
+        {
+            Some(a) => {
+                self.pos += N;
+                Ok(a)
+            }
+            None => Err(self.err()),
+        }
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8> {
@@ -143,14 +150,15 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn varint(&mut self) -> Result<u64> {
+        let rest = &self.buf[self.pos..];
         let mut v: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            if shift == 63 && b > 1 {
-                return Err(self.err());
+        for (i, &b) in rest.iter().take(10).enumerate() {
+            if i == 9 && b > 1 {
+                break;
             }
-            v |= u64::from(b & 0x7F) << shift;
+            v |= u64::from(b & 0x7F) << (7 * i);
             if b < 0x80 {
+                self.pos += i + 1;
                 return Ok(v);
             }
         }
