@@ -170,6 +170,13 @@ pub enum ParseErrorKind {
         /// The limit.
         max: usize,
     },
+    /// Parentheses, aggregations or operator chains nested deeper than the
+    /// parser allows (a guard against stack exhaustion).
+    #[error("query is nested too deeply (more than {max} levels)")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
     /// A selector where every matcher also matches the empty value.
     #[error("queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will")]
     EmptyCompatibleSelector,

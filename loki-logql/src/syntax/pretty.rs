@@ -6,7 +6,7 @@
 //! each stage on its own line. Unlike Loki, parentheses that precedence
 //! needs are kept, so the output always re-parses to the same AST.
 
-use crate::syntax::ast::{Expr, LogRange, MetricExpr, Selector, Stage};
+use crate::syntax::ast::{BinaryExpr, Expr, LogRange, MetricExpr, Selector, Stage};
 use crate::syntax::literal::quote;
 use crate::syntax::printer;
 
@@ -130,27 +130,7 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
             indent(level, out);
             out.push(')');
         }
-        MetricExpr::Binary(b) => {
-            for (i, side) in [&b.lhs, &b.rhs].into_iter().enumerate() {
-                if i == 1 {
-                    out.push('\n');
-                    indent(level, out);
-                    out.push_str(b.op.as_str());
-                    printer::binary_modifiers(b, out);
-                    out.push('\n');
-                }
-                if printer::needs_parens(b, side, i == 1) {
-                    indent(level + 1, out);
-                    out.push_str("(\n");
-                    metric(side, level + 2, out);
-                    out.push('\n');
-                    indent(level + 1, out);
-                    out.push(')');
-                } else {
-                    metric(side, level + 1, out);
-                }
-            }
-        }
+        MetricExpr::Binary(b) => binary(b, level, out),
         MetricExpr::LabelReplace(l) => {
             indent(level, out);
             out.push_str("label_replace(\n");
@@ -167,6 +147,42 @@ fn metric(e: &MetricExpr, level: usize, out: &mut String) {
         MetricExpr::Literal(_) | MetricExpr::Vector(_) => {
             indent(level, out);
             out.push_str(&one);
+        }
+    }
+}
+
+/// A split binary operation: operands one level deeper, the operator on
+/// its own line. A left operand that is itself a split operation of the
+/// same precedence stays at this level, so `a + b + c` reads as a list
+/// instead of drifting right.
+fn binary(b: &BinaryExpr, level: usize, out: &mut String) {
+    for (i, side) in [&b.lhs, &b.rhs].into_iter().enumerate() {
+        if i == 1 {
+            out.push('\n');
+            indent(level, out);
+            out.push_str(b.op.as_str());
+            printer::binary_modifiers(b, out);
+            out.push('\n');
+        }
+        let paren = printer::needs_parens(b, side, i == 1);
+        match &**side {
+            MetricExpr::Binary(l)
+                if i == 0
+                    && !paren
+                    && l.op.precedence() == b.op.precedence()
+                    && side.to_string().len() > MAX_LINE =>
+            {
+                binary(l, level, out);
+            }
+            _ if paren => {
+                indent(level + 1, out);
+                out.push_str("(\n");
+                metric(side, level + 2, out);
+                out.push('\n');
+                indent(level + 1, out);
+                out.push(')');
+            }
+            _ => metric(side, level + 1, out),
         }
     }
 }

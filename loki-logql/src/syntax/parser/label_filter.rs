@@ -11,32 +11,45 @@ const EXPECTED_VALUE: &str = "a string, number, duration, bytes or ip(\"…\")";
 impl Parser<'_> {
     /// `and_expr { "or" and_expr }`.
     pub(crate) fn label_filter(&mut self) -> PResult<LabelFilter> {
+        self.deeper(1)?;
         let mut lhs = self.label_filter_and()?;
+        let mut height = self.height;
         while self.at_keyword("or") {
             self.bump();
             let rhs = self.label_filter_and()?;
             lhs = LabelFilter::Or(Box::new(lhs), Box::new(rhs));
+            let rhs_height = self.height;
+            self.join_height(height, rhs_height)?;
+            height = self.height;
         }
+        self.height = height;
+        self.shallower(1);
         Ok(lhs)
     }
 
     /// `primary { ["and" | ","] primary }`.
     fn label_filter_and(&mut self) -> PResult<LabelFilter> {
         let mut lhs = self.label_filter_primary()?;
+        let mut height = self.height;
         loop {
             if self.at_keyword("and") || self.peek() == &Tok::Comma {
                 self.bump();
             } else if !(self.peek() == &Tok::LParen
                 || (self.peek() == &Tok::Ident && !self.at_keyword("or")))
             {
+                self.height = height;
                 return Ok(lhs);
             }
             let rhs = self.label_filter_primary()?;
             lhs = LabelFilter::And(Box::new(lhs), Box::new(rhs));
+            let rhs_height = self.height;
+            self.join_height(height, rhs_height)?;
+            height = self.height;
         }
     }
 
     fn label_filter_primary(&mut self) -> PResult<LabelFilter> {
+        self.height = 0;
         if self.eat(&Tok::LParen) {
             let inner = self.label_filter()?;
             self.expect(&Tok::RParen, "\")\" or a label filter")?;

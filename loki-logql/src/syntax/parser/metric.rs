@@ -28,7 +28,9 @@ impl Parser<'_> {
     pub(crate) fn log_expr(&mut self) -> PResult<LogExpr> {
         if self.peek() == &Tok::LParen {
             let start = self.bump();
+            self.deeper(1)?;
             let mut e = self.log_expr()?;
+            self.shallower(1);
             self.expect(&Tok::RParen, "\")\" or a pipeline stage")?;
             e.span = start.to(self.prev_span());
             return Ok(e);
@@ -69,7 +71,10 @@ impl Parser<'_> {
     }
 
     fn binary(&mut self, min_prec: u8) -> PResult<MetricExpr> {
+        self.deeper(1)?;
+        self.height = 0;
         let mut lhs = self.metric_primary()?;
+        let mut height = self.height;
         while let Some(op) = self.binary_op() {
             let prec = op.precedence();
             if prec < min_prec {
@@ -81,7 +86,13 @@ impl Parser<'_> {
             let next_min = if op.is_right_assoc() { prec } else { prec + 1 };
             let rhs = self.binary(next_min)?;
             lhs = build_binary(op, return_bool, matching, lhs, rhs)?;
+            // Left-leaning chains grow the tree without recursing here.
+            let rhs_height = self.height;
+            self.join_height(height, rhs_height)?;
+            height = self.height;
         }
+        self.height = height;
+        self.shallower(1);
         Ok(lhs)
     }
 
@@ -240,6 +251,7 @@ impl Parser<'_> {
             }
         }
         check::range_unwrap(op, range.unwrap.as_ref(), start)?;
+        self.height = 1;
         Ok(MetricExpr::RangeAggregation(RangeAggregation {
             op,
             param,
@@ -255,6 +267,8 @@ impl Parser<'_> {
         self.expect(&Tok::LParen, "\"(\"")?;
         let param = self.leading_param();
         let expr = self.binary(0)?;
+        let h = self.height;
+        self.join_height(h, 0)?;
         self.expect(&Tok::RParen, "\")\" or a binary operator")?;
         let grouping = match before {
             Some(g) => Some(g),
@@ -314,6 +328,8 @@ impl Parser<'_> {
         let start = self.bump();
         self.bump();
         let expr = self.binary(0)?;
+        let h = self.height;
+        self.join_height(h, 0)?;
         let mut args: [(String, Span); 4] = Default::default();
         for arg in &mut args {
             self.expect(&Tok::Comma, "\",\"")?;
@@ -354,7 +370,9 @@ impl Parser<'_> {
 
     fn range_body(&mut self) -> PResult<Partial> {
         if self.eat(&Tok::LParen) {
+            self.deeper(1)?;
             let mut p = self.range_body()?;
+            self.shallower(1);
             self.expect(&Tok::RParen, "\")\"")?;
             if p.range.is_none() {
                 p.range = self.range_and_offset()?;

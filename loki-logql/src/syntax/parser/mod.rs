@@ -20,6 +20,15 @@ pub(crate) use selector::parse_label_set;
 /// Loki rejects queries of this many bytes or more.
 pub(crate) const MAX_QUERY_LEN: usize = 131_072;
 
+/// Tallest AST the parser builds (operator chains count one level per
+/// operator). Keeps every recursive walk of the tree (printing, comparing,
+/// dropping) far from the stack limit.
+pub(crate) const MAX_DEPTH: usize = 512;
+
+/// Deepest nesting of parentheses and aggregations (the parser's own
+/// recursion, whose frames are larger than a tree walk's).
+pub(crate) const MAX_NESTING: usize = 128;
+
 /// A located failure inside the parser; turned into a [`ParseError`] with
 /// the query text at the boundary.
 pub(crate) type PResult<T> = std::result::Result<T, (ParseErrorKind, Span)>;
@@ -28,6 +37,10 @@ pub(crate) struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
     pos: usize,
+    /// Current recursion depth of the parser.
+    depth: usize,
+    /// Height of the AST node the last metric / label-filter parse built.
+    height: usize,
 }
 
 /// Parses a complete query.
@@ -50,6 +63,8 @@ impl<'a> Parser<'a> {
             src,
             toks: lexer::tokenize(src)?,
             pos: 0,
+            depth: 0,
+            height: 0,
         })
     }
 
@@ -71,6 +86,32 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(expected));
         }
         Ok(expr)
+    }
+
+    // ---- depth guard ---------------------------------------------------
+
+    /// Enters `levels` more levels of nesting, failing past [`MAX_NESTING`].
+    pub(crate) fn deeper(&mut self, levels: usize) -> PResult<()> {
+        self.depth += levels;
+        if self.depth > MAX_NESTING {
+            return Err((ParseErrorKind::TooDeep { max: MAX_NESTING }, self.span()));
+        }
+        Ok(())
+    }
+
+    /// Leaves `levels` levels entered with [`Parser::deeper`].
+    pub(crate) fn shallower(&mut self, levels: usize) {
+        self.depth -= levels;
+    }
+
+    /// Records the height of a node built from children of heights `a` and
+    /// `b`, failing past [`MAX_DEPTH`].
+    pub(crate) fn join_height(&mut self, a: usize, b: usize) -> PResult<()> {
+        self.height = 1 + a.max(b);
+        if self.height > MAX_DEPTH {
+            return Err((ParseErrorKind::TooDeep { max: MAX_DEPTH }, self.prev_span()));
+        }
+        Ok(())
     }
 
     // ---- token helpers -------------------------------------------------

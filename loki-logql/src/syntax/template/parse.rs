@@ -10,7 +10,11 @@ pub(super) struct Parser {
     pos: usize,
     vars: Vec<String>,
     range_depth: usize,
+    depth: usize,
 }
+
+/// Deepest nesting of blocks and parenthesised pipelines accepted.
+const MAX_DEPTH: usize = 100;
 
 /// What ended a node list.
 enum Stop {
@@ -26,6 +30,7 @@ impl Parser {
             pos: 0,
             vars: vec!["$".to_owned()],
             range_depth: 0,
+            depth: 0,
         }
     }
 
@@ -139,6 +144,16 @@ impl Parser {
 
     /// `if`/`with`/`range` after the keyword.
     fn branch(&mut self, kw: &str) -> Result<Node, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("template nested more than {MAX_DEPTH} levels"));
+        }
+        let node = self.branch_inner(kw);
+        self.depth -= 1;
+        node
+    }
+
+    fn branch_inner(&mut self, kw: &str) -> Result<Node, String> {
         let pipe = self.pipeline(kw, true)?;
         self.expect_close(kw)?;
         if kw == "range" {
@@ -288,7 +303,12 @@ impl Parser {
                 _ => return Err(format!("function \"{name}\" not defined")),
             },
             TTok::LParen => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("template nested more than {MAX_DEPTH} levels"));
+                }
                 let p = self.pipeline("parenthesized pipeline", false)?;
+                self.depth -= 1;
                 match self.next() {
                     Some(TTok::RParen) => {}
                     _ => return Err("unclosed left paren".to_owned()),
