@@ -167,8 +167,13 @@ impl Parser<'_> {
                 if call && name.eq_ignore_ascii_case("vector") {
                     let start = self.bump();
                     self.bump();
-                    let Tok::Number(value) = *self.peek() else {
-                        return Err(self.unexpected("a number"));
+                    let value = match *self.peek() {
+                        Tok::Number(v) if v.is_finite() => v,
+                        Tok::Number(_) => {
+                            let text = self.text_at(0).to_owned();
+                            return Err((ParseErrorKind::InvalidNumber(text), self.span()));
+                        }
+                        _ => return Err(self.unexpected("a number")),
                     };
                     self.bump();
                     self.expect(&Tok::RParen, "\")\"")?;
@@ -212,15 +217,16 @@ impl Parser<'_> {
         }))
     }
 
-    /// A number followed by `,` as the first argument: returns its text.
-    fn leading_param(&mut self) -> Option<(String, Span)> {
-        if matches!(self.peek(), Tok::Number(_)) && self.peek_at(1) == &Tok::Comma {
-            let text = self.text_at(0).to_owned();
-            let span = self.bump();
-            self.bump();
-            Some((text, span))
-        } else {
-            None
+    /// A number followed by `,` as the first argument: its text and value.
+    fn leading_param(&mut self) -> Option<(String, f64, Span)> {
+        match *self.peek() {
+            Tok::Number(v) if self.peek_at(1) == &Tok::Comma => {
+                let text = self.text_at(0).to_owned();
+                let span = self.bump();
+                self.bump();
+                Some((text, v, span))
+            }
+            _ => None,
         }
     }
 
@@ -229,8 +235,17 @@ impl Parser<'_> {
         self.bump();
         let name = || op.as_str().to_owned();
         let param = match (self.leading_param(), op) {
-            (Some((text, _)), RangeOp::QuantileOverTime) => text.parse::<f64>().ok(),
-            (Some((param, span)), _) => {
+            (Some((_, v, _)), RangeOp::QuantileOverTime) if v.is_finite() => Some(v),
+            (Some((param, _, span)), RangeOp::QuantileOverTime) => {
+                let reason = "must be a finite number".to_owned();
+                let kind = ParseErrorKind::InvalidParameter {
+                    op: name(),
+                    param,
+                    reason,
+                };
+                return Err((kind, span));
+            }
+            (Some((param, _, span)), _) => {
                 return Err((
                     ParseErrorKind::ParameterNotSupported { op: name(), param },
                     span,
@@ -277,7 +292,7 @@ impl Parser<'_> {
         let span = start.to(self.prev_span());
         let name = || op.as_str().to_owned();
         let param = match (param, op.takes_param()) {
-            (Some((text, pspan)), true) => match text.parse::<i64>() {
+            (Some((text, _, pspan)), true) => match text.parse::<i64>() {
                 Ok(k) if k > 0 => Some(k as u64),
                 Ok(_) => {
                     let reason = "must be greater than 0".to_owned();
@@ -298,7 +313,7 @@ impl Parser<'_> {
                     return Err((kind, pspan));
                 }
             },
-            (Some((param, pspan)), false) => {
+            (Some((param, _, pspan)), false) => {
                 return Err((
                     ParseErrorKind::ParameterNotSupported { op: name(), param },
                     pspan,
