@@ -8,8 +8,9 @@ use crate::syntax::lexer::Tok;
 use crate::syntax::span::Span;
 
 impl Parser<'_> {
-    /// `{ [matcher {, matcher}] }` without the non-empty check.
-    pub(crate) fn selector_unchecked(&mut self) -> PResult<Selector> {
+    /// `{ [matcher {, matcher}] }` without the non-empty check. Label-set
+    /// text (Prometheus syntax) may end with a comma; LogQL may not.
+    pub(crate) fn selector_unchecked(&mut self, trailing_comma: bool) -> PResult<Selector> {
         let start = self.expect(&Tok::LBrace, "\"{\"")?;
         let mut matchers = Vec::new();
         if !self.eat(&Tok::RBrace) {
@@ -19,8 +20,7 @@ impl Parser<'_> {
                     break;
                 }
                 self.expect(&Tok::Comma, "\",\" or \"}\"")?;
-                // Prometheus accepts a trailing comma.
-                if self.eat(&Tok::RBrace) {
+                if trailing_comma && self.eat(&Tok::RBrace) {
                     break;
                 }
             }
@@ -33,7 +33,7 @@ impl Parser<'_> {
 
     /// A selector that must contain a matcher rejecting the empty value.
     pub(crate) fn selector(&mut self) -> PResult<Selector> {
-        let sel = self.selector_unchecked()?;
+        let sel = self.selector_unchecked(false)?;
         check::selector(&sel)?;
         Ok(sel)
     }
@@ -86,7 +86,7 @@ pub(crate) fn parse_label_set(src: &str) -> Result<Vec<(String, String)>> {
         return Err(err((kind, Span::new(0, 0))));
     }
     let mut p = Parser::new(src).map_err(err)?;
-    let sel = p.selector_unchecked().map_err(err)?;
+    let sel = p.selector_unchecked(true).map_err(err)?;
     if p.peek() != &Tok::Eof {
         return Err(err(p.unexpected("end of label set")));
     }

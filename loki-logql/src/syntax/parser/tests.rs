@@ -236,6 +236,7 @@ fn label_sets() {
     assert_eq!(ls.get("d"), Some("x\ny"));
     assert_eq!(ls.get("c"), None);
     assert!(crate::parse_labels("{}").unwrap().is_empty());
+    assert_eq!(crate::parse_labels(r#"{a="1",}"#).unwrap().len(), 1);
     let err = crate::parse_labels(r#"{a="1", a="2"}"#).unwrap_err();
     assert!(
         err.to_string().contains("duplicate label name \"a\""),
