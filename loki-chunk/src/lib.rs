@@ -54,8 +54,10 @@
 //! - `crc32c`: Loki's checksums are CRC-32C (hardware accelerated here);
 //!   `crc32fast` only computes IEEE CRC-32.
 //! - `snap`, `flate2`, `lz4_flex`, `zstd`: the codecs (snappy's framing
-//!   format is parsed here so blocks decompress straight into the output).
-//! - `xxhash-rust`: stream fingerprints are xxHash64.
+//!   and LZ4's frame formats are parsed here, so blocks decompress straight
+//!   into the output instead of through the streaming decoders' buffers).
+//! - `xxhash-rust`: stream fingerprints are xxHash64; LZ4 frame checksums
+//!   are xxHash32.
 //! - `serde`, `serde_json`: the stored object's JSON metadata.
 //! - `base64`: the filesystem store's file names.
 //! - `thiserror`: the error type.

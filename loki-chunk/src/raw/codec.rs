@@ -18,7 +18,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::str::FromStr;
 
-use crate::raw::snappy_frame;
+use crate::raw::{lz4_frame, snappy_frame};
 use crate::{Error, Result};
 
 /// A block compression codec, identified on disk by Loki's codec byte.
@@ -270,7 +270,7 @@ impl Decompressor {
                 read_limited(flate2::read::DeflateDecoder::new(input), out, limit).map_err(fail)
             }
             Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
-                read_limited(lz4_flex::frame::FrameDecoder::new(input), out, limit).map_err(fail)
+                lz4_frame::decode_into(input, out, limit).map_err(fail)
             }
             Codec::Zstd => self.zstd_into(input, out, limit).map_err(fail),
         }
