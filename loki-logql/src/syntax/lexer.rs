@@ -306,29 +306,53 @@ fn lex_number(src: &str, start: usize) -> Result<(Tok, usize), LexError> {
         }
     }
     let num_end = i;
-    let end = i + src[i..]
-        .find(|c: char| !is_ident(c))
-        .unwrap_or(src.len() - i);
-    let text = &src[start..end];
-    if end == num_end {
-        return match text.parse::<f64>() {
-            Ok(v) => Ok((Tok::Number(v), end)),
-            Err(_) => Err((
-                ParseErrorKind::InvalidNumber(text.to_owned()),
+    // As Loki's lexer: a number directly followed by duration letters is a
+    // duration if it parses as one; else, followed by byte-unit letters, a
+    // byte size; else just the number (the letters start the next token).
+    let run = |accept: fn(char) -> bool| {
+        num_end
+            + src[num_end..]
+                .find(|c: char| !(c.is_numeric() || c == '.' || accept(c)))
+                .unwrap_or(src.len() - num_end)
+    };
+    let is_ident = |c: char| c == '_' || c.is_alphanumeric();
+    // Letters glued to a literal that are no unit of it are an error here
+    // (Loki's grammar rejects them a token later, less clearly).
+    let glued = |end: usize| {
+        src[end..].starts_with(is_ident).then(|| {
+            let end = end
+                + src[end..]
+                    .find(|c: char| !(is_ident(c) || c == '.'))
+                    .unwrap_or(src.len() - end);
+            (
+                ParseErrorKind::InvalidDuration(src[start..end].to_owned()),
                 Span::new(start, end),
-            )),
-        };
+            )
+        })
+    };
+    let dur_end = run(|c| "nuµmshdwy".contains(c));
+    if dur_end > num_end {
+        if let Some(v) = literal::parse_duration(&src[start..dur_end]) {
+            return glued(dur_end).map_or(Ok((Tok::Duration(v), dur_end)), Err);
+        }
     }
-    if let Some(v) = literal::parse_bytes(text) {
-        return Ok((Tok::Bytes(v), end));
+    let bytes_end = run(|c| "BikKMGTP".contains(c));
+    if bytes_end > num_end {
+        if let Some(v) = literal::parse_bytes(&src[start..bytes_end]) {
+            return glued(bytes_end).map_or(Ok((Tok::Bytes(v), bytes_end)), Err);
+        }
     }
-    if let Some(v) = literal::parse_duration(text) {
-        return Ok((Tok::Duration(v), end));
+    if let Some(e) = glued(num_end) {
+        return Err(e);
     }
-    Err((
-        ParseErrorKind::InvalidDuration(text.to_owned()),
-        Span::new(start, end),
-    ))
+    let text = &src[start..num_end];
+    match text.parse::<f64>() {
+        Ok(v) => Ok((Tok::Number(v), num_end)),
+        Err(_) => Err((
+            ParseErrorKind::InvalidNumber(text.to_owned()),
+            Span::new(start, num_end),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -393,9 +417,21 @@ mod tests {
         assert_eq!(k, ParseErrorKind::InvalidEscape("\\q".into()));
         assert_eq!((s.start, s.end), (4, 6));
         assert!(matches!(
+            tokenize("5mm").unwrap_err().0,
+            ParseErrorKind::InvalidDuration(_)
+        ));
+        assert!(matches!(
             tokenize("5xyz").unwrap_err().0,
             ParseErrorKind::InvalidDuration(_)
         ));
+        assert!(matches!(
+            tokenize("5kb").unwrap_err().0,
+            ParseErrorKind::InvalidDuration(_)
+        ));
+        assert_eq!(
+            kinds("5k 2Mi"),
+            vec![Tok::Bytes(5_000), Tok::Bytes(2 << 20), Tok::Eof]
+        );
         assert!(matches!(
             tokenize("--nope").unwrap_err().0,
             ParseErrorKind::UnknownFlag(_)

@@ -148,28 +148,54 @@ pub(crate) fn fmt_duration(nanos: i64) -> String {
     out
 }
 
-const BYTE_UNITS: [(&str, u64); 12] = [
+const KB: u64 = 1_000;
+const KIB: u64 = 1 << 10;
+
+/// Canonical units, used when printing.
+const BYTE_UNITS: [(&str, u64); 11] = [
     ("B", 1),
-    ("kB", 1_000),
-    ("KB", 1_000),
-    ("MB", 1_000_000),
-    ("GB", 1_000_000_000),
-    ("TB", 1_000_000_000_000),
-    ("PB", 1_000_000_000_000_000),
-    ("KiB", 1 << 10),
-    ("MiB", 1 << 20),
-    ("GiB", 1 << 30),
-    ("TiB", 1 << 40),
-    ("PiB", 1 << 50),
+    ("kB", KB),
+    ("MB", KB * KB),
+    ("GB", KB * KB * KB),
+    ("TB", KB * KB * KB * KB),
+    ("PB", KB * KB * KB * KB * KB),
+    ("KiB", KIB),
+    ("MiB", KIB * KIB),
+    ("GiB", KIB * KIB * KIB),
+    ("TiB", KIB * KIB * KIB * KIB),
+    ("PiB", KIB * KIB * KIB * KIB * KIB),
 ];
 
-/// Parses `20KB`, `1.5MiB`, `3B` (units and case as Loki lists them).
+/// The multiplier of a unit, case-insensitive, as go-humanize reads it
+/// (`kb`, `KiB`, bare `k`/`Ki`, …).
+fn byte_unit(unit: &str) -> Option<u64> {
+    let lower = unit.to_ascii_lowercase();
+    let (base, rest) = match lower.as_bytes().first() {
+        None => return Some(1),
+        Some(b'b') if lower.len() == 1 => return Some(1),
+        Some(b'k') => (0, &lower[1..]),
+        Some(b'm') => (1, &lower[1..]),
+        Some(b'g') => (2, &lower[1..]),
+        Some(b't') => (3, &lower[1..]),
+        Some(b'p') => (4, &lower[1..]),
+        _ => return None,
+    };
+    let (step, ok) = match rest {
+        "" | "b" => (KB, true),
+        "i" | "ib" => (KIB, true),
+        _ => (0, false),
+    };
+    ok.then(|| step.pow(base + 1))
+}
+
+/// Parses a byte size as Loki does (go-humanize): `20KB`, `1.5MiB`, `3B`,
+/// `5k`; units are case-insensitive.
 pub(crate) fn parse_bytes(s: &str) -> Option<u64> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let mult = BYTE_UNITS.iter().find(|(u, _)| *u == unit)?.1;
+    let mult = byte_unit(unit)?;
     if num.is_empty() || num.bytes().filter(|&c| c == b'.').count() > 1 || num == "." {
         return None;
     }
@@ -192,9 +218,6 @@ pub(crate) fn fmt_bytes(n: u64) -> String {
         return best;
     }
     for (unit, size) in &BYTE_UNITS[1..] {
-        if *unit == "KB" {
-            continue;
-        }
         if n % size == 0 {
             let s = format!("{}{unit}", n / size);
             if s.len() < best.len() {
@@ -362,7 +385,12 @@ mod tests {
         assert_eq!(parse_bytes("20KB"), Some(20_000));
         assert_eq!(parse_bytes("1.5MiB"), Some(1_572_864));
         assert_eq!(parse_bytes("3B"), Some(3));
-        assert_eq!(parse_bytes("3b"), None);
+        assert_eq!(parse_bytes("3b"), Some(3));
+        assert_eq!(parse_bytes("5k"), Some(5_000));
+        assert_eq!(parse_bytes("2Ki"), Some(2_048));
+        assert_eq!(parse_bytes("1kib"), Some(1_024));
+        assert_eq!(parse_bytes("1EB"), None);
+        assert_eq!(parse_bytes("1x"), None);
         assert_eq!(parse_bytes("1..5B"), None);
         for n in [0, 1, 1000, 1024, 20_001, 1 << 50, u64::MAX / 3] {
             assert_eq!(parse_bytes(&fmt_bytes(n)), Some(n), "{n}");
