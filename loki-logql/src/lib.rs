@@ -20,6 +20,18 @@
 //! Errors carry the query and a span, and print a caret under the problem
 //! (see [`ParseError`]).
 //!
+//! # Layout
+//!
+//! | item | what |
+//! |---|---|
+//! | [`parse`], [`Expr`], [`ast`] | queries and their tree; `Display` is the canonical form, [`Expr::pretty`] the `format_query` form |
+//! | [`parse_labels`], [`LabelSet`] | label-set text of push requests |
+//! | [`Error`], [`ParseError`], [`ParseErrorKind`] | what went wrong, where |
+//!
+//! Internally `syntax/` holds the lexer, one parser file per construct,
+//! the semantic checks, the Go-template and pattern parsers, and the two
+//! printers; the evaluator will live beside it.
+//!
 //! # Crate features
 //!
 //! None. The crate is synchronous and has no optional parts.

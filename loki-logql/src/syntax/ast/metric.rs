@@ -75,22 +75,36 @@ pub struct RangeAggregation {
 
 /// Range aggregation functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum RangeOp {
+    /// `count_over_time`: number of lines.
     CountOverTime,
+    /// `rate`: lines (or unwrapped sum) per second.
     Rate,
+    /// `rate_counter`: Prometheus-style counter rate.
     RateCounter,
+    /// `bytes_over_time`: sum of line lengths.
     BytesOverTime,
+    /// `bytes_rate`: line bytes per second.
     BytesRate,
+    /// `avg_over_time`: mean.
     AvgOverTime,
+    /// `sum_over_time`: sum.
     SumOverTime,
+    /// `min_over_time`: minimum.
     MinOverTime,
+    /// `max_over_time`: maximum.
     MaxOverTime,
+    /// `stddev_over_time`: population standard deviation.
     StddevOverTime,
+    /// `stdvar_over_time`: population variance.
     StdvarOverTime,
+    /// `quantile_over_time(φ, …)`: φ-quantile.
     QuantileOverTime,
+    /// `first_over_time`: earliest value.
     FirstOverTime,
+    /// `last_over_time`: latest value.
     LastOverTime,
+    /// `absent_over_time`: 1 when there is no sample.
     AbsentOverTime,
 }
 
@@ -160,19 +174,30 @@ pub struct VectorAggregation {
 
 /// Vector aggregation operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum VectorOp {
+    /// `sum`
     Sum,
+    /// `avg`
     Avg,
+    /// `min`
     Min,
+    /// `max`
     Max,
+    /// `count`
     Count,
+    /// `stddev`
     Stddev,
+    /// `stdvar`
     Stdvar,
+    /// `topk(k, …)`
     Topk,
+    /// `bottomk(k, …)`
     Bottomk,
+    /// `sort`
     Sort,
+    /// `sort_desc`
     SortDesc,
+    /// `approx_topk(k, …)`
     ApproxTopk,
 }
 
@@ -257,22 +282,36 @@ pub struct BinaryExpr {
 
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum BinaryOp {
+    /// `or`
     Or,
+    /// `and`
     And,
+    /// `unless`
     Unless,
+    /// `==`
     Eq,
+    /// `!=`
     Neq,
+    /// `>`
     Gt,
+    /// `>=`
     Gte,
+    /// `<`
     Lt,
+    /// `<=`
     Lte,
+    /// `+`
     Add,
+    /// `-`
     Sub,
+    /// `*`
     Mul,
+    /// `/`
     Div,
+    /// `%`
     Mod,
+    /// `^`
     Pow,
 }
 
