@@ -21,20 +21,23 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
         });
     }
     // Series with chunks in the period, and those chunks, sorted.
-    let mut kept: Vec<(u32, Vec<ChunkRef>)> = Vec::new();
+    // Stored back to back: `(series id, end of its chunks in all_chunks)`.
+    let mut kept: Vec<(u32, usize)> = Vec::new();
+    let mut all_chunks: Vec<ChunkRef> = Vec::new();
     for (id, s) in store.series.iter().enumerate() {
-        let mut chunks: Vec<ChunkRef> = s
-            .chunks
-            .iter()
-            .copied()
-            .filter(|c| c.overlaps(period))
-            .collect();
+        let start = all_chunks.len();
+        all_chunks.extend(s.chunks.iter().filter(|c| c.overlaps(period)));
+        let chunks = &mut all_chunks[start..];
         if !chunks.is_empty() {
+            // Head chunks are distinct already; only the order may differ.
             chunks.sort_unstable();
-            chunks.dedup();
-            kept.push((id as u32, chunks));
+            kept.push((id as u32, all_chunks.len()));
         }
     }
+    let chunks_of = |i: usize| {
+        let start = if i == 0 { 0 } else { kept[i - 1].1 };
+        &all_chunks[start..kept[i].1]
+    };
 
     // Name ranks (string order) and value ordinals (string order per name),
     // counting only values that a kept series uses.
@@ -95,11 +98,11 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
     let mut order: Vec<u32> = (0..kept.len() as u32).collect();
     let slice = |i: u32| &flat[bounds[i as usize]..bounds[i as usize + 1]];
     order.sort_unstable_by(|&a, &b| slice(a).cmp(slice(b)));
-    let mut kept_sorted: Vec<(u32, Vec<ChunkRef>)> = Vec::with_capacity(kept.len());
-    for i in order {
-        kept_sorted.push(std::mem::take(&mut kept[i as usize]));
-    }
-    let kept = kept_sorted;
+    // `(series id, chunks)` in segment order.
+    let kept: Vec<(u32, &[ChunkRef])> = order
+        .iter()
+        .map(|&i| (kept[i as usize].0, chunks_of(i as usize)))
+        .collect();
     drop((flat, bounds));
 
     let mut out = Vec::with_capacity(HEADER_LEN + kept.len() * 48);
@@ -136,6 +139,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
     let start = out.len();
     let mut schemas: HashMap<Vec<u32>, u32> = HashMap::new();
     let mut schema_list: Vec<Vec<u32>> = Vec::new();
+    let mut names: Vec<u32> = Vec::new();
     let mut rows = Vec::with_capacity(kept.len() * 12);
     let mut row_index = Vec::with_capacity(kept.len() / SERIES_STRIDE as usize + 1);
     for (i, (old, _)) in kept.iter().enumerate() {
@@ -146,12 +150,17 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
             })?);
         }
         let vids = store.series_values(*old);
-        let names: Vec<u32> = vids.iter().map(|&v| seg_name[key(v).0 as usize]).collect();
-        let next_id = schema_list.len() as u32;
-        let schema = *schemas.entry(names).or_insert_with_key(|names| {
-            schema_list.push(names.clone());
-            next_id
-        });
+        names.clear();
+        names.extend(vids.iter().map(|&v| seg_name[key(v).0 as usize]));
+        let schema = match schemas.get(&names[..]) {
+            Some(&schema) => schema,
+            None => {
+                let schema = schema_list.len() as u32;
+                schemas.insert(names.clone(), schema);
+                schema_list.push(names.clone());
+                schema
+            }
+        };
         put_varint(&mut rows, schema as u64);
         for &vid in vids.iter() {
             put_varint(&mut rows, ordinal[vid as usize] as u64);
@@ -187,7 +196,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
         rows.extend_from_slice(&store.series[*old as usize].fingerprint.to_le_bytes());
         put_varint(&mut rows, chunks.len() as u64);
         let mut prev_from = 0i64;
-        for c in chunks {
+        for c in chunks.iter() {
             put_ivarint(&mut rows, c.from.wrapping_sub(prev_from));
             put_ivarint(&mut rows, c.through.wrapping_sub(c.from));
             rows.extend_from_slice(&c.checksum.to_le_bytes());
