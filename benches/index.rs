@@ -186,9 +186,9 @@ fn bench(c: &mut Criterion) {
     let head_bytes = rss_bytes()
         .zip(before)
         .map_or(0, |(after, before)| after.saturating_sub(before));
-    // One chunk ref per series: a 40-byte ChunkRef in an exactly sized Vec
-    // (the allocator rounds 40 to 48 bytes).
-    let chunk_bytes = SERIES * 48;
+    // One chunk ref per series, held inline in the series entry: a 40-byte
+    // ChunkRef plus the 8-byte tag of the inline/vector enum.
+    let chunk_bytes = SERIES * (std::mem::size_of::<ChunkRef>() + 8);
     println!(
         "head: {} series inserted in {:.2?}; RSS growth {:.1} bytes/series, {:.1} excluding chunk refs",
         head.series_count(),

@@ -75,7 +75,7 @@ impl HeadIndex {
         let store = self.store.read();
         let mut periods = BTreeSet::new();
         for s in &store.series {
-            for c in &s.chunks {
+            for c in s.chunks.as_slice() {
                 let (first, last) = (
                     c.from.div_euclid(period_ms),
                     c.through.div_euclid(period_ms),

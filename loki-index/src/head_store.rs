@@ -85,7 +85,46 @@ pub(crate) struct SeriesEntry {
     /// `label_arena[at..at + len]`.
     at: u32,
     len: u32,
-    pub(crate) chunks: Vec<ChunkRef>,
+    pub(crate) chunks: Chunks,
+}
+
+/// The chunk refs of a head series. Most series hold one chunk, kept inline
+/// so that the series entry is one cache line and needs no allocation.
+#[derive(Debug)]
+pub(crate) enum Chunks {
+    One(ChunkRef),
+    Many(Vec<ChunkRef>),
+}
+
+impl Chunks {
+    pub(crate) fn as_slice(&self) -> &[ChunkRef] {
+        match self {
+            Chunks::One(c) => std::slice::from_ref(c),
+            Chunks::Many(v) => v,
+        }
+    }
+
+    /// Adds `chunk` unless already present.
+    fn add(&mut self, chunk: ChunkRef) {
+        if self.as_slice().contains(&chunk) {
+            return;
+        }
+        match self {
+            Chunks::One(first) => {
+                let mut v = Vec::with_capacity(2);
+                v.extend([*first, chunk]);
+                *self = Chunks::Many(v);
+            }
+            Chunks::Many(v) => {
+                // Grow by half instead of doubling: series hold few chunks
+                // and chunk refs are most of the head's memory.
+                if v.len() == v.capacity() {
+                    v.reserve_exact(v.len() / 2);
+                }
+                v.push(chunk);
+            }
+        }
+    }
 }
 
 /// See the module docs.
@@ -110,18 +149,12 @@ impl HeadStore {
         chunk.validate()?;
         let fp = labels.fingerprint();
         let id = match self.find(fp, labels) {
-            Some(id) => id,
-            None => self.create(fp, labels)?,
-        };
-        let chunks = &mut self.series[id as usize].chunks;
-        if !chunks.contains(&chunk) {
-            // Grow by half instead of doubling (and not to 4 at once): most
-            // series hold few chunks, and this is most of the head's memory.
-            if chunks.len() == chunks.capacity() {
-                chunks.reserve_exact((chunks.len() / 2).max(1));
+            Some(id) => {
+                self.series[id as usize].chunks.add(chunk);
+                id
             }
-            chunks.push(chunk);
-        }
+            None => self.create(fp, labels, chunk)?,
+        };
         self.bounds = Some(match self.bounds {
             None => TimeRange::new(chunk.from, chunk.through),
             Some(b) => TimeRange::new(b.start.min(chunk.from), b.end.max(chunk.through)),
@@ -144,7 +177,7 @@ impl HeadStore {
             .copied()
     }
 
-    fn create(&mut self, fp: u64, labels: &Labels) -> Result<u32> {
+    fn create(&mut self, fp: u64, labels: &Labels, chunk: ChunkRef) -> Result<u32> {
         if self.series.len() >= MAX_SERIES as usize {
             return Err(Error::LimitExceeded {
                 what: "series per index",
@@ -163,7 +196,7 @@ impl HeadStore {
             fingerprint: fp,
             at,
             len: labels.len() as u32,
-            chunks: Vec::new(),
+            chunks: Chunks::One(chunk),
         });
         let series = &self.series;
         self.by_fp
@@ -378,10 +411,10 @@ impl Source for HeadStore {
         for id in ids {
             let s = &self.series[id as usize];
             if range == TimeRange::ALL {
-                f(id, s.fingerprint, &s.chunks)?;
+                f(id, s.fingerprint, s.chunks.as_slice())?;
             } else {
                 buf.clear();
-                buf.extend(s.chunks.iter().filter(|c| c.overlaps(range)));
+                buf.extend(s.chunks.as_slice().iter().filter(|c| c.overlaps(range)));
                 f(id, s.fingerprint, &buf)?;
             }
         }

@@ -26,7 +26,7 @@ pub(crate) fn write_segment(store: &HeadStore, tenant: &str, period: TimeRange) 
     let mut all_chunks: Vec<ChunkRef> = Vec::new();
     for (id, s) in store.series.iter().enumerate() {
         let start = all_chunks.len();
-        all_chunks.extend(s.chunks.iter().filter(|c| c.overlaps(period)));
+        all_chunks.extend(s.chunks.as_slice().iter().filter(|c| c.overlaps(period)));
         let chunks = &mut all_chunks[start..];
         if !chunks.is_empty() {
             // Head chunks are distinct already; only the order may differ.
