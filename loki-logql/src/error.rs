@@ -145,7 +145,9 @@ pub enum ParseErrorKind {
     #[error("unterminated string")]
     UnterminatedString,
     /// A bad backslash escape in a double-quoted string.
-    #[error("invalid escape sequence {0:?} in string")]
+    #[error(
+        "invalid escape sequence {0} in string (write \\\\ for a backslash, or use a `raw` string)"
+    )]
     InvalidEscape(String),
     /// A string whose escapes decode to invalid UTF-8.
     #[error("string is not valid UTF-8")]

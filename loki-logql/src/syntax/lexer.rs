@@ -177,6 +177,13 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, LexError> {
             }
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('\u{fffd}');
+                if ch == '\'' {
+                    let kind = ParseErrorKind::Unexpected {
+                        found: "\"'\"".to_owned(),
+                        expected: "a string in double quotes or backticks".to_owned(),
+                    };
+                    return Err((kind, Span::new(i, i + 1)));
+                }
                 if ch == '_' || ch.is_alphabetic() {
                     i += src[i..]
                         .char_indices()
