@@ -1,34 +1,83 @@
 //! The storage engine of the `loki` crate family: where the crates become a
 //! database.
 //!
-//! This crate is being built up piece by piece. It holds so far:
-//!
-//! - [`wal`]: the write-ahead log. Every accepted batch is appended with
-//!   length framing and a CRC and synced before the write is acknowledged;
-//!   replay on start-up truncates a torn tail at the last good record.
+//! Streams are ingested per tenant (labels → an open [`loki_chunk`] chunk),
+//! made durable in a write-ahead log before a push is acknowledged, flushed
+//! as Loki-format chunk objects plus [`loki_index`] segments to any object
+//! store, and read back by selector and time range.
 //!
 //! ```
-//! use loki_store::wal::{StreamBatch, Wal, WalOptions};
+//! use loki_chunk::Direction;
+//! use loki_index::{Labels, MatchOp, Matcher, Selector};
+//! use loki_store::{PushEntry, PushStream, Store, StoreConfig};
 //!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
 //! let dir = tempfile::tempdir()?;
-//! let (mut wal, report) = Wal::open(dir.path(), WalOptions::default(), |_| Ok(()))?;
-//! assert_eq!(report.records, 0);
-//! let labels = vec![("app".to_owned(), "shop".to_owned())];
-//! let entries = [(1_700_000_000_000_000_000, &b"GET /cart 200"[..], &[][..])];
-//! wal.append(&[StreamBatch { stream: 1, tenant: "tenant-a", labels: &labels, entries: &entries }])?;
+//! let store = Store::open(StoreConfig::filesystem(dir.path())).await?;
+//! let now = 1_700_000_000_000_000_000;
+//! let labels = Labels::new([("app", "shop"), ("env", "prod")])?;
+//! let entries = vec![PushEntry::new(now, "GET /cart 200"), PushEntry::new(now + 1, "GET /pay 500")];
+//! let summary = store.push_at("tenant-a", vec![PushStream { labels, entries }], now).await?;
+//! assert_eq!(summary.accepted, 2);
+//! drop(store);
+//!
+//! // A restart replays the WAL: nothing acknowledged is lost.
+//! let store = Store::open(StoreConfig::filesystem(dir.path())).await?;
+//! let selector = Selector::new(vec![Matcher::new("app", MatchOp::Equal, "shop")?])?;
+//! let found = store.select("tenant-a", &selector, now, now + 10, Direction::Backward, 10).await?;
+//! assert_eq!(found[0].entries[0].line, "GET /pay 500");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Module map
+//!
+//! | module | what it does |
+//! |---|---|
+//! | `store` | [`Store`]: tenants, streams, push, flush, WAL checkpoints, open and replay |
+//! | `ingest` | limits and validation with Loki's messages; [`PushSummary`] |
+//! | `stream` | one stream: the open chunk, sealed chunks, the out-of-order window |
+//! | `query` | selecting entries, label names and values, series; the chunk cache |
+//! | `objects` | the object store by URL; chunk and segment paths |
+//! | [`wal`] | the write-ahead log: framed, checksummed records; checkpoints; replay |
+//! | `config` | [`StoreConfig`], [`Limits`] |
+//! | `tenant` | [`validate_tenant`] |
+//!
 //! # Crate features
 //!
-//! None yet.
+//! None yet: the local filesystem and in-memory object stores are always
+//! available.
 //!
 //! # Dependencies, and why
 //!
-//! - `crc32fast`: the WAL's record checksums (our own format, so IEEE CRC-32).
+//! - `loki-chunk`, `loki-index`: the chunk format and the label index.
+//! - `object_store`: one interface to the filesystem, memory and cloud stores.
+//! - `tokio`, `futures`: concurrent uploads and fetches; blocking WAL writes
+//!   off the async threads.
+//! - `parking_lot`: short critical sections around streams and indexes.
+//! - `lru`: the decoded-chunk cache.
+//! - `crc32fast`: WAL record checksums (our own format, so IEEE CRC-32).
+//! - `humantime`: timestamps in Loki's refusal messages.
+//! - `url`: storage locations.
+//! - `tracing`: warnings about damage found and uploads retried.
 //! - `thiserror`: the error type.
 
+mod config;
 mod error;
+mod ingest;
+mod objects;
+mod query;
+mod store;
+mod stream;
+mod tenant;
 pub mod wal;
 
+pub use config::{Clock, Limits, StoreConfig};
 pub use error::{Error, ErrorKind, Result};
+pub use ingest::{PushStream, PushSummary, Refusal, RefusalKind};
+pub use loki_index::Selector;
+pub use query::{QueryEntry, StreamEntries};
+pub use store::{FlushSummary, Store};
+pub use stream::PushEntry;
+pub use tenant::{validate_tenant, MAX_TENANT_LEN};

@@ -7,7 +7,9 @@
 //! size, and each segment repeats the series records its entries need, so
 //! older segments can be deleted once their data is flushed or checkpointed.
 //!
-//! Replay reads every segment in order. A torn or damaged tail of the newest
+//! A checkpoint (`checkpoint.N`) holds all live data logged before segment
+//! `N` and replaces those segments. Replay reads the newest checkpoint, then
+//! every segment from `N` on, in order. A torn or damaged tail of the newest
 //! segment (a crash in the middle of a write) is truncated at the last good
 //! record and reported; damage inside an older segment skips the rest of
 //! that segment, reported too. Nothing in the log can make replay panic.
@@ -153,6 +155,34 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(segments)
 }
 
+fn checkpoint_path(dir: &Path, segment: u64) -> PathBuf {
+    dir.join(format!("checkpoint.{segment:08}"))
+}
+
+/// The newest complete checkpoint in `dir`, by the segment it precedes.
+fn newest_checkpoint(dir: &Path) -> Result<Option<u64>> {
+    let mut newest = None;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("listing the WAL directory", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("listing the WAL directory", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".tmp") {
+            // An interrupted checkpoint: never complete, never used.
+            let path = entry.path();
+            fs::remove_file(&path)
+                .map_err(|e| Error::io("removing an unfinished checkpoint", &path, e))?;
+            continue;
+        }
+        if let Some(number) = name
+            .strip_prefix("checkpoint.")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            newest = newest.max(Some(number));
+        }
+    }
+    Ok(newest)
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -188,8 +218,22 @@ impl Wal {
         mut on_record: impl FnMut(Record) -> Result<()>,
     ) -> Result<(Wal, ReplayReport)> {
         fs::create_dir_all(dir).map_err(|e| Error::io("creating the WAL directory", dir, e))?;
-        let segments = list_segments(dir)?;
+        let checkpoint = newest_checkpoint(dir)?;
         let mut report = ReplayReport::default();
+        if let Some(first_segment) = checkpoint {
+            // A checkpoint holds everything before its segment: replay it,
+            // then only the segments from there on.
+            replay_segment(
+                &checkpoint_path(dir, first_segment),
+                false,
+                &mut on_record,
+                &mut report,
+            )?;
+        }
+        let segments: Vec<u64> = list_segments(dir)?
+            .into_iter()
+            .filter(|&s| checkpoint.is_none_or(|first| s >= first))
+            .collect();
         for (i, &segment) in segments.iter().enumerate() {
             let newest = i + 1 == segments.len();
             replay_segment(
@@ -199,7 +243,7 @@ impl Wal {
                 &mut report,
             )?;
         }
-        let next = segments.last().map_or(1, |s| s + 1);
+        let next = segments.last().map_or(checkpoint.unwrap_or(1), |s| s + 1);
         let wal = Wal::create_segment(dir.to_owned(), options, next)?;
         Ok((wal, report))
     }
@@ -296,6 +340,59 @@ impl Wal {
             sync_dir(&self.dir)?;
         }
         Ok(removed)
+    }
+
+    /// Writes a checkpoint: every batch `live` yields, as one file that
+    /// replaces all segments before `segment` (a number [`rotate`](Self::rotate)
+    /// returned, taken when the live data held everything logged before it).
+    /// The file is complete on disk before any segment is deleted; a crash
+    /// in between leaves the old segments, and replay drops the duplicates.
+    ///
+    /// # Errors
+    /// I/O errors; the old segments are then kept.
+    pub fn write_checkpoint<'a>(
+        &mut self,
+        segment: u64,
+        live: impl IntoIterator<Item = StreamBatch<'a>>,
+    ) -> Result<()> {
+        let tmp = self.dir.join(format!("checkpoint.{segment:08}.tmp"));
+        let mut file =
+            File::create(&tmp).map_err(|e| Error::io("creating a checkpoint", &tmp, e))?;
+        let mut buf = SEGMENT_MAGIC.to_vec();
+        for part in live {
+            encode_series(&mut buf, part.stream, part.tenant, part.labels);
+            encode_entries(&mut buf, part.stream, part.entries.iter().copied());
+            if buf.len() > 4 << 20 {
+                file.write_all(&buf)
+                    .map_err(|e| Error::io("writing a checkpoint", &tmp, e))?;
+                buf.clear();
+            }
+        }
+        file.write_all(&buf)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("writing a checkpoint", &tmp, e))?;
+        let done = checkpoint_path(&self.dir, segment);
+        fs::rename(&tmp, &done).map_err(|e| Error::io("completing a checkpoint", &done, e))?;
+        sync_dir(&self.dir)?;
+        self.remove_segments_before(segment)?;
+        for entry in fs::read_dir(&self.dir)
+            .map_err(|e| Error::io("listing the WAL directory", &self.dir, e))?
+        {
+            let path = entry
+                .map_err(|e| Error::io("listing the WAL directory", &self.dir, e))?
+                .path();
+            let older = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("checkpoint."))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n < segment);
+            if older {
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io("removing an old checkpoint", &path, e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The number of the segment being written.

@@ -1,0 +1,390 @@
+//! The read path: find a selector's streams in memory and in the index,
+//! fetch their chunks (through a byte-budgeted cache), and read entries in
+//! time order, deduplicated.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use loki_chunk::{Chunk, ChunkKey, ChunkObject, Direction};
+use loki_index::{Labels, Querier, Selector};
+
+use crate::store::{chunk_key, describe, ms_range, Store, Tenant, TenantIndex};
+use crate::{Error, Result};
+
+/// One returned entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryEntry {
+    /// Unix nanoseconds.
+    pub timestamp: i64,
+    /// The log line (invalid UTF-8 replaced).
+    pub line: String,
+    /// Structured metadata pairs.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A stream's entries in a result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEntries {
+    /// The stream's labels.
+    pub labels: Labels,
+    /// Its entries, in the requested direction.
+    pub entries: Vec<QueryEntry>,
+}
+
+/// Decoded chunks by key, evicted least recently used past a byte budget.
+#[derive(Debug)]
+pub(crate) struct ChunkCache {
+    entries: lru::LruCache<ChunkKey, Chunk>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl ChunkCache {
+    pub(crate) fn new(budget: usize) -> ChunkCache {
+        ChunkCache {
+            entries: lru::LruCache::unbounded(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    fn get(&mut self, key: &ChunkKey) -> Option<Chunk> {
+        self.entries.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: ChunkKey, chunk: Chunk) {
+        let size = chunk.bytes().len();
+        if size > self.budget {
+            return;
+        }
+        if let Some(old) = self.entries.put(key, chunk) {
+            self.bytes -= old.bytes().len();
+        }
+        self.bytes += size;
+        while self.bytes > self.budget {
+            match self.entries.pop_lru() {
+                Some((_, old)) => self.bytes -= old.bytes().len(),
+                None => break,
+            }
+        }
+    }
+}
+
+impl Tenant {
+    fn index_snapshot(&self) -> TenantIndex {
+        self.index.read().clone()
+    }
+}
+
+/// Runs `f` over a querier of the head and one of the sealing head (if any),
+/// both with the segments, collecting both answers.
+fn with_queriers<T>(
+    index: &TenantIndex,
+    mut f: impl FnMut(&Querier<'_>) -> loki_index::Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    if let Some(broken) = index.broken.first() {
+        return Err(Error::Corrupt {
+            what: "index segment",
+            detail: broken.clone(),
+        });
+    }
+    let mut out = f(&Querier::new(Some(&index.head), &index.segments))?;
+    if let Some(sealing) = &index.sealing {
+        out.extend(f(&Querier::new(Some(sealing), &[]))?);
+    }
+    Ok(out)
+}
+
+impl Store {
+    fn tenant_state(&self, tenant: &str) -> Option<Arc<Tenant>> {
+        self.inner.tenants.read().get(tenant).cloned()
+    }
+
+    /// The entries of every stream matching `selector` with timestamps in
+    /// `[from, through)` (Unix ns), at most `limit` in all, the first ones
+    /// in `direction`. Identical entries (same time, line and metadata) in
+    /// one stream are returned once.
+    ///
+    /// # Errors
+    /// Object store errors, and corrupt chunks or segments (never silently
+    /// skipped).
+    pub async fn select(
+        &self,
+        tenant: &str,
+        selector: &Selector,
+        from: i64,
+        through: i64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<StreamEntries>> {
+        let Some(state) = self.tenant_state(tenant) else {
+            return Ok(Vec::new());
+        };
+        if from >= through || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut per_stream: HashMap<Labels, Vec<Chunk>> = HashMap::new();
+        let in_memory: Vec<_> = state
+            .streams
+            .read()
+            .iter()
+            .filter(|(labels, _)| selector.matches(labels))
+            .map(|(labels, s)| (labels.clone(), s.clone()))
+            .collect();
+        for (labels, stream) in in_memory {
+            let chunks = stream.lock().chunks(from, through)?;
+            per_stream.entry(labels).or_default().extend(chunks);
+        }
+
+        let index = state.index_snapshot();
+        let range = ms_range(from, through);
+        let refs = with_queriers(&index, |q| q.chunk_refs(selector, range))?;
+        if !refs.is_empty() {
+            let labels: Vec<Labels> = with_queriers(&index, |q| q.series(Some(selector), range))?;
+            let by_fingerprint: HashMap<u64, Labels> = labels
+                .into_iter()
+                .map(|l| (loki_index::fingerprint(&l), l))
+                .collect();
+            let keys: HashSet<(u64, ChunkKey)> = refs
+                .iter()
+                .map(|r| (r.fingerprint, chunk_key(tenant, r.fingerprint, &r.chunk)))
+                .collect();
+            let fetched: Vec<(u64, Result<Chunk>)> = futures::stream::iter(
+                keys.into_iter()
+                    .map(|(fp, key)| async move { (fp, self.fetch_chunk(key).await) }),
+            )
+            .buffer_unordered(self.inner.config.fetch_concurrency.max(1))
+            .collect()
+            .await;
+            for (fp, chunk) in fetched {
+                let labels = by_fingerprint
+                    .get(&fp)
+                    .cloned()
+                    .ok_or_else(|| Error::Corrupt {
+                        what: "index",
+                        detail: format!("chunk of fingerprint {fp:016x} has no series"),
+                    })?;
+                per_stream.entry(labels).or_default().push(chunk?);
+            }
+        }
+
+        let mut picked: Vec<(i64, usize, QueryEntry)> = Vec::new();
+        let mut streams: Vec<Labels> = Vec::with_capacity(per_stream.len());
+        for (labels, chunks) in per_stream {
+            let entries = read_stream(&labels, &chunks, from, through, direction, limit)?;
+            let index = streams.len();
+            streams.push(labels);
+            picked.extend(entries.into_iter().map(|e| (e.timestamp, index, e)));
+        }
+        // The first `limit` entries across all streams, in direction order.
+        match direction {
+            Direction::Forward => {
+                picked.sort_by(|a, b| a.0.cmp(&b.0).then(streams[a.1].cmp(&streams[b.1])))
+            }
+            Direction::Backward => {
+                picked.sort_by(|a, b| b.0.cmp(&a.0).then(streams[a.1].cmp(&streams[b.1])))
+            }
+        }
+        picked.truncate(limit);
+        let mut grouped: Vec<Vec<QueryEntry>> = vec![Vec::new(); streams.len()];
+        for (_, index, entry) in picked {
+            grouped[index].push(entry);
+        }
+        let mut out: Vec<StreamEntries> = streams
+            .into_iter()
+            .zip(grouped)
+            .filter(|(_, entries)| !entries.is_empty())
+            .map(|(labels, entries)| StreamEntries { labels, entries })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    /// A stored chunk, from the cache or the object store, checked against
+    /// its key.
+    async fn fetch_chunk(&self, key: ChunkKey) -> Result<Chunk> {
+        if let Some(chunk) = self.inner.cache.lock().get(&key) {
+            return Ok(chunk);
+        }
+        let path = self.inner.objects.chunk_path(&key);
+        let bytes = self
+            .inner
+            .objects
+            .get(&path)
+            .await?
+            .ok_or_else(|| Error::Corrupt {
+                what: "chunk object",
+                detail: format!("{path} is in the index but not in the object store"),
+            })?;
+        let chunk = ChunkObject::decode_checked(bytes, &key)
+            .map_err(|source| Error::Chunk {
+                key: key.to_string(),
+                source,
+            })?
+            .into_chunk();
+        self.inner.cache.lock().insert(key, chunk.clone());
+        Ok(chunk)
+    }
+
+    /// Label names of the tenant's streams with data in `[from, through)`.
+    ///
+    /// # Errors
+    /// Corrupt index segments.
+    pub async fn label_names(
+        &self,
+        tenant: &str,
+        selector: Option<&Selector>,
+        from: i64,
+        through: i64,
+    ) -> Result<Vec<String>> {
+        let Some(state) = self.tenant_state(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut names: BTreeSet<String> = self
+            .memory_series(&state, selector, from, through)?
+            .iter()
+            .flat_map(|l| l.iter().map(|(n, _)| n.to_owned()).collect::<Vec<_>>())
+            .collect();
+        let index = state.index_snapshot();
+        names.extend(with_queriers(&index, |q| {
+            q.label_names(selector, ms_range(from, through))
+        })?);
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` in the tenant's streams with data in
+    /// `[from, through)`.
+    ///
+    /// # Errors
+    /// Corrupt index segments.
+    pub async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        selector: Option<&Selector>,
+        from: i64,
+        through: i64,
+    ) -> Result<Vec<String>> {
+        let Some(state) = self.tenant_state(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut values: BTreeSet<String> = self
+            .memory_series(&state, selector, from, through)?
+            .iter()
+            .filter_map(|l| l.get(name).map(str::to_owned))
+            .collect();
+        let index = state.index_snapshot();
+        values.extend(with_queriers(&index, |q| {
+            q.label_values(name, selector, ms_range(from, through))
+        })?);
+        Ok(values.into_iter().collect())
+    }
+
+    /// Label sets of the tenant's streams matching `selector` with data in
+    /// `[from, through)`.
+    ///
+    /// # Errors
+    /// Corrupt index segments.
+    pub async fn series(
+        &self,
+        tenant: &str,
+        selector: Option<&Selector>,
+        from: i64,
+        through: i64,
+    ) -> Result<Vec<Labels>> {
+        let Some(state) = self.tenant_state(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut series: BTreeSet<Labels> = self
+            .memory_series(&state, selector, from, through)?
+            .into_iter()
+            .collect();
+        let index = state.index_snapshot();
+        series.extend(with_queriers(&index, |q| {
+            q.series(selector, ms_range(from, through))
+        })?);
+        Ok(series.into_iter().collect())
+    }
+
+    fn memory_series(
+        &self,
+        state: &Tenant,
+        selector: Option<&Selector>,
+        from: i64,
+        through: i64,
+    ) -> Result<Vec<Labels>> {
+        let streams: Vec<_> = state
+            .streams
+            .read()
+            .iter()
+            .filter(|(labels, _)| selector.is_none_or(|s| s.matches(labels)))
+            .map(|(l, s)| (l.clone(), s.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (labels, stream) in streams {
+            if !stream.lock().chunks(from, through)?.is_empty() {
+                out.push(labels);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A stream's entries in range from all its chunks: merged in direction
+/// order, identical entries once, at most `limit`.
+fn read_stream(
+    labels: &Labels,
+    chunks: &[Chunk],
+    from: i64,
+    through: i64,
+    direction: Direction,
+    limit: usize,
+) -> Result<Vec<QueryEntry>> {
+    let mut all: Vec<QueryEntry> = Vec::new();
+    for chunk in chunks {
+        let mut entries = chunk.entries(from, through, direction);
+        let mut taken = 0;
+        while let Some(e) = entries.next().map_err(|source| Error::Chunk {
+            key: describe(labels),
+            source,
+        })? {
+            all.push(QueryEntry {
+                timestamp: e.timestamp,
+                line: String::from_utf8_lossy(e.line).into_owned(),
+                metadata: e
+                    .metadata
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+            });
+            taken += 1;
+            if taken >= limit {
+                break; // this chunk cannot contribute more than `limit`
+            }
+        }
+    }
+    // Stable: equal timestamps keep chunk order, then stored order.
+    match direction {
+        Direction::Forward => all.sort_by_key(|e| e.timestamp),
+        Direction::Backward => all.sort_by_key(|e| std::cmp::Reverse(e.timestamp)),
+    }
+    let mut out: Vec<QueryEntry> = Vec::with_capacity(all.len().min(limit));
+    let mut run_start = 0;
+    for entry in all {
+        if out
+            .last()
+            .is_some_and(|last: &QueryEntry| last.timestamp != entry.timestamp)
+        {
+            run_start = out.len();
+        }
+        if out[run_start..].contains(&entry) {
+            continue;
+        }
+        out.push(entry);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,718 @@
+//! The engine: tenants and their streams, the WAL, flushing to the object
+//! store, and opening it all again after a restart.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use loki_chunk::ChunkKey;
+use loki_index::{HeadIndex, Labels, Segment, TimeRange};
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::StoreConfig;
+use crate::ingest::{
+    check_entry, check_labels, labels_text, too_far_behind, PushStream, PushSummary, RateLimiter,
+    Refusal, RefusalKind,
+};
+use crate::objects::Objects;
+use crate::query::ChunkCache;
+use crate::stream::{PushEntry, Refusal as StreamRefusal, SealedChunk, Stream};
+use crate::tenant::validate_tenant;
+use crate::wal::{EntryRef, Record, ReplayReport, StreamBatch, Wal, WalEntry};
+use crate::{Error, Result};
+
+/// A tenant's index: the head being filled, one being written out, and the
+/// segments in the object store.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TenantIndex {
+    pub(crate) head: Arc<HeadIndex>,
+    pub(crate) sealing: Option<Arc<HeadIndex>>,
+    pub(crate) segments: Arc<Vec<Segment>>,
+    /// Segments that failed to open: queries of this tenant report them.
+    pub(crate) broken: Arc<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Tenant {
+    pub(crate) id: Arc<str>,
+    pub(crate) streams: RwLock<HashMap<Labels, Arc<Mutex<Stream>>>>,
+    pub(crate) index: RwLock<TenantIndex>,
+    rate: Mutex<RateLimiter>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: StoreConfig,
+    pub(crate) objects: Objects,
+    wal: Option<Arc<Mutex<Wal>>>,
+    /// Pushes hold it shared from logging to applying; a checkpoint takes it
+    /// exclusively to mark a point where memory holds everything logged.
+    gate: tokio::sync::RwLock<()>,
+    pub(crate) tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    next_stream: AtomicU64,
+    flushing: tokio::sync::Mutex<()>,
+    pub(crate) cache: Mutex<ChunkCache>,
+}
+
+/// The storage engine. Cheap to clone; every clone is the same engine.
+///
+/// ```
+/// use loki_store::{PushEntry, PushStream, Store, StoreConfig, Selector};
+/// use loki_index::{Labels, Matcher, MatchOp};
+/// use loki_chunk::Direction;
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let store = Store::open(StoreConfig::in_memory()).await?;
+/// let now = 1_700_000_000_000_000_000;
+/// let labels = Labels::new([("app", "shop")])?;
+/// store.push_at("tenant-a", vec![PushStream { labels, entries: vec![PushEntry::new(now, "GET /cart 200")] }], now).await?;
+/// store.flush(true).await?; // to the object store, and indexed
+///
+/// let selector = Selector::new(vec![Matcher::new("app", MatchOp::Equal, "shop")?])?;
+/// let streams = store.select("tenant-a", &selector, now, now + 1, Direction::Forward, 100).await?;
+/// assert_eq!(streams[0].entries[0].line, "GET /cart 200");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What a flush did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushSummary {
+    /// Chunks written to the object store.
+    pub chunks: usize,
+    /// Bytes of those chunk objects.
+    pub bytes: u64,
+    /// Index segments written.
+    pub segments: usize,
+}
+
+impl Tenant {
+    fn new(id: &str) -> Tenant {
+        Tenant {
+            id: Arc::from(id),
+            streams: RwLock::new(HashMap::new()),
+            index: RwLock::new(TenantIndex::default()),
+            rate: Mutex::new(RateLimiter::new()),
+        }
+    }
+}
+
+impl Inner {
+    fn tenant(&self, id: &str) -> Arc<Tenant> {
+        if let Some(t) = self.tenants.read().get(id) {
+            return t.clone();
+        }
+        self.tenants
+            .write()
+            .entry(id.to_owned())
+            .or_insert_with(|| Arc::new(Tenant::new(id)))
+            .clone()
+    }
+
+    fn max_age_ns(&self) -> i64 {
+        self.config.max_chunk_age.as_nanos().min(i64::MAX as u128) as i64
+    }
+
+    /// Applies a replayed record; streams are found by WAL reference.
+    fn replay(&self, record: Record, by_ref: &mut HashMap<u64, Arc<Mutex<Stream>>>) -> Result<()> {
+        match record {
+            Record::Series {
+                stream,
+                tenant,
+                labels,
+            } => {
+                self.next_stream.fetch_max(stream + 1, Ordering::Relaxed);
+                let labels = Labels::new(labels)?;
+                let tenant = self.tenant(&tenant);
+                let existing = tenant
+                    .streams
+                    .write()
+                    .entry(labels.clone())
+                    .or_insert_with(|| {
+                        Arc::new(Mutex::new(Stream::new(stream, tenant.id.clone(), labels)))
+                    })
+                    .clone();
+                by_ref.insert(stream, existing);
+            }
+            Record::Entries { stream, entries } => {
+                let Some(target) = by_ref.get(&stream) else {
+                    return Err(Error::WalRecord(
+                        "entries for a stream with no series record",
+                    ));
+                };
+                let now = self.config.clock.now();
+                let mut s = target.lock();
+                for e in entries {
+                    s.append(
+                        e.timestamp,
+                        &e.line,
+                        &e.metadata,
+                        now,
+                        &self.config.chunk,
+                        self.max_age_ns(),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Opens the engine: the object store, every index segment in it, and
+    /// the WAL, replaying what it holds.
+    ///
+    /// # Errors
+    /// An unusable configuration, I/O errors, or a WAL record that replays
+    /// into invalid labels.
+    pub async fn open(config: StoreConfig) -> Result<Store> {
+        Ok(Store::open_with_report(config).await?.0)
+    }
+
+    /// [`open`](Self::open), also returning what WAL replay found.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub async fn open_with_report(config: StoreConfig) -> Result<(Store, ReplayReport)> {
+        let objects = Objects::open(&config.storage_url, &config.storage_options)?;
+        let cache = Mutex::new(ChunkCache::new(config.chunk_cache_bytes));
+        let wal_dir = config.wal_dir.clone();
+        let wal_options = config.wal;
+        let inner = Arc::new(Inner {
+            config,
+            objects,
+            wal: None,
+            gate: tokio::sync::RwLock::new(()),
+            tenants: RwLock::new(HashMap::new()),
+            next_stream: AtomicU64::new(1),
+            flushing: tokio::sync::Mutex::new(()),
+            cache,
+        });
+        load_segments(&inner).await?;
+        let mut report = ReplayReport::default();
+        let wal = match wal_dir {
+            Some(dir) => {
+                let replaying = inner.clone();
+                let (wal, replayed) = tokio::task::spawn_blocking(move || {
+                    let mut by_ref = HashMap::new();
+                    Wal::open(&dir, wal_options, |record| {
+                        replaying.replay(record, &mut by_ref)
+                    })
+                })
+                .await
+                .map_err(|e| Error::Config(format!("WAL replay task failed: {e}")))??;
+                report = replayed;
+                for damage in &report.damage {
+                    tracing::warn!(segment = %damage.segment.display(), offset = damage.offset, reason = damage.reason, truncated = damage.truncated, "WAL damage found on replay");
+                }
+                Some(Arc::new(Mutex::new(wal)))
+            }
+            None => None,
+        };
+        let mut inner = Arc::into_inner(inner)
+            .ok_or_else(|| Error::Config("engine still shared after replay".into()))?;
+        inner.wal = wal;
+        Ok((
+            Store {
+                inner: Arc::new(inner),
+            },
+            report,
+        ))
+    }
+
+    /// Pushes streams for `tenant`, now.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTenant`], [`Error::RateLimited`] (nothing stored), or
+    /// a WAL or chunk error (the push must be treated as failed).
+    pub async fn push(&self, tenant: &str, streams: Vec<PushStream>) -> Result<PushSummary> {
+        let now = self.inner.config.clock.now();
+        self.push_at(tenant, streams, now).await
+    }
+
+    /// Pushes as if the time were `now` (Unix ns): the reference point for
+    /// the age limits and rate limiting.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub async fn push_at(
+        &self,
+        tenant_id: &str,
+        streams: Vec<PushStream>,
+        now: i64,
+    ) -> Result<PushSummary> {
+        validate_tenant(tenant_id)?;
+        let inner = &self.inner;
+        let limits = inner.config.limits_for(tenant_id).clone();
+        let bytes: usize = streams
+            .iter()
+            .flat_map(|s| &s.entries)
+            .map(|e| e.line.len())
+            .sum();
+        let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
+        let tenant = inner.tenant(tenant_id);
+        if !tenant.rate.lock().try_take(
+            bytes,
+            limits.ingestion_rate_bytes,
+            limits.ingestion_burst_bytes,
+            now,
+        ) {
+            return Err(Error::RateLimited {
+                tenant: tenant_id.to_owned(),
+                limit_bytes_per_second: limits.ingestion_rate_bytes as u64,
+                lines,
+                bytes,
+            });
+        }
+
+        let _gate = inner.gate.read().await;
+        let mut summary = PushSummary::default();
+        let window = inner.max_age_ns() / 2;
+        // Decide what each stream accepts.
+        let mut work: Vec<(Arc<Mutex<Stream>>, Vec<PushEntry>)> = Vec::new();
+        for PushStream { labels, entries } in streams {
+            if let Some(message) = check_labels(&labels, &limits) {
+                summary.refusals.push(Refusal {
+                    kind: RefusalKind::InvalidLabels,
+                    entries: entries.len(),
+                    message,
+                });
+                continue;
+            }
+            let mut valid = Vec::with_capacity(entries.len());
+            for entry in entries {
+                match check_entry(&entry, &labels, &limits, now) {
+                    Some((kind, message)) => push_refusal(&mut summary, kind, message),
+                    None => valid.push(entry),
+                }
+            }
+            if valid.is_empty() {
+                continue;
+            }
+            let Some(stream) =
+                self.stream_for(&tenant, labels.clone(), limits.max_streams_per_tenant)
+            else {
+                let message = format!(
+                    "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '{tenant_id}'"
+                );
+                summary.refusals.push(Refusal {
+                    kind: RefusalKind::StreamLimit,
+                    entries: valid.len(),
+                    message,
+                });
+                continue;
+            };
+            let (accepted, duplicates, refused) = stream.lock().admit(&valid, window);
+            summary.duplicates += duplicates;
+            for (i, StreamRefusal::TooFarBehind { oldest_acceptable }) in refused {
+                push_refusal(
+                    &mut summary,
+                    RefusalKind::OutOfOrder,
+                    too_far_behind(&valid[i], &labels, oldest_acceptable),
+                );
+            }
+            if accepted.len() == valid.len() {
+                work.push((stream, valid));
+            } else {
+                let mut keep = accepted.into_iter().peekable();
+                let kept = valid
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep.next_if_eq(i).is_some())
+                    .map(|(_, e)| e)
+                    .collect();
+                work.push((stream, kept));
+            }
+        }
+        work.retain(|(_, entries)| !entries.is_empty());
+        summary.accepted = work.iter().map(|(_, e)| e.len()).sum();
+        if work.is_empty() {
+            return Ok(summary);
+        }
+
+        // Log, then apply: an acknowledged entry is on disk before it is
+        // in memory.
+        if let Some(wal) = &inner.wal {
+            let wal = wal.clone();
+            let logged = tokio::task::spawn_blocking(move || {
+                let described: Vec<(u64, Arc<str>, Vec<(String, String)>)> = work
+                    .iter()
+                    .map(|(s, _)| {
+                        let s = s.lock();
+                        (s.id, s.tenant.clone(), s.pairs.clone())
+                    })
+                    .collect();
+                let refs: Vec<Vec<EntryRef<'_>>> = work
+                    .iter()
+                    .map(|(_, entries)| {
+                        entries
+                            .iter()
+                            .map(|e| (e.timestamp, e.line.as_bytes(), e.metadata.as_slice()))
+                            .collect()
+                    })
+                    .collect();
+                let batch: Vec<StreamBatch<'_>> = described
+                    .iter()
+                    .zip(&refs)
+                    .map(|((id, tenant, pairs), entries)| StreamBatch {
+                        stream: *id,
+                        tenant,
+                        labels: pairs,
+                        entries,
+                    })
+                    .collect();
+                let result = wal.lock().append(&batch);
+                drop(batch);
+                result.map(|()| work)
+            })
+            .await
+            .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?;
+            work = logged?;
+        }
+        let max_age = inner.max_age_ns();
+        let wall = inner.config.clock.now();
+        for (stream, entries) in work {
+            let mut s = stream.lock();
+            for e in entries {
+                s.append(
+                    e.timestamp,
+                    e.line.as_bytes(),
+                    &e.metadata,
+                    wall,
+                    &inner.config.chunk,
+                    max_age,
+                )?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The stream with these labels, created if the tenant may have more.
+    fn stream_for(
+        &self,
+        tenant: &Tenant,
+        labels: Labels,
+        max_streams: usize,
+    ) -> Option<Arc<Mutex<Stream>>> {
+        if let Some(s) = tenant.streams.read().get(&labels) {
+            return Some(s.clone());
+        }
+        let mut streams = tenant.streams.write();
+        if let Some(s) = streams.get(&labels) {
+            return Some(s.clone());
+        }
+        if max_streams > 0 && streams.len() >= max_streams {
+            return None;
+        }
+        let id = self.inner.next_stream.fetch_add(1, Ordering::Relaxed);
+        let stream = Arc::new(Mutex::new(Stream::new(
+            id,
+            tenant.id.clone(),
+            labels.clone(),
+        )));
+        streams.insert(labels, stream.clone());
+        Some(stream)
+    }
+
+    /// Writes data to the object store: closes chunks that are idle or old
+    /// (every open chunk when `force`), uploads closed chunks, writes the
+    /// index segments for them, then checkpoints the WAL so it holds only
+    /// what is still in memory.
+    ///
+    /// # Errors
+    /// The first upload or WAL error; chunks that failed stay in memory and
+    /// are tried again by the next flush.
+    pub async fn flush(&self, force: bool) -> Result<FlushSummary> {
+        let inner = &self.inner;
+        let _one_at_a_time = inner.flushing.lock().await;
+        let now = inner.config.clock.now();
+        let idle = inner
+            .config
+            .chunk_idle_period
+            .as_nanos()
+            .min(i64::MAX as u128) as i64;
+        let max_age = inner.max_age_ns();
+        let tenants: Vec<Arc<Tenant>> = inner.tenants.read().values().cloned().collect();
+
+        let mut sealed: Vec<(Arc<Tenant>, Arc<Mutex<Stream>>, Labels, Arc<SealedChunk>)> =
+            Vec::new();
+        for tenant in &tenants {
+            let streams: Vec<Arc<Mutex<Stream>>> =
+                tenant.streams.read().values().cloned().collect();
+            for stream in streams {
+                let mut s = stream.lock();
+                if force {
+                    s.seal_head()?;
+                } else {
+                    s.seal_if_due(now, idle, max_age)?;
+                }
+                for chunk in &s.sealed {
+                    sealed.push((
+                        tenant.clone(),
+                        stream.clone(),
+                        s.labels.clone(),
+                        chunk.clone(),
+                    ));
+                }
+            }
+        }
+
+        let mut summary = FlushSummary::default();
+        let mut first_error = None;
+        let uploads = futures::stream::iter(sealed.into_iter().map(
+            |(tenant, stream, labels, chunk)| async move {
+                let path = inner.objects.chunk_path(&chunk.key);
+                let result = inner.objects.put(&path, chunk.object.clone()).await;
+                (tenant, stream, labels, chunk, result)
+            },
+        ))
+        .buffer_unordered(inner.config.fetch_concurrency.max(1));
+        let done: Vec<_> = uploads.collect().await;
+        for (tenant, stream, labels, chunk, result) in done {
+            match result {
+                Ok(()) => {
+                    tenant.index.read().head.insert(&labels, chunk.chunk_ref)?;
+                    stream.lock().forget_sealed(&chunk.key);
+                    summary.chunks += 1;
+                    summary.bytes += chunk.object.len() as u64;
+                }
+                Err(err) => {
+                    tracing::warn!(key = %chunk.key, error = %err, "chunk upload failed; kept for the next flush");
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+
+        for tenant in &tenants {
+            summary.segments += self.write_index(tenant).await?;
+        }
+        self.checkpoint().await?;
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(summary),
+        }
+    }
+
+    /// Writes the tenant's index head out as segments, one per period.
+    async fn write_index(&self, tenant: &Tenant) -> Result<usize> {
+        let inner = &self.inner;
+        let sealing = {
+            let mut index = tenant.index.write();
+            if index.head.series_count() == 0 {
+                return Ok(0);
+            }
+            let head = std::mem::take(&mut index.head);
+            index.sealing = Some(head.clone());
+            head
+        };
+        let period_ms = inner
+            .config
+            .index_period
+            .as_millis()
+            .clamp(1, i64::MAX as u128) as i64;
+        let parts = sealing.write_segments(&tenant.id, period_ms)?;
+        let mut opened = Vec::with_capacity(parts.len());
+        for (period, bytes) in parts {
+            let sequence = format!("{:020}-{:08x}", inner.config.clock.now(), fastrand_u32());
+            let path = inner
+                .objects
+                .segment_path(&tenant.id, period.start, &sequence);
+            let bytes = bytes::Bytes::from(bytes);
+            inner.objects.put(&path, bytes.clone()).await?;
+            opened.push(Segment::open(bytes)?);
+        }
+        let written = opened.len();
+        let mut index = tenant.index.write();
+        let mut segments = reopen(&index.segments)?;
+        segments.extend(opened);
+        index.segments = Arc::new(segments);
+        index.sealing = None;
+        Ok(written)
+    }
+
+    /// Rewrites the WAL as one checkpoint of what memory holds, and drops
+    /// streams that hold nothing.
+    async fn checkpoint(&self) -> Result<()> {
+        let inner = &self.inner;
+        let Some(wal) = &inner.wal else {
+            self.drop_empty_streams().await;
+            return Ok(());
+        };
+        let (segment, streams) = {
+            let _exclusive = inner.gate.write().await;
+            let segment = {
+                let wal = wal.clone();
+                tokio::task::spawn_blocking(move || wal.lock().rotate())
+                    .await
+                    .map_err(|e| Error::Config(format!("WAL task failed: {e}")))??
+            };
+            let mut live = Vec::new();
+            for tenant in inner.tenants.read().values() {
+                tenant.streams.write().retain(|_, s| !s.lock().is_empty());
+                live.extend(tenant.streams.read().values().cloned());
+            }
+            (segment, live)
+        };
+        let mut snapshot: Vec<(u64, Arc<str>, Vec<(String, String)>, Vec<WalEntry>)> = Vec::new();
+        for stream in streams {
+            let mut s = stream.lock();
+            let entries = s.unflushed_entries()?;
+            snapshot.push((s.id, s.tenant.clone(), s.pairs.clone(), entries));
+        }
+        let wal = wal.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<Vec<EntryRef<'_>>> = snapshot
+                .iter()
+                .map(|(_, _, _, entries)| {
+                    entries
+                        .iter()
+                        .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()))
+                        .collect()
+                })
+                .collect();
+            let batches = snapshot
+                .iter()
+                .zip(&refs)
+                .map(|((id, tenant, pairs, _), entries)| StreamBatch {
+                    stream: *id,
+                    tenant,
+                    labels: pairs,
+                    entries,
+                });
+            wal.lock().write_checkpoint(segment, batches)
+        })
+        .await
+        .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?
+    }
+
+    async fn drop_empty_streams(&self) {
+        let _exclusive = self.inner.gate.write().await;
+        for tenant in self.inner.tenants.read().values() {
+            tenant.streams.write().retain(|_, s| !s.lock().is_empty());
+        }
+    }
+
+    /// Flushes everything; call before dropping the engine.
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
+    pub async fn shutdown(&self) -> Result<FlushSummary> {
+        self.flush(true).await
+    }
+
+    /// Bytes of log data held in memory (open and sealed chunks).
+    pub fn memory_bytes(&self) -> usize {
+        let tenants: Vec<Arc<Tenant>> = self.inner.tenants.read().values().cloned().collect();
+        tenants
+            .iter()
+            .flat_map(|t| t.streams.read().values().cloned().collect::<Vec<_>>())
+            .map(|s| s.lock().memory_bytes())
+            .sum()
+    }
+
+    /// Streams held in memory, per tenant.
+    pub fn active_streams(&self, tenant: &str) -> usize {
+        self.inner
+            .tenants
+            .read()
+            .get(tenant)
+            .map_or(0, |t| t.streams.read().len())
+    }
+
+    /// Bytes the WAL takes on disk (0 without a WAL).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn wal_bytes(&self) -> Result<u64> {
+        match &self.inner.wal {
+            Some(wal) => wal.lock().disk_size(),
+            None => Ok(0),
+        }
+    }
+}
+
+fn push_refusal(summary: &mut PushSummary, kind: RefusalKind, message: String) {
+    match summary.refusals.iter_mut().find(|r| r.kind == kind) {
+        Some(existing) => existing.entries += 1,
+        None => summary.refusals.push(Refusal {
+            kind,
+            entries: 1,
+            message,
+        }),
+    }
+}
+
+fn fastrand_u32() -> u32 {
+    // Object names need only be unique per writer and instant.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    (n as u32) ^ std::process::id().rotate_left(16)
+}
+
+/// A new list of the same segments (opening one from its bytes is O(1)).
+fn reopen(segments: &[Segment]) -> Result<Vec<Segment>> {
+    Ok(segments
+        .iter()
+        .map(|s| Segment::open(s.as_bytes().clone()))
+        .collect::<loki_index::Result<_>>()?)
+}
+
+/// Opens every index segment in the object store.
+async fn load_segments(inner: &Inner) -> Result<()> {
+    for (tenant_id, path) in inner.objects.list_segments().await? {
+        if validate_tenant(&tenant_id).is_err() {
+            continue;
+        }
+        let tenant = inner.tenant(&tenant_id);
+        let opened = match inner.objects.get(&path).await? {
+            Some(bytes) => Segment::open(bytes).map_err(|e| e.to_string()),
+            None => Err("listed but gone".to_owned()),
+        };
+        let mut index = tenant.index.write();
+        match opened {
+            Ok(segment) => {
+                let mut segments = reopen(&index.segments)?;
+                segments.push(segment);
+                index.segments = Arc::new(segments);
+            }
+            Err(reason) => {
+                tracing::error!(path = %path, %reason, "index segment does not open");
+                let mut broken = (*index.broken).clone();
+                broken.push(format!("{path}: {reason}"));
+                index.broken = Arc::new(broken);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key of a chunk ref of a stream.
+pub(crate) fn chunk_key(tenant: &str, fingerprint: u64, chunk: &loki_index::ChunkRef) -> ChunkKey {
+    ChunkKey {
+        tenant: tenant.to_owned(),
+        fingerprint,
+        from_ms: chunk.from,
+        through_ms: chunk.through,
+        checksum: chunk.checksum,
+    }
+}
+
+/// The inclusive millisecond range covering `[from, through)` nanoseconds.
+pub(crate) fn ms_range(from: i64, through: i64) -> TimeRange {
+    TimeRange::new(
+        from.div_euclid(1_000_000),
+        (through - 1).div_euclid(1_000_000),
+    )
+}
+
+/// For messages about a stream.
+pub(crate) fn describe(labels: &Labels) -> String {
+    labels_text(labels)
+}

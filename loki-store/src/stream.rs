@@ -1,0 +1,305 @@
+//! One stream's in-memory state: the chunk being written, sealed chunks
+//! waiting for upload, and what the out-of-order window needs to know.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use loki_chunk::{
+    Chunk, ChunkBuilder, ChunkKey, ChunkObject, ChunkObjectMeta, ChunkOptions, Direction,
+};
+use loki_index::{ChunkRef, Labels};
+
+use crate::ingest::labels_text;
+use crate::wal::WalEntry;
+use crate::{Error, Result};
+
+/// One entry of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEntry {
+    /// Unix nanoseconds.
+    pub timestamp: i64,
+    /// The log line.
+    pub line: String,
+    /// Structured metadata pairs.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl PushEntry {
+    /// An entry without structured metadata.
+    pub fn new(timestamp: i64, line: impl Into<String>) -> PushEntry {
+        PushEntry {
+            timestamp,
+            line: line.into(),
+            metadata: Vec::new(),
+        }
+    }
+}
+
+/// A chunk closed and encoded as a stored object, not yet (or just) uploaded.
+#[derive(Debug)]
+pub(crate) struct SealedChunk {
+    pub(crate) key: ChunkKey,
+    pub(crate) object: Bytes,
+    pub(crate) chunk: Chunk,
+    pub(crate) chunk_ref: ChunkRef,
+}
+
+#[derive(Debug)]
+struct OpenChunk {
+    builder: ChunkBuilder,
+    /// Wall-clock time the chunk was started (ns).
+    created: i64,
+    /// Smallest entry timestamp in the chunk.
+    first: i64,
+    /// A readable copy of the chunk, until the next append.
+    snapshot: Option<Chunk>,
+}
+
+/// Why an entry was not accepted into a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Older than the stream's newest entry minus half the max chunk age.
+    TooFarBehind { oldest_acceptable: i64 },
+}
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) id: u64,
+    pub(crate) tenant: Arc<str>,
+    pub(crate) labels: Labels,
+    pub(crate) pairs: Vec<(String, String)>,
+    head: Option<OpenChunk>,
+    pub(crate) sealed: Vec<Arc<SealedChunk>>,
+    highest: i64,
+    last: Option<(i64, String, Vec<(String, String)>)>,
+    last_append: i64,
+}
+
+impl Stream {
+    pub(crate) fn new(id: u64, tenant: Arc<str>, labels: Labels) -> Stream {
+        let pairs = labels
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        Stream {
+            id,
+            tenant,
+            labels,
+            pairs,
+            head: None,
+            sealed: Vec::new(),
+            highest: i64::MIN,
+            last: None,
+            last_append: 0,
+        }
+    }
+
+    /// Decides, in order, which entries the stream accepts: those within the
+    /// out-of-order window and not identical to the entry just before.
+    /// Returns the accepted indices, the duplicates dropped and the refusals.
+    pub(crate) fn admit(
+        &mut self,
+        entries: &[PushEntry],
+        window: i64,
+    ) -> (Vec<usize>, usize, Vec<(usize, Refusal)>) {
+        let mut accepted = Vec::with_capacity(entries.len());
+        let mut duplicates = 0;
+        let mut refused = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if self.highest != i64::MIN {
+                let oldest_acceptable = self.highest.saturating_sub(window);
+                if entry.timestamp < oldest_acceptable {
+                    refused.push((i, Refusal::TooFarBehind { oldest_acceptable }));
+                    continue;
+                }
+            }
+            if let Some((ts, line, metadata)) = &self.last {
+                if *ts == entry.timestamp && *line == entry.line && *metadata == entry.metadata {
+                    duplicates += 1;
+                    continue;
+                }
+            }
+            self.highest = self.highest.max(entry.timestamp);
+            accepted.push(i);
+        }
+        if let Some(&i) = accepted.last() {
+            let e = &entries[i];
+            self.last = Some((e.timestamp, e.line.clone(), e.metadata.clone()));
+        }
+        (accepted, duplicates, refused)
+    }
+
+    /// Appends an accepted entry, starting a new chunk when the current one
+    /// is full or would span more than `max_age` nanoseconds.
+    pub(crate) fn append(
+        &mut self,
+        timestamp: i64,
+        line: &[u8],
+        metadata: &[(String, String)],
+        now: i64,
+        options: &ChunkOptions,
+        max_age: i64,
+    ) -> Result<()> {
+        let pairs: Vec<(&str, &str)> = metadata
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let full = self.head.as_ref().is_some_and(|open| {
+            !open.builder.has_room_for(line, &pairs)
+                || timestamp.saturating_sub(open.first) > max_age
+                || open.first.saturating_sub(timestamp) > max_age
+        });
+        if full {
+            self.seal_head()?;
+        }
+        let open = match &mut self.head {
+            Some(open) => open,
+            None => self.head.insert(OpenChunk {
+                builder: ChunkBuilder::with_options(*options)
+                    .map_err(|source| self.chunk_error(source))?,
+                created: now,
+                first: timestamp,
+                snapshot: None,
+            }),
+        };
+        let _ = open
+            .builder
+            .append(timestamp, line, &pairs)
+            .map_err(|source| Error::Chunk {
+                key: labels_text(&self.labels),
+                source,
+            })?;
+        open.first = open.first.min(timestamp);
+        open.snapshot = None;
+        self.highest = self.highest.max(timestamp);
+        self.last_append = now;
+        Ok(())
+    }
+
+    fn chunk_error(&self, source: loki_chunk::Error) -> Error {
+        Error::Chunk {
+            key: labels_text(&self.labels),
+            source,
+        }
+    }
+
+    /// Closes the open chunk, if any, encoding it as a stored object.
+    pub(crate) fn seal_head(&mut self) -> Result<()> {
+        let Some(mut open) = self.head.take() else {
+            return Ok(());
+        };
+        let stats = open.builder.stats();
+        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
+            return Ok(());
+        };
+        let bytes = open.builder.encode().map_err(|e| self.chunk_error(e))?;
+        let meta = ChunkObjectMeta::new(&self.tenant, &self.pairs, min, max);
+        let (object, key) = ChunkObject::encode(&meta, &bytes).map_err(|e| self.chunk_error(e))?;
+        let chunk = Chunk::open(bytes).map_err(|e| self.chunk_error(e))?;
+        let stats = chunk.stats();
+        let chunk_ref = ChunkRef {
+            from: key.from_ms,
+            through: key.through_ms,
+            checksum: key.checksum,
+            compressed_size: u32::try_from(object.len()).unwrap_or(u32::MAX),
+            entries: u32::try_from(stats.entries).unwrap_or(u32::MAX),
+            uncompressed_size: stats.uncompressed_bytes,
+        };
+        self.sealed.push(Arc::new(SealedChunk {
+            key,
+            object,
+            chunk,
+            chunk_ref,
+        }));
+        Ok(())
+    }
+
+    /// Seals the open chunk if it has been idle or open too long.
+    pub(crate) fn seal_if_due(&mut self, now: i64, idle: i64, max_age: i64) -> Result<bool> {
+        let due = self.head.as_ref().is_some_and(|open| {
+            now.saturating_sub(self.last_append) >= idle
+                || now.saturating_sub(open.created) >= max_age
+        });
+        if due {
+            self.seal_head()?;
+        }
+        Ok(due)
+    }
+
+    /// Forgets a sealed chunk once it is stored and indexed.
+    pub(crate) fn forget_sealed(&mut self, key: &ChunkKey) {
+        self.sealed.retain(|s| &s.key != key);
+    }
+
+    /// Whether nothing is held in memory.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none() && self.sealed.is_empty()
+    }
+
+    /// Bytes held in memory: open chunks' accounted size plus sealed objects.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let head = self.head.as_ref().map_or(0, |open| {
+            let stats = open.builder.stats();
+            (stats.uncompressed_bytes + stats.compressed_bytes) as usize
+        });
+        head + self.sealed.iter().map(|s| s.object.len()).sum::<usize>()
+    }
+
+    /// Readable chunks holding this stream's unflushed data in `[from, through)`.
+    pub(crate) fn chunks(&mut self, from: i64, through: i64) -> Result<Vec<Chunk>> {
+        let overlaps = |chunk: &Chunk| {
+            let stats = chunk.stats();
+            stats.min_time.is_some_and(|min| min < through)
+                && stats.max_time.is_some_and(|max| max >= from)
+        };
+        let mut out: Vec<Chunk> = self
+            .sealed
+            .iter()
+            .map(|s| s.chunk.clone())
+            .filter(|c| overlaps(c))
+            .collect();
+        if let Some(open) = &mut self.head {
+            let snapshot = match &open.snapshot {
+                Some(chunk) => chunk.clone(),
+                None => {
+                    let bytes = open.builder.snapshot().map_err(|source| Error::Chunk {
+                        key: labels_text(&self.labels),
+                        source,
+                    })?;
+                    let chunk = Chunk::open(bytes).map_err(|source| Error::Chunk {
+                        key: labels_text(&self.labels),
+                        source,
+                    })?;
+                    open.snapshot.insert(chunk).clone()
+                }
+            };
+            if overlaps(&snapshot) {
+                out.push(snapshot);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every entry held in memory, for a WAL checkpoint.
+    pub(crate) fn unflushed_entries(&mut self) -> Result<Vec<WalEntry>> {
+        let mut out = Vec::new();
+        for chunk in self.chunks(i64::MIN, i64::MAX)? {
+            let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Forward);
+            while let Some(e) = entries.next().map_err(|source| Error::Chunk {
+                key: labels_text(&self.labels),
+                source,
+            })? {
+                out.push(WalEntry {
+                    timestamp: e.timestamp,
+                    line: e.line.to_vec(),
+                    metadata: e
+                        .metadata
+                        .iter()
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
