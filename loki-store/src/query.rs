@@ -333,6 +333,9 @@ impl Store {
 
 /// A stream's entries in range from all its chunks: merged in direction
 /// order, identical entries once, at most `limit`.
+///
+/// Entries with equal timestamps are ordered by line, then metadata, so an
+/// answer does not depend on which chunks (in memory or stored) hold them.
 fn read_stream(
     labels: &Labels,
     chunks: &[Chunk],
@@ -345,10 +348,15 @@ fn read_stream(
     for chunk in chunks {
         let mut entries = chunk.entries(from, through, direction);
         let mut taken = 0;
+        let mut last = None;
         while let Some(e) = entries.next().map_err(|source| Error::Chunk {
             key: describe(labels),
             source,
         })? {
+            // Past `limit`, only entries tied with the last one can matter.
+            if taken >= limit && last != Some(e.timestamp) {
+                break;
+            }
             all.push(QueryEntry {
                 timestamp: e.timestamp,
                 line: String::from_utf8_lossy(e.line).into_owned(),
@@ -359,32 +367,15 @@ fn read_stream(
                     .collect(),
             });
             taken += 1;
-            if taken >= limit {
-                break; // this chunk cannot contribute more than `limit`
-            }
+            last = Some(e.timestamp);
         }
     }
-    // Stable: equal timestamps keep chunk order, then stored order.
-    match direction {
-        Direction::Forward => all.sort_by_key(|e| e.timestamp),
-        Direction::Backward => all.sort_by_key(|e| std::cmp::Reverse(e.timestamp)),
+    let key = |e: &QueryEntry| (e.timestamp, e.line.clone(), e.metadata.clone());
+    all.sort_unstable_by_key(key);
+    all.dedup();
+    if direction == Direction::Backward {
+        all.reverse();
     }
-    let mut out: Vec<QueryEntry> = Vec::with_capacity(all.len().min(limit));
-    let mut run_start = 0;
-    for entry in all {
-        if out
-            .last()
-            .is_some_and(|last: &QueryEntry| last.timestamp != entry.timestamp)
-        {
-            run_start = out.len();
-        }
-        if out[run_start..].contains(&entry) {
-            continue;
-        }
-        out.push(entry);
-        if out.len() >= limit {
-            break;
-        }
-    }
-    Ok(out)
+    all.truncate(limit);
+    Ok(all)
 }

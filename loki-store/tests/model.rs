@@ -1,0 +1,178 @@
+//! Model-based test: random pushes (several tenants and streams, out of
+//! order within the window, duplicates), flushes and restarts; every query
+//! answer equals a plain in-memory model (entries in time order, ties by
+//! line then metadata, each distinct entry once).
+
+use std::collections::BTreeMap;
+
+use loki_chunk::Direction;
+use loki_index::{Labels, MatchOp, Matcher, Selector};
+use loki_store::wal::{FsyncPolicy, WalOptions};
+use loki_store::{Clock, Limits, PushEntry, PushStream, Store, StoreConfig};
+use proptest::prelude::*;
+
+const BASE: i64 = 1_700_000_000_000_000_000;
+const TENANTS: [&str; 2] = ["tenant-a", "tenant-b"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push {
+        tenant: usize,
+        stream: u8,
+        entries: Vec<(i64, String, bool)>,
+    },
+    Flush {
+        force: bool,
+    },
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let entry = (0i64..50, "[ab]{0,3}", any::<bool>());
+    prop_oneof![
+        6 => (0..TENANTS.len(), 0u8..3, proptest::collection::vec(entry, 1..6))
+            .prop_map(|(tenant, stream, entries)| Op::Push { tenant, stream, entries }),
+        1 => any::<bool>().prop_map(|force| Op::Flush { force }),
+        1 => Just(Op::Restart),
+    ]
+}
+
+fn config(dir: &std::path::Path, block_size: usize) -> StoreConfig {
+    let mut config = StoreConfig::filesystem(dir);
+    config.limits = Limits::unlimited();
+    config.wal = WalOptions::default().fsync(FsyncPolicy::Never);
+    config.chunk = config.chunk.block_size(block_size).target_size(2_000);
+    config.clock = Clock::from_fn(|| BASE);
+    config
+}
+
+fn labels(stream: u8) -> Labels {
+    Labels::new([
+        ("app", "shop"),
+        ("stream", ["one", "two", "three"][stream as usize]),
+    ])
+    .unwrap()
+}
+
+type Model = BTreeMap<(usize, Labels), Vec<(i64, String, Vec<(String, String)>)>>;
+
+fn entry_of(ts: i64, line: &str, with_metadata: bool) -> (i64, String, Vec<(String, String)>) {
+    let metadata = if with_metadata {
+        vec![("trace_id".to_owned(), format!("t{ts}"))]
+    } else {
+        Vec::new()
+    };
+    (BASE + ts, line.to_owned(), metadata)
+}
+
+async fn check(store: &Store, model: &Model) {
+    let selector =
+        Selector::new(vec![Matcher::new("stream", MatchOp::Regex, ".+").unwrap()]).unwrap();
+    for (t, tenant) in TENANTS.iter().enumerate() {
+        let got = store
+            .select(
+                tenant,
+                &selector,
+                BASE,
+                BASE + 1_000,
+                Direction::Forward,
+                10_000,
+            )
+            .await
+            .unwrap();
+        let got: Vec<(Labels, Vec<(i64, String, Vec<(String, String)>)>)> = got
+            .into_iter()
+            .map(|s| {
+                (
+                    s.labels,
+                    s.entries
+                        .into_iter()
+                        .map(|e| (e.timestamp, e.line, e.metadata))
+                        .collect(),
+                )
+            })
+            .collect();
+        let want: Vec<(Labels, Vec<(i64, String, Vec<(String, String)>)>)> = model
+            .iter()
+            .filter(|((mt, _), _)| *mt == t)
+            .map(|((_, l), e)| (l.clone(), e.clone()))
+            .collect();
+        assert_eq!(got, want, "tenant {tenant}");
+
+        let backward = store
+            .select(
+                tenant,
+                &selector,
+                BASE,
+                BASE + 1_000,
+                Direction::Backward,
+                3,
+            )
+            .await
+            .unwrap();
+        let mut newest: Vec<i64> = want
+            .iter()
+            .flat_map(|(_, e)| e.iter().map(|e| e.0))
+            .collect();
+        newest.sort_unstable_by(|a, b| b.cmp(a));
+        newest.truncate(3);
+        let mut got: Vec<i64> = backward
+            .iter()
+            .flat_map(|s| s.entries.iter().map(|e| e.timestamp))
+            .collect();
+        got.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(got, newest, "tenant {tenant}: limit 3 backward");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn queries_equal_the_model(ops in proptest::collection::vec(op(), 1..25), block_size in 16usize..400) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = Store::open(config(dir.path(), block_size)).await.unwrap();
+            let mut model: Model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Push { tenant, stream, entries } => {
+                        let entries: Vec<PushEntry> = entries
+                            .iter()
+                            .map(|(ts, line, md)| {
+                                let (timestamp, line, metadata) = entry_of(*ts, line, *md);
+                                PushEntry { timestamp, line, metadata }
+                            })
+                            .collect();
+                        let summary = store
+                            .push_at(TENANTS[tenant], vec![PushStream { labels: labels(stream), entries: entries.clone() }], BASE)
+                            .await
+                            .unwrap();
+                        assert!(summary.refusals.is_empty(), "{summary:?}");
+                        let stored = model.entry((tenant, labels(stream))).or_default();
+                        for e in entries {
+                            let e = (e.timestamp, e.line, e.metadata);
+                            if !stored.contains(&e) {
+                                stored.push(e);
+                            }
+                        }
+                        stored.sort();
+                    }
+                    Op::Flush { force } => {
+                        store.flush(force).await.unwrap();
+                    }
+                    Op::Restart => {
+                        drop(store);
+                        store = Store::open(config(dir.path(), block_size)).await.unwrap();
+                    }
+                }
+                check(&store, &model).await;
+            }
+            store.flush(true).await.unwrap();
+            drop(store);
+            let store = Store::open(config(dir.path(), block_size)).await.unwrap();
+            check(&store, &model).await;
+        });
+    }
+}
