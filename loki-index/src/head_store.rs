@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::matcher::Core;
 use crate::regex_plan::Plan;
-use crate::source::{accepts_all_stored, Source};
+use crate::source::{accepts_all_stored, SeriesVisitor, Source};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use roaring::RoaringBitmap;
 use std::collections::BTreeSet;
@@ -405,7 +405,7 @@ impl Source for HeadStore {
         &self,
         ids: &RoaringBitmap,
         range: TimeRange,
-        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+        f: &mut SeriesVisitor<'_>,
     ) -> Result<()> {
         let mut buf = Vec::new();
         for id in ids {

@@ -6,7 +6,7 @@ use crate::head::HeadIndex;
 use crate::labels::Labels;
 use crate::matcher::Selector;
 use crate::segment::Segment;
-use crate::source::{covers, select, select_live, Source};
+use crate::source::{covers, select, select_live, SeriesVisitor, Source};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// One chunk ref of a stream, as returned by [`Querier::chunk_refs`] (like
@@ -299,7 +299,7 @@ fn each_live(
     src: &dyn Source,
     selector: &Selector,
     range: TimeRange,
-    f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+    f: &mut SeriesVisitor<'_>,
 ) -> Result<()> {
     if !src.time_bounds().is_some_and(|b| b.overlaps(&range)) {
         return Ok(());

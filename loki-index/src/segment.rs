@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::labels::{is_valid_name, Labels};
 use crate::raw::{Cursor, Footer, SectionRef};
 use crate::segment_names::NameView;
+use crate::source::SeriesVisitor;
 use bytes::Bytes;
 use roaring::RoaringBitmap;
 use std::sync::OnceLock;
@@ -387,7 +388,7 @@ impl Segment {
         &self,
         ids: &RoaringBitmap,
         range: TimeRange,
-        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+        f: &mut SeriesVisitor<'_>,
     ) -> Result<()> {
         let mut buf = Vec::new();
         let mut at: Option<(u32, Cursor<'_>)> = None;

@@ -1,11 +1,11 @@
 //! [`Source`] over a [`Segment`].
 
-use crate::chunk_ref::{ChunkRef, TimeRange};
+use crate::chunk_ref::TimeRange;
 use crate::error::Result;
 use crate::labels::Labels;
 use crate::matcher::Core;
 use crate::segment::Segment;
-use crate::source::Source;
+use crate::source::{SeriesVisitor, Source};
 use roaring::RoaringBitmap;
 use std::collections::BTreeSet;
 
@@ -64,7 +64,7 @@ impl Source for Segment {
         &self,
         ids: &RoaringBitmap,
         range: TimeRange,
-        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+        f: &mut SeriesVisitor<'_>,
     ) -> Result<()> {
         self.for_each_chunk_row(ids, range, f)
     }

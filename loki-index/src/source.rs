@@ -9,6 +9,9 @@ use crate::regex_plan::Plan;
 use roaring::RoaringBitmap;
 use std::collections::BTreeSet;
 
+/// A callback receiving `(series id, fingerprint, chunks in range)`.
+pub(crate) type SeriesVisitor<'a> = dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()> + 'a;
+
 /// One index (the head or a segment) seen through dense series ids `0..n`.
 ///
 /// Invariant: every series has at least one chunk ref.
@@ -34,7 +37,7 @@ pub(crate) trait Source {
         &self,
         ids: &RoaringBitmap,
         range: TimeRange,
-        f: &mut dyn FnMut(u32, u64, &[ChunkRef]) -> Result<()>,
+        f: &mut SeriesVisitor<'_>,
     ) -> Result<()>;
     /// All label names, sorted.
     fn all_names(&self) -> Result<Vec<String>>;
