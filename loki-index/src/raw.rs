@@ -110,6 +110,7 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.err());
@@ -119,6 +120,7 @@ impl<'a> Cursor<'a> {
         Ok(b)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         match self
             .buf
@@ -133,22 +135,27 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64> {
         let rest = &self.buf[self.pos..];
         let mut v: u64 = 0;
@@ -166,6 +173,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A varint that must fit `usize` and be at most `max`.
+    #[inline]
     pub(crate) fn len(&mut self, max: usize) -> Result<usize> {
         let v = self.varint()?;
         if v > max as u64 {
@@ -174,6 +182,7 @@ impl<'a> Cursor<'a> {
         Ok(v as usize)
     }
 
+    #[inline]
     pub(crate) fn ivarint(&mut self) -> Result<i64> {
         let v = self.varint()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))

@@ -424,6 +424,7 @@ impl Segment {
 
 /// Reads one chunk row, appending the chunks overlapping the range to the
 /// vector if one is given; returns the fingerprint.
+#[inline]
 fn read_chunk_row(
     c: &mut Cursor<'_>,
     mut out: Option<(TimeRange, &mut Vec<ChunkRef>)>,
@@ -443,6 +444,7 @@ fn read_chunk_row(
     Ok(fp)
 }
 
+#[inline]
 fn read_chunk(c: &mut Cursor<'_>, prev_from: i64) -> Result<ChunkRef> {
     let from = prev_from.wrapping_add(c.ivarint()?);
     let through = from.wrapping_add(c.ivarint()?);
