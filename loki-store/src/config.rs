@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use loki_chunk::ChunkOptions;
 
+use crate::retention::RetentionRule;
 use crate::wal::WalOptions;
 
 /// Per-tenant limits, named after Loki's `limits_config` settings.
@@ -18,7 +19,7 @@ use crate::wal::WalOptions;
 /// assert_eq!(limits.max_line_size, 256 * 1024);
 /// assert_eq!(limits.max_label_names_per_series, 15);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Limits {
     /// `max_global_streams_per_user`: active streams per tenant (0: no limit).
@@ -43,6 +44,9 @@ pub struct Limits {
     /// `retention_period`: data older than this is deleted by retention
     /// (`None`: kept forever).
     pub retention_period: Option<Duration>,
+    /// `retention_stream`: per-selector periods, the first match winning
+    /// over `retention_period`.
+    pub retention_streams: Vec<RetentionRule>,
 }
 
 impl Default for Limits {
@@ -58,6 +62,7 @@ impl Default for Limits {
             reject_old_samples_max_age: Some(Duration::from_secs(7 * 24 * 3600)),
             creation_grace_period: Duration::from_secs(600),
             retention_period: None,
+            retention_streams: Vec::new(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl Limits {
             reject_old_samples_max_age: None,
             creation_grace_period: Duration::from_secs(u32::MAX as u64),
             retention_period: None,
+            retention_streams: Vec::new(),
         }
     }
 }

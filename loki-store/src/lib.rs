@@ -39,6 +39,7 @@
 //! | `ingest` | limits and validation with Loki's messages; [`PushSummary`] |
 //! | `stream` | one stream: the open chunk, sealed chunks, the out-of-order window |
 //! | `query` | selecting entries, label names and values, series; the chunk cache |
+//! | `retention` | retention periods, delete requests, the compactor pass |
 //! | `objects` | the object store by URL; chunk and segment paths |
 //! | [`wal`] | the write-ahead log: framed, checksummed records; checkpoints; replay |
 //! | `config` | [`StoreConfig`], [`Limits`] |
@@ -59,6 +60,7 @@
 //! - `lru`: the decoded-chunk cache.
 //! - `crc32fast`: WAL record checksums (our own format, so IEEE CRC-32).
 //! - `humantime`: timestamps in Loki's refusal messages.
+//! - `serde`, `serde_json`: delete requests as stored JSON.
 //! - `url`: storage locations.
 //! - `tracing`: warnings about damage found and uploads retried.
 //! - `thiserror`: the error type.
@@ -68,6 +70,7 @@ mod error;
 mod ingest;
 mod objects;
 mod query;
+mod retention;
 mod store;
 mod stream;
 mod tenant;
@@ -78,6 +81,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use ingest::{PushStream, PushSummary, Refusal, RefusalKind};
 pub use loki_index::Selector;
 pub use query::{QueryEntry, StreamEntries};
+pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};
 pub use store::{FlushSummary, Store};
 pub use stream::PushEntry;
 pub use tenant::{validate_tenant, MAX_TENANT_LEN};

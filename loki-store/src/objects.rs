@@ -5,6 +5,7 @@
 //! <tenant>/<fp>/<from>:<through>:<checksum>          chunk (object stores)
 //! <tenant>/<fp>/<base64(from:through:checksum)>      chunk (file://, as Loki's filesystem store)
 //! index/<tenant>/<period start ms>/<sequence>.seg    index segment
+//! deletes/<tenant>.json                              delete requests
 //! ```
 
 use std::sync::Arc;
@@ -78,6 +79,11 @@ impl Objects {
         })
     }
 
+    /// A path under the store's prefix.
+    pub(crate) fn plain_path(&self, relative: &str) -> Path {
+        self.path(relative)
+    }
+
     fn path(&self, relative: &str) -> Path {
         let mut parts: Vec<object_store::path::PathPart<'_>> = self.prefix.parts().collect();
         parts.extend(relative.split('/').map(object_store::path::PathPart::from));
@@ -132,12 +138,11 @@ impl Objects {
         }
     }
 
-    /// Every index segment path of every tenant, as `(tenant, path)`.
-    pub(crate) async fn list_segments(&self) -> Result<Vec<(String, Path)>> {
-        let prefix = self.path("index");
+    /// Every object path under `prefix`.
+    pub(crate) async fn list(&self, prefix: &Path) -> Result<Vec<Path>> {
         let metas: Vec<object_store::ObjectMeta> = self
             .store
-            .list(Some(&prefix))
+            .list(Some(prefix))
             .try_collect()
             .await
             .map_err(|source| Error::Object {
@@ -145,13 +150,21 @@ impl Objects {
                 path: prefix.to_string(),
                 source,
             })?;
+        Ok(metas.into_iter().map(|m| m.location).collect())
+    }
+
+    /// Every index segment path of every tenant, as `(tenant, path)`.
+    pub(crate) async fn list_segments(&self) -> Result<Vec<(String, Path)>> {
+        let prefix = self.path("index");
         let skip = prefix.parts().count();
-        let mut out: Vec<(String, Path)> = metas
+        let mut out: Vec<(String, Path)> = self
+            .list(&prefix)
+            .await?
             .into_iter()
-            .filter(|m| m.location.extension() == Some("seg"))
-            .filter_map(|m| {
-                let tenant = m.location.parts().nth(skip)?.as_ref().to_owned();
-                Some((tenant, m.location))
+            .filter(|p| p.extension() == Some("seg"))
+            .filter_map(|p| {
+                let tenant = p.parts().nth(skip)?.as_ref().to_owned();
+                Some((tenant, p))
             })
             .collect();
         out.sort_by(|a, b| a.1.as_ref().cmp(b.1.as_ref()));

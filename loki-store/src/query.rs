@@ -9,6 +9,7 @@ use futures::StreamExt;
 use loki_chunk::{Chunk, ChunkKey, ChunkObject, Direction};
 use loki_index::{Labels, Querier, Selector};
 
+use crate::retention::{is_deleted, DeleteStatus, Deletions};
 use crate::store::{chunk_key, describe, ms_range, Store, Tenant, TenantIndex};
 use crate::{Error, Result};
 
@@ -169,10 +170,19 @@ impl Store {
             }
         }
 
+        let deletions: Deletions = state
+            .deletes
+            .read()
+            .iter()
+            .filter(|r| r.status != DeleteStatus::Cancelled)
+            .map(|r| Ok((r.selector()?, r.start, r.end)))
+            .collect::<Result<_>>()?;
         let mut picked: Vec<(i64, usize, QueryEntry)> = Vec::new();
         let mut streams: Vec<Labels> = Vec::with_capacity(per_stream.len());
         for (labels, chunks) in per_stream {
-            let entries = read_stream(&labels, &chunks, from, through, direction, limit)?;
+            let entries = read_stream(
+                &labels, &chunks, from, through, direction, limit, &deletions,
+            )?;
             let index = streams.len();
             streams.push(labels);
             picked.extend(entries.into_iter().map(|e| (e.timestamp, index, e)));
@@ -203,7 +213,7 @@ impl Store {
 
     /// A stored chunk, from the cache or the object store, checked against
     /// its key.
-    async fn fetch_chunk(&self, key: ChunkKey) -> Result<Chunk> {
+    pub(crate) async fn fetch_chunk(&self, key: ChunkKey) -> Result<Chunk> {
         if let Some(chunk) = self.inner.cache.lock().get(&key) {
             return Ok(chunk);
         }
@@ -343,6 +353,7 @@ fn read_stream(
     through: i64,
     direction: Direction,
     limit: usize,
+    deletions: &Deletions,
 ) -> Result<Vec<QueryEntry>> {
     let mut all: Vec<QueryEntry> = Vec::new();
     for chunk in chunks {
@@ -356,6 +367,9 @@ fn read_stream(
             // Past `limit`, only entries tied with the last one can matter.
             if taken >= limit && last != Some(e.timestamp) {
                 break;
+            }
+            if is_deleted(deletions, labels, e.timestamp) {
+                continue;
             }
             all.push(QueryEntry {
                 timestamp: e.timestamp,

@@ -17,6 +17,7 @@ use crate::ingest::{
 };
 use crate::objects::Objects;
 use crate::query::ChunkCache;
+use crate::retention::DeleteRequest;
 use crate::stream::{PushEntry, Refusal as StreamRefusal, SealedChunk, Stream};
 use crate::tenant::validate_tenant;
 use crate::wal::{EntryRef, Record, ReplayReport, StreamBatch, Wal, WalEntry};
@@ -29,6 +30,8 @@ pub(crate) struct TenantIndex {
     pub(crate) head: Arc<HeadIndex>,
     pub(crate) sealing: Option<Arc<HeadIndex>>,
     pub(crate) segments: Arc<Vec<Segment>>,
+    /// Where each of `segments` is stored.
+    pub(crate) segment_paths: Arc<Vec<object_store::path::Path>>,
     /// Segments that failed to open: queries of this tenant report them.
     pub(crate) broken: Arc<Vec<String>>,
 }
@@ -38,6 +41,7 @@ pub(crate) struct Tenant {
     pub(crate) id: Arc<str>,
     pub(crate) streams: RwLock<HashMap<Labels, Arc<Mutex<Stream>>>>,
     pub(crate) index: RwLock<TenantIndex>,
+    pub(crate) deletes: RwLock<Vec<DeleteRequest>>,
     rate: Mutex<RateLimiter>,
 }
 
@@ -51,7 +55,10 @@ pub(crate) struct Inner {
     gate: tokio::sync::RwLock<()>,
     pub(crate) tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     next_stream: AtomicU64,
-    flushing: tokio::sync::Mutex<()>,
+    /// Flushes and compactor passes run one at a time.
+    pub(crate) flushing: tokio::sync::Mutex<()>,
+    /// Delete request updates run one at a time.
+    pub(crate) deletes_lock: tokio::sync::Mutex<()>,
     pub(crate) cache: Mutex<ChunkCache>,
 }
 
@@ -99,12 +106,17 @@ impl Tenant {
             id: Arc::from(id),
             streams: RwLock::new(HashMap::new()),
             index: RwLock::new(TenantIndex::default()),
+            deletes: RwLock::new(Vec::new()),
             rate: Mutex::new(RateLimiter::new()),
         }
     }
 }
 
 impl Inner {
+    pub(crate) fn tenant_for_delete(&self, id: &str) -> Arc<Tenant> {
+        self.tenant(id)
+    }
+
     fn tenant(&self, id: &str) -> Arc<Tenant> {
         if let Some(t) = self.tenants.read().get(id) {
             return t.clone();
@@ -193,9 +205,11 @@ impl Store {
             tenants: RwLock::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
             flushing: tokio::sync::Mutex::new(()),
+            deletes_lock: tokio::sync::Mutex::new(()),
             cache,
         });
         load_segments(&inner).await?;
+        load_deletes(&inner).await?;
         let mut report = ReplayReport::default();
         let wal = match wal_dir {
             Some(dir) => {
@@ -342,32 +356,23 @@ impl Store {
         if let Some(wal) = &inner.wal {
             let wal = wal.clone();
             let logged = tokio::task::spawn_blocking(move || {
-                let described: Vec<(u64, Arc<str>, Vec<(String, String)>)> = work
+                let described: Vec<LoggedStream> = work
                     .iter()
-                    .map(|(s, _)| {
+                    .map(|(s, entries)| {
                         let s = s.lock();
-                        (s.id, s.tenant.clone(), s.pairs.clone())
+                        LoggedStream {
+                            id: s.id,
+                            tenant: s.tenant.clone(),
+                            pairs: s.pairs.clone(),
+                            entries: entries
+                                .iter()
+                                .map(|e| (e.timestamp, e.line.as_bytes(), e.metadata.as_slice()))
+                                .collect(),
+                        }
                     })
                     .collect();
-                let refs: Vec<Vec<EntryRef<'_>>> = work
-                    .iter()
-                    .map(|(_, entries)| {
-                        entries
-                            .iter()
-                            .map(|e| (e.timestamp, e.line.as_bytes(), e.metadata.as_slice()))
-                            .collect()
-                    })
-                    .collect();
-                let batch: Vec<StreamBatch<'_>> = described
-                    .iter()
-                    .zip(&refs)
-                    .map(|((id, tenant, pairs), entries)| StreamBatch {
-                        stream: *id,
-                        tenant,
-                        labels: pairs,
-                        entries,
-                    })
-                    .collect();
+                let batch: Vec<StreamBatch<'_>> =
+                    described.iter().map(LoggedStream::batch).collect();
                 let result = wal.lock().append(&batch);
                 drop(batch);
                 result.map(|()| work)
@@ -441,8 +446,7 @@ impl Store {
         let max_age = inner.max_age_ns();
         let tenants: Vec<Arc<Tenant>> = inner.tenants.read().values().cloned().collect();
 
-        let mut sealed: Vec<(Arc<Tenant>, Arc<Mutex<Stream>>, Labels, Arc<SealedChunk>)> =
-            Vec::new();
+        let mut sealed: Vec<Upload> = Vec::new();
         for tenant in &tenants {
             let streams: Vec<Arc<Mutex<Stream>>> =
                 tenant.streams.read().values().cloned().collect();
@@ -454,28 +458,35 @@ impl Store {
                     s.seal_if_due(now, idle, max_age)?;
                 }
                 for chunk in &s.sealed {
-                    sealed.push((
-                        tenant.clone(),
-                        stream.clone(),
-                        s.labels.clone(),
-                        chunk.clone(),
-                    ));
+                    sealed.push(Upload {
+                        tenant: tenant.clone(),
+                        stream: stream.clone(),
+                        labels: s.labels.clone(),
+                        chunk: chunk.clone(),
+                    });
                 }
             }
         }
 
         let mut summary = FlushSummary::default();
         let mut first_error = None;
-        let uploads = futures::stream::iter(sealed.into_iter().map(
-            |(tenant, stream, labels, chunk)| async move {
-                let path = inner.objects.chunk_path(&chunk.key);
-                let result = inner.objects.put(&path, chunk.object.clone()).await;
-                (tenant, stream, labels, chunk, result)
-            },
-        ))
+        let uploads = futures::stream::iter(sealed.into_iter().map(|upload| async move {
+            let path = inner.objects.chunk_path(&upload.chunk.key);
+            let result = inner.objects.put(&path, upload.chunk.object.clone()).await;
+            (upload, result)
+        }))
         .buffer_unordered(inner.config.fetch_concurrency.max(1));
         let done: Vec<_> = uploads.collect().await;
-        for (tenant, stream, labels, chunk, result) in done {
+        for (
+            Upload {
+                tenant,
+                stream,
+                labels,
+                chunk,
+            },
+            result,
+        ) in done
+        {
             match result {
                 Ok(()) => {
                     tenant.index.read().head.insert(&labels, chunk.chunk_ref)?;
@@ -519,6 +530,7 @@ impl Store {
             .clamp(1, i64::MAX as u128) as i64;
         let parts = sealing.write_segments(&tenant.id, period_ms)?;
         let mut opened = Vec::with_capacity(parts.len());
+        let mut paths = Vec::with_capacity(parts.len());
         for (period, bytes) in parts {
             let sequence = format!("{:020}-{:08x}", inner.config.clock.now(), fastrand_u32());
             let path = inner
@@ -527,12 +539,16 @@ impl Store {
             let bytes = bytes::Bytes::from(bytes);
             inner.objects.put(&path, bytes.clone()).await?;
             opened.push(Segment::open(bytes)?);
+            paths.push(path);
         }
         let written = opened.len();
         let mut index = tenant.index.write();
         let mut segments = reopen(&index.segments)?;
         segments.extend(opened);
         index.segments = Arc::new(segments);
+        let mut all_paths = (*index.segment_paths).clone();
+        all_paths.extend(paths);
+        index.segment_paths = Arc::new(all_paths);
         index.sealing = None;
         Ok(written)
     }
@@ -560,33 +576,30 @@ impl Store {
             }
             (segment, live)
         };
-        let mut snapshot: Vec<(u64, Arc<str>, Vec<(String, String)>, Vec<WalEntry>)> = Vec::new();
+        let mut snapshot: Vec<(Arc<Mutex<Stream>>, Vec<WalEntry>)> = Vec::new();
         for stream in streams {
-            let mut s = stream.lock();
-            let entries = s.unflushed_entries()?;
-            snapshot.push((s.id, s.tenant.clone(), s.pairs.clone(), entries));
+            let entries = stream.lock().unflushed_entries()?;
+            snapshot.push((stream, entries));
         }
         let wal = wal.clone();
         tokio::task::spawn_blocking(move || {
-            let refs: Vec<Vec<EntryRef<'_>>> = snapshot
+            let described: Vec<LoggedStream> = snapshot
                 .iter()
-                .map(|(_, _, _, entries)| {
-                    entries
-                        .iter()
-                        .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()))
-                        .collect()
+                .map(|(stream, entries)| {
+                    let s = stream.lock();
+                    LoggedStream {
+                        id: s.id,
+                        tenant: s.tenant.clone(),
+                        pairs: s.pairs.clone(),
+                        entries: entries
+                            .iter()
+                            .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()))
+                            .collect(),
+                    }
                 })
                 .collect();
-            let batches = snapshot
-                .iter()
-                .zip(&refs)
-                .map(|((id, tenant, pairs, _), entries)| StreamBatch {
-                    stream: *id,
-                    tenant,
-                    labels: pairs,
-                    entries,
-                });
-            wal.lock().write_checkpoint(segment, batches)
+            wal.lock()
+                .write_checkpoint(segment, described.iter().map(LoggedStream::batch))
         })
         .await
         .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?
@@ -638,6 +651,33 @@ impl Store {
     }
 }
 
+/// A stream's part of a WAL batch, owning what the batch borrows.
+struct LoggedStream<'a> {
+    id: u64,
+    tenant: Arc<str>,
+    pairs: Vec<(String, String)>,
+    entries: Vec<EntryRef<'a>>,
+}
+
+impl LoggedStream<'_> {
+    fn batch(&self) -> StreamBatch<'_> {
+        StreamBatch {
+            stream: self.id,
+            tenant: &self.tenant,
+            labels: &self.pairs,
+            entries: &self.entries,
+        }
+    }
+}
+
+/// A sealed chunk on its way to the object store.
+struct Upload {
+    tenant: Arc<Tenant>,
+    stream: Arc<Mutex<Stream>>,
+    labels: Labels,
+    chunk: Arc<SealedChunk>,
+}
+
 fn push_refusal(summary: &mut PushSummary, kind: RefusalKind, message: String) {
     match summary.refusals.iter_mut().find(|r| r.kind == kind) {
         Some(existing) => existing.entries += 1,
@@ -664,6 +704,36 @@ fn reopen(segments: &[Segment]) -> Result<Vec<Segment>> {
         .collect::<loki_index::Result<_>>()?)
 }
 
+/// Loads every tenant's delete requests.
+async fn load_deletes(inner: &Inner) -> Result<()> {
+    for path in inner
+        .objects
+        .list(&inner.objects.plain_path("deletes"))
+        .await?
+    {
+        let Some(tenant_id) = path
+            .filename()
+            .and_then(|f| f.strip_suffix(".json"))
+            .map(|f| f.to_owned())
+        else {
+            continue;
+        };
+        if validate_tenant(&tenant_id).is_err() {
+            continue;
+        }
+        let Some(bytes) = inner.objects.get(&path).await? else {
+            continue;
+        };
+        let requests: Vec<DeleteRequest> =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+                what: "delete requests",
+                detail: format!("{path}: {e}"),
+            })?;
+        *inner.tenant(&tenant_id).deletes.write() = requests;
+    }
+    Ok(())
+}
+
 /// Opens every index segment in the object store.
 async fn load_segments(inner: &Inner) -> Result<()> {
     for (tenant_id, path) in inner.objects.list_segments().await? {
@@ -681,6 +751,9 @@ async fn load_segments(inner: &Inner) -> Result<()> {
                 let mut segments = reopen(&index.segments)?;
                 segments.push(segment);
                 index.segments = Arc::new(segments);
+                let mut paths = (*index.segment_paths).clone();
+                paths.push(path);
+                index.segment_paths = Arc::new(paths);
             }
             Err(reason) => {
                 tracing::error!(path = %path, %reason, "index segment does not open");

@@ -71,7 +71,7 @@ pub(crate) struct Stream {
     head: Option<OpenChunk>,
     pub(crate) sealed: Vec<Arc<SealedChunk>>,
     highest: i64,
-    last: Option<(i64, String, Vec<(String, String)>)>,
+    last: Option<PushEntry>,
     last_append: i64,
 }
 
@@ -113,18 +113,15 @@ impl Stream {
                     continue;
                 }
             }
-            if let Some((ts, line, metadata)) = &self.last {
-                if *ts == entry.timestamp && *line == entry.line && *metadata == entry.metadata {
-                    duplicates += 1;
-                    continue;
-                }
+            if self.last.as_ref() == Some(entry) {
+                duplicates += 1;
+                continue;
             }
             self.highest = self.highest.max(entry.timestamp);
             accepted.push(i);
         }
         if let Some(&i) = accepted.last() {
-            let e = &entries[i];
-            self.last = Some((e.timestamp, e.line.clone(), e.metadata.clone()));
+            self.last = Some(entries[i].clone());
         }
         (accepted, duplicates, refused)
     }

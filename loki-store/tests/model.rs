@@ -54,9 +54,10 @@ fn labels(stream: u8) -> Labels {
     .unwrap()
 }
 
-type Model = BTreeMap<(usize, Labels), Vec<(i64, String, Vec<(String, String)>)>>;
+type Entry = (i64, String, Vec<(String, String)>);
+type Model = BTreeMap<(usize, Labels), Vec<Entry>>;
 
-fn entry_of(ts: i64, line: &str, with_metadata: bool) -> (i64, String, Vec<(String, String)>) {
+fn entry_of(ts: i64, line: &str, with_metadata: bool) -> Entry {
     let metadata = if with_metadata {
         vec![("trace_id".to_owned(), format!("t{ts}"))]
     } else {
@@ -80,7 +81,7 @@ async fn check(store: &Store, model: &Model) {
             )
             .await
             .unwrap();
-        let got: Vec<(Labels, Vec<(i64, String, Vec<(String, String)>)>)> = got
+        let got: Vec<(Labels, Vec<Entry>)> = got
             .into_iter()
             .map(|s| {
                 (
@@ -92,7 +93,7 @@ async fn check(store: &Store, model: &Model) {
                 )
             })
             .collect();
-        let want: Vec<(Labels, Vec<(i64, String, Vec<(String, String)>)>)> = model
+        let want: Vec<(Labels, Vec<Entry>)> = model
             .iter()
             .filter(|((mt, _), _)| *mt == t)
             .map(|((_, l), e)| (l.clone(), e.clone()))

@@ -1,0 +1,408 @@
+//! The engine through its public API: tenants, limits, deletion,
+//! retention, label queries and damaged stored data.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use loki_chunk::Direction;
+use loki_index::{Labels, MatchOp, Matcher, Selector};
+use loki_store::{
+    Clock, DeleteStatus, Error, Limits, PushEntry, PushStream, RefusalKind, RetentionRule, Store,
+    StoreConfig,
+};
+
+const BASE: i64 = 1_700_000_000_000_000_000;
+const SECOND: i64 = 1_000_000_000;
+
+fn selector(name: &str, value: &str) -> Selector {
+    Selector::new(vec![Matcher::new(name, MatchOp::Equal, value).unwrap()]).unwrap()
+}
+
+fn push(labels: &[(&str, &str)], entries: &[(i64, &str)]) -> Vec<PushStream> {
+    vec![PushStream {
+        labels: Labels::new(labels.iter().copied()).unwrap(),
+        entries: entries
+            .iter()
+            .map(|(ts, line)| PushEntry::new(*ts, *line))
+            .collect(),
+    }]
+}
+
+async fn lines(store: &Store, tenant: &str, sel: &Selector) -> Vec<String> {
+    store
+        .select(tenant, sel, 0, i64::MAX, Direction::Forward, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|s| s.entries.into_iter().map(|e| e.line))
+        .collect()
+}
+
+fn test_config(dir: &std::path::Path, now: Arc<AtomicI64>) -> StoreConfig {
+    let mut config = StoreConfig::filesystem(dir);
+    config.limits = Limits::unlimited();
+    config.clock = Clock::from_fn(move || now.load(Ordering::Relaxed));
+    config
+}
+
+#[tokio::test]
+async fn tenants_never_see_each_other() {
+    let store = Store::open(StoreConfig::in_memory()).await.unwrap();
+    store
+        .push_at("a", push(&[("app", "shop")], &[(BASE, "from a")]), BASE)
+        .await
+        .unwrap();
+    store
+        .push_at("b", push(&[("app", "shop")], &[(BASE, "from b")]), BASE)
+        .await
+        .unwrap();
+    for flushed in [false, true] {
+        assert_eq!(
+            lines(&store, "a", &selector("app", "shop")).await,
+            ["from a"],
+            "flushed: {flushed}"
+        );
+        assert_eq!(
+            lines(&store, "b", &selector("app", "shop")).await,
+            ["from b"],
+            "flushed: {flushed}"
+        );
+        assert!(lines(&store, "c", &selector("app", "shop"))
+            .await
+            .is_empty());
+        store.flush(true).await.unwrap();
+    }
+    assert!(matches!(
+        store.push_at("../x", Vec::new(), BASE).await,
+        Err(Error::InvalidTenant { .. })
+    ));
+}
+
+#[tokio::test]
+async fn limits_refuse_with_loki_s_statuses_and_messages() {
+    let mut config = StoreConfig::in_memory();
+    config.limits.max_streams_per_tenant = 1;
+    config.limits.max_line_size = 10;
+    config.limits.ingestion_rate_bytes = 100.0;
+    config.limits.ingestion_burst_bytes = 100.0;
+    let store = Store::open(config).await.unwrap();
+
+    let summary = store
+        .push_at(
+            "t",
+            push(
+                &[("app", "one")],
+                &[(BASE, "ok"), (BASE + 1, "far too long a line")],
+            ),
+            BASE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.accepted, 1);
+    assert_eq!(summary.refusals[0].kind, RefusalKind::LineTooLong);
+    assert!(
+        summary.refusals[0]
+            .message
+            .contains("max entry size '10' bytes exceeded"),
+        "{:?}",
+        summary.refusals
+    );
+    assert_eq!(summary.http_status(), 400);
+
+    let summary = store
+        .push_at("t", push(&[("app", "two")], &[(BASE, "x")]), BASE)
+        .await
+        .unwrap();
+    assert_eq!(summary.refusals[0].kind, RefusalKind::StreamLimit);
+    assert_eq!(summary.http_status(), 429);
+
+    // Out of order beyond the window (max_chunk_age / 2 = 1h), and a
+    // duplicate of the previous entry.
+    let summary = store
+        .push_at(
+            "t",
+            push(
+                &[("app", "one")],
+                &[(BASE - 2 * 3600 * SECOND, "old"), (BASE, "ok")],
+            ),
+            BASE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.refusals[0].kind, RefusalKind::OutOfOrder);
+    assert!(
+        summary.refusals[0]
+            .message
+            .starts_with("entry too far behind"),
+        "{:?}",
+        summary.refusals
+    );
+    assert_eq!(summary.duplicates, 1);
+
+    let err = store
+        .push_at(
+            "t",
+            push(
+                &[("app", "one")],
+                &[(BASE, &"y".repeat(10)); 20].map(|(t, l)| (t, l.as_str())),
+            ),
+            BASE,
+        )
+        .await;
+    assert!(matches!(err, Err(Error::RateLimited { .. })), "{err:?}");
+}
+
+#[tokio::test]
+async fn deleted_entries_vanish_at_once_and_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    let entries: Vec<(i64, String)> = (0..10)
+        .map(|i| (BASE + i * SECOND, format!("line {i}")))
+        .collect();
+    let refs: Vec<(i64, &str)> = entries.iter().map(|(t, l)| (*t, l.as_str())).collect();
+    store
+        .push_at("t", push(&[("app", "shop"), ("env", "prod")], &refs), BASE)
+        .await
+        .unwrap();
+    store
+        .push_at(
+            "t",
+            push(&[("app", "shop"), ("env", "dev")], &refs[..2]),
+            BASE,
+        )
+        .await
+        .unwrap();
+    store.flush(true).await.unwrap();
+
+    let sel = selector("env", "prod");
+    let request = store
+        .add_delete_request("t", &sel, BASE + 2 * SECOND, BASE + 4 * SECOND)
+        .await
+        .unwrap();
+    let want: Vec<String> = [0, 1, 5, 6, 7, 8, 9]
+        .iter()
+        .map(|i| format!("line {i}"))
+        .collect();
+    assert_eq!(
+        lines(&store, "t", &sel).await,
+        want,
+        "hidden before the compactor runs"
+    );
+    assert_eq!(
+        lines(&store, "t", &selector("env", "dev")).await.len(),
+        2,
+        "other streams untouched"
+    );
+
+    let other = store
+        .add_delete_request("t", &selector("env", "dev"), 0, i64::MAX)
+        .await
+        .unwrap();
+    assert!(store.cancel_delete_request("t", &other.id).await.unwrap());
+    assert_eq!(
+        lines(&store, "t", &selector("env", "dev")).await.len(),
+        2,
+        "cancelled: nothing hidden"
+    );
+
+    let summary = store.compact().await.unwrap();
+    assert_eq!(summary.chunks_rewritten, 1);
+    let statuses: Vec<DeleteStatus> = store
+        .delete_requests("t")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [DeleteStatus::Processed, DeleteStatus::Cancelled]);
+    assert_eq!(lines(&store, "t", &sel).await, want);
+    drop(store);
+
+    // After a restart the rewritten chunk is all there is.
+    let store = Store::open(test_config(dir.path(), now)).await.unwrap();
+    assert_eq!(lines(&store, "t", &sel).await, want);
+    assert_eq!(store.delete_requests("t")[0].id, request.id);
+    assert_eq!(
+        lines(&store, "t", &selector("app", "shop")).await.len(),
+        want.len() + 2
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_expired_chunks_per_stream_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let mut config = test_config(dir.path(), now.clone());
+    config.limits.retention_period = Some(Duration::from_secs(24 * 3600));
+    config.limits.retention_streams = vec![RetentionRule {
+        selector: selector("env", "dev"),
+        period: Duration::from_secs(3600),
+    }];
+    let store = Store::open(config).await.unwrap();
+    store
+        .push_at("t", push(&[("env", "prod")], &[(BASE, "prod line")]), BASE)
+        .await
+        .unwrap();
+    store
+        .push_at("t", push(&[("env", "dev")], &[(BASE, "dev line")]), BASE)
+        .await
+        .unwrap();
+    store.flush(true).await.unwrap();
+
+    now.store(BASE + 2 * 3600 * SECOND, Ordering::Relaxed);
+    let summary = store.compact().await.unwrap();
+    assert_eq!(summary.chunks_deleted, 1);
+    assert!(
+        lines(&store, "t", &selector("env", "dev")).await.is_empty(),
+        "past its stream's 1h"
+    );
+    assert_eq!(
+        lines(&store, "t", &selector("env", "prod")).await,
+        ["prod line"],
+        "within the tenant's 24h"
+    );
+
+    now.store(BASE + 25 * 3600 * SECOND, Ordering::Relaxed);
+    store.compact().await.unwrap();
+    assert!(lines(&store, "t", &selector("env", "prod"))
+        .await
+        .is_empty());
+    assert_eq!(
+        summary.segments_after, 1,
+        "segments of a period are merged into one"
+    );
+}
+
+#[tokio::test]
+async fn label_queries_cover_memory_and_store() {
+    let store = Store::open(StoreConfig::in_memory()).await.unwrap();
+    store
+        .push_at(
+            "t",
+            push(&[("app", "shop"), ("env", "prod")], &[(BASE, "a")]),
+            BASE,
+        )
+        .await
+        .unwrap();
+    store.flush(true).await.unwrap();
+    store
+        .push_at(
+            "t",
+            push(&[("app", "cart"), ("pod", "p1")], &[(BASE, "b")]),
+            BASE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.label_names("t", None, 0, i64::MAX).await.unwrap(),
+        ["app", "env", "pod"]
+    );
+    assert_eq!(
+        store
+            .label_values("t", "app", None, 0, i64::MAX)
+            .await
+            .unwrap(),
+        ["cart", "shop"]
+    );
+    let sel = selector("app", "shop");
+    assert_eq!(
+        store
+            .series("t", Some(&sel), 0, i64::MAX)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .label_values("t", "app", None, 0, BASE - 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "time range applies"
+    );
+}
+
+#[tokio::test]
+async fn damaged_stored_data_is_a_typed_error_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    store
+        .push_at("t", push(&[("app", "shop")], &[(BASE, "precious")]), BASE)
+        .await
+        .unwrap();
+    store.flush(true).await.unwrap();
+    drop(store);
+
+    let files: Vec<std::path::PathBuf> = walk(&dir.path().join("chunks"));
+    let chunk = files
+        .iter()
+        .find(|p| p.starts_with(dir.path().join("chunks/t")))
+        .unwrap();
+    let mut bytes = std::fs::read(chunk).unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 0xff;
+    std::fs::write(chunk, &bytes).unwrap();
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    let err = store
+        .select(
+            "t",
+            &selector("app", "shop"),
+            0,
+            i64::MAX,
+            Direction::Forward,
+            10,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Chunk { .. }), "{err}");
+    drop(store);
+
+    let segment = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    std::fs::write(segment, b"not a segment").unwrap();
+    let store = Store::open(test_config(dir.path(), now)).await.unwrap();
+    let err = store
+        .select(
+            "t",
+            &selector("app", "shop"),
+            0,
+            i64::MAX,
+            Direction::Forward,
+            10,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                what: "index segment",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
