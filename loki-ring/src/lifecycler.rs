@@ -159,6 +159,14 @@ struct Ctx {
 /// ACTIVE), heartbeats every period from a tokio task, and on shutdown
 /// marks it LEAVING and removes it.
 ///
+/// Every write is a compare-and-swap of the whole ring description that
+/// changes only this instance's entry, so lifecyclers of many instances
+/// share one key safely. A heartbeat rewrites the entry from the
+/// lifecycler's own view (state, tokens, address, zone): an entry removed
+/// by someone else comes back at the next heartbeat, as with dskit. A
+/// failed heartbeat is counted ([`Lifecycler::heartbeat_errors`]) and
+/// retried at the next period.
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build()?.block_on(async {
 /// use std::sync::Arc;

@@ -70,6 +70,10 @@ impl ReplicationSet {
     }
 
     /// The instances, resolved against the ring that filled the set.
+    ///
+    /// # Panics
+    ///
+    /// If `ring` has fewer instances than the ring that filled the set.
     pub fn instances<'r>(&'r self, ring: &'r Ring) -> impl Iterator<Item = &'r InstanceDesc> + 'r {
         self.picked
             .iter()

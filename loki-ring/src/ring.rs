@@ -227,7 +227,14 @@ impl Ring {
             .count()
     }
 
-    /// Whether the instance at `index` is healthy for `op`.
+    /// Whether the instance at `index` is healthy for `op`: its state is
+    /// one `op` accepts and its last heartbeat is at most the heartbeat
+    /// timeout old. dskit shows an instance failing the heartbeat check
+    /// as UNHEALTHY.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below `instances().len()`.
     #[inline]
     pub fn is_healthy(&self, index: usize, op: Operation) -> bool {
         let m = &self.meta[index];

@@ -2,11 +2,15 @@
 //! every change.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::{Clock, Error, KvStore, Result, Ring, RingConfig, RingDesc};
+
+/// Time between attempts to re-establish a watch that ended.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// Watches a ring key and keeps the latest [`Ring`] snapshot, for
 /// components that look keys up (Loki's distributors and queriers).
@@ -41,7 +45,8 @@ pub struct RingWatcher {
 
 impl RingWatcher {
     /// Reads the ring at `key` and follows it from a tokio task. A value
-    /// that does not decode is skipped (the previous snapshot stays).
+    /// that does not decode is skipped (the previous snapshot stays); a
+    /// watch that ends is re-established every second until it works.
     pub async fn start(
         kv: Arc<dyn KvStore>,
         key: &str,
@@ -66,16 +71,32 @@ impl RingWatcher {
             clock.now_unix(),
         )));
         let task_clock = Arc::clone(&clock);
+        let key = key.to_string();
         let task = tokio::spawn(async move {
-            // Keep the store alive as long as the watch.
-            let _kv = kv;
-            while let Some(value) = stream.next().await {
-                let Ok(desc) = value.and_then(decode) else {
-                    continue;
-                };
-                let ring = Ring::build(&desc, config.clone(), task_clock.now_unix());
-                if tx.send(Arc::new(ring)).is_err() {
-                    return;
+            loop {
+                while let Some(value) = stream.next().await {
+                    let Ok(desc) = value.and_then(decode) else {
+                        // A value that does not decode, or a watch error:
+                        // keep the last good snapshot.
+                        continue;
+                    };
+                    let ring = Ring::build(&desc, config.clone(), task_clock.now_unix());
+                    if tx.send(Arc::new(ring)).is_err() {
+                        return; // every receiver is gone
+                    }
+                }
+                // The watch ended (connection lost, etcd compaction, ...):
+                // watch again, once a second until it works. The new watch
+                // starts with the current value, so nothing is missed.
+                loop {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    tokio::time::sleep(RETRY).await;
+                    if let Ok(s) = kv.watch(&key).await {
+                        stream = s;
+                        break;
+                    }
                 }
             }
         });
@@ -108,5 +129,73 @@ fn decode(value: Option<bytes::Bytes>) -> Result<RingDesc> {
     match value {
         Some(bytes) => RingDesc::decode_kv(&bytes),
         None => Ok(RingDesc::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::kv::{CasFn, Watch};
+    use crate::{InstanceDesc, MemoryKv, TokioClock};
+
+    /// A store whose first watch ends after its first value, as an etcd
+    /// watch does when the connection drops.
+    #[derive(Debug, Default)]
+    struct DroppingKv {
+        inner: MemoryKv,
+        watches: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl KvStore for DroppingKv {
+        fn backend(&self) -> &'static str {
+            "dropping"
+        }
+        async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+            self.inner.get(key).await
+        }
+        async fn cas(&self, key: &str, update: &mut CasFn<'_>) -> Result<Option<Bytes>> {
+            self.inner.cas(key, update).await
+        }
+        async fn watch(&self, key: &str) -> Result<Watch> {
+            if self.watches.fetch_add(1, Ordering::SeqCst) > 0 {
+                return self.inner.watch(key).await;
+            }
+            let current = self.inner.get(key).await?;
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let task = tokio::spawn(async move {
+                let _ = tx.send(Ok(current)).await;
+            });
+            Ok(Watch::channel(rx, task))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_that_ends_is_reestablished() {
+        let kv = Arc::new(DroppingKv::default());
+        let clock = Arc::new(TokioClock::starting_at(100));
+        let mut watcher = RingWatcher::start(kv.clone(), "ring", RingConfig::default(), clock)
+            .await
+            .unwrap();
+        assert!(watcher.ring().instances().is_empty());
+        crate::update_ring_desc(kv.as_ref(), "ring", &mut |d| {
+            d.upsert(
+                InstanceDesc::new("a", "a:1", "")
+                    .with_tokens(vec![1])
+                    .with_timestamp(100),
+            );
+            Ok(true)
+        })
+        .await
+        .unwrap();
+        // The first watch has ended; the watcher retries after a second
+        // (paused time jumps there) and picks the value up.
+        watcher.changed().await.unwrap();
+        assert_eq!(watcher.ring().instances().len(), 1);
+        assert_eq!(kv.watches.load(Ordering::SeqCst), 2);
     }
 }

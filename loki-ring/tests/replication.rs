@@ -236,6 +236,7 @@ fn any_state() -> impl Strategy<Value = InstanceState> {
         1 => Just(InstanceState::Joining),
         1 => Just(InstanceState::Leaving),
         1 => Just(InstanceState::Pending),
+        1 => Just(InstanceState::Left),
     ]
 }
 
@@ -303,6 +304,11 @@ proptest! {
                     prop_assert_eq!(found, healthy.len());
                     prop_assert!(found < required);
                     prop_assert!(set.is_empty());
+                }
+                Err(Error::EmptyRing) => {
+                    // Only when no instance owns tokens (all LEFT).
+                    prop_assert!(ring.tokens().is_empty());
+                    prop_assert!(picked.is_empty());
                 }
                 Err(e) => prop_assert!(false, "unexpected error {e}"),
             }

@@ -10,7 +10,9 @@ use crate::{Error, Result, RingDesc};
 #[cfg(feature = "etcd")]
 pub(crate) mod etcd;
 pub(crate) mod memory;
-#[cfg(any(test, feature = "integration"))]
+#[cfg(feature = "integration")]
+pub mod suite;
+#[cfg(all(test, not(feature = "integration")))]
 pub(crate) mod suite;
 
 /// Attempts a compare-and-swap makes before giving up with
@@ -98,7 +100,6 @@ enum WatchInner {
         rx: tokio::sync::watch::Receiver<Option<Bytes>>,
         started: bool,
     },
-    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     Channel {
         rx: tokio::sync::mpsc::Receiver<Result<Option<Bytes>>>,
         task: tokio::task::JoinHandle<()>,
@@ -120,7 +121,8 @@ impl Watch {
         }
     }
 
-    #[cfg(feature = "etcd")]
+    /// A watch fed by a task through a channel; the task is aborted when
+    /// the watch is dropped.
     pub(crate) fn channel(
         rx: tokio::sync::mpsc::Receiver<Result<Option<Bytes>>>,
         task: tokio::task::JoinHandle<()>,
