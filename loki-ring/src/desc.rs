@@ -84,7 +84,8 @@ impl RingDesc {
     }
 
     /// Decodes the protobuf encoding. Unknown states are an error; tokens
-    /// are sorted and deduplicated; an empty `id` field takes the map key.
+    /// are sorted and deduplicated; an instance's `id` is its map key
+    /// (older writers leave the `id` field empty).
     pub fn decode(bytes: &[u8]) -> Result<RingDesc> {
         let proto = DescProto::decode(bytes).map_err(|e| Error::corrupt("protobuf", e))?;
         let mut instances = BTreeMap::new();
@@ -96,7 +97,7 @@ impl RingDesc {
                 )
             })?;
             let inst = InstanceDesc {
-                id: if p.id.is_empty() { key.clone() } else { p.id },
+                id: key.clone(),
                 addr: p.addr,
                 zone: p.zone,
                 state,
@@ -108,9 +109,7 @@ impl RingDesc {
                 versions: p.versions.into_iter().collect(),
             };
             let tokens = inst.tokens.clone();
-            let mut inst = inst.with_tokens(tokens);
-            inst.id = key.clone();
-            instances.insert(key, inst);
+            instances.insert(key, inst.with_tokens(tokens));
         }
         Ok(RingDesc { instances })
     }

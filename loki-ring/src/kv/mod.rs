@@ -100,6 +100,8 @@ enum WatchInner {
         rx: tokio::sync::watch::Receiver<Option<Bytes>>,
         started: bool,
     },
+    // Used by the etcd store (and tests); unused in a default build.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     Channel {
         rx: tokio::sync::mpsc::Receiver<Result<Option<Bytes>>>,
         task: tokio::task::JoinHandle<()>,
@@ -123,6 +125,7 @@ impl Watch {
 
     /// A watch fed by a task through a channel; the task is aborted when
     /// the watch is dropped.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
     pub(crate) fn channel(
         rx: tokio::sync::mpsc::Receiver<Result<Option<Bytes>>>,
         task: tokio::task::JoinHandle<()>,
