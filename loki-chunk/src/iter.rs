@@ -90,7 +90,7 @@ impl<'a> Metadata<'a> {
 
 /// A line predicate evaluated on every line in range before it is handed
 /// out; `false` skips the entry.
-type LineFilter<'c> = Box<dyn FnMut(&[u8]) -> bool + 'c>;
+type LineFilter<'c> = Box<dyn FnMut(&[u8]) -> bool + Send + 'c>;
 
 static NO_SYMBOLS: Symbols = Symbols::EMPTY;
 
@@ -184,7 +184,10 @@ impl<'c> Entries<'c> {
     /// assert!(errors.next()?.is_none());
     /// # Ok::<(), loki_chunk::Error>(())
     /// ```
-    pub fn with_line_filter(mut self, filter: impl FnMut(&[u8]) -> bool + 'c) -> Entries<'c> {
+    pub fn with_line_filter(
+        mut self,
+        filter: impl FnMut(&[u8]) -> bool + Send + 'c,
+    ) -> Entries<'c> {
         self.filter = Some(Box::new(filter));
         self
     }

@@ -149,6 +149,12 @@ pub struct StoreConfig {
     pub chunk_idle_period: Duration,
     /// Index period: one index segment per tenant and period (default 24h).
     pub index_period: Duration,
+    /// How often [`Store::run_maintenance`](crate::Store::run_maintenance)
+    /// flushes due chunks (Loki's `flush_check_period`, default 30s).
+    pub flush_check_period: Duration,
+    /// How often it runs the compactor (Loki's `compaction_interval`,
+    /// default 10m).
+    pub compaction_interval: Duration,
     /// Chunk objects fetched at once by one query.
     pub fetch_concurrency: usize,
     /// Byte budget of the decoded-chunk cache.
@@ -173,6 +179,8 @@ impl StoreConfig {
             max_chunk_age: Duration::from_secs(2 * 3600),
             chunk_idle_period: Duration::from_secs(30 * 60),
             index_period: Duration::from_secs(24 * 3600),
+            flush_check_period: Duration::from_secs(30),
+            compaction_interval: Duration::from_secs(600),
             fetch_concurrency: 16,
             chunk_cache_bytes: 256 << 20,
             limits: Limits::default(),

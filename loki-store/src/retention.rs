@@ -8,7 +8,7 @@
 //! the compactor marks a request processed only after the merged index is
 //! written and the old one gone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,6 +107,16 @@ pub struct CompactSummary {
     pub chunks_deleted: usize,
     /// Chunks rewritten without deleted entries.
     pub chunks_rewritten: usize,
+}
+
+/// What rewriting a chunk without deleted entries gave.
+enum Rewrite {
+    /// No entry was deleted: keep the chunk as it is.
+    Unchanged,
+    /// Every entry was deleted.
+    Emptied,
+    /// The chunk without its deleted entries, stored.
+    Replaced(ChunkRef),
 }
 
 /// Active delete requests as `(selector, start, end)`.
@@ -270,6 +280,7 @@ impl Store {
         let mut kept_segments: Vec<Segment> = Vec::new();
         let mut old_paths = Vec::new();
         let mut doomed_chunks: HashMap<String, loki_chunk::ChunkKey> = HashMap::new();
+        let mut rewritten: HashSet<String> = HashSet::new();
         for ((start, end), members) in by_period {
             let period = TimeRange::new(start, end);
             let mut builder = SegmentBuilder::new();
@@ -303,13 +314,27 @@ impl Store {
             for (labels, chunk) in rewrites {
                 let fingerprint = loki_index::fingerprint(&labels);
                 let key = chunk_key(&tenant.id, fingerprint, &chunk);
-                if let Some(new_ref) = self
+                match self
                     .rewrite_chunk(&tenant.id, &labels, &key, &deletions)
                     .await?
                 {
-                    builder.add(&labels, new_ref)?;
+                    Rewrite::Unchanged => {
+                        // The range touched the chunk's bounds but no entry.
+                        doomed_chunks.remove(&key.to_string());
+                        builder.add(&labels, chunk)?;
+                    }
+                    Rewrite::Replaced(new_ref) => {
+                        // Identical content gets an identical key: never
+                        // delete what the new index refers to.
+                        doomed_chunks
+                            .remove(&chunk_key(&tenant.id, fingerprint, &new_ref).to_string());
+                        builder.add(&labels, new_ref)?;
+                        rewritten.insert(key.to_string());
+                    }
+                    Rewrite::Emptied => {
+                        rewritten.insert(key.to_string());
+                    }
                 }
-                summary.chunks_rewritten += 1;
             }
             let bytes = bytes::Bytes::from(builder.build(&tenant.id, period)?);
             let merged = Segment::open(bytes.clone())?;
@@ -356,11 +381,13 @@ impl Store {
         for path in &old_paths {
             inner.objects.delete(path).await?;
         }
-        for key in doomed_chunks.values() {
+        for (name, key) in &doomed_chunks {
             inner.objects.delete(&inner.objects.chunk_path(key)).await?;
-            summary.chunks_deleted += 1;
+            if !rewritten.contains(name) {
+                summary.chunks_deleted += 1;
+            }
         }
-        summary.chunks_deleted -= summary.chunks_rewritten.min(summary.chunks_deleted);
+        summary.chunks_rewritten += rewritten.len();
         summary.segments_after += tenant.index.read().segments.len();
         if requests.iter().any(|r| r.status == DeleteStatus::Received) {
             let _serial = inner.deletes_lock.lock().await;
@@ -378,15 +405,14 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a chunk again without its deleted entries; `None` if nothing
-    /// is left.
+    /// Writes a chunk again without its deleted entries.
     async fn rewrite_chunk(
         &self,
         tenant: &str,
         labels: &Labels,
         key: &loki_chunk::ChunkKey,
         deletions: &Deletions,
-    ) -> Result<Option<ChunkRef>> {
+    ) -> Result<Rewrite> {
         let chunk = self.fetch_chunk(key.clone()).await?;
         let chunk_error = |source| Error::Chunk {
             key: key.to_string(),
@@ -394,18 +420,26 @@ impl Store {
         };
         let mut builder = ChunkBuilder::with_options(self.inner.config.chunk.target_size(0))
             .map_err(chunk_error)?;
-        let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Forward);
-        while let Some(e) = entries.next().map_err(chunk_error)? {
-            if !is_deleted(deletions, labels, e.timestamp) {
-                let metadata: Vec<(&str, &str)> = e.metadata.iter().collect();
-                let _ = builder
-                    .append(e.timestamp, e.line, &metadata)
-                    .map_err(chunk_error)?;
+        let mut deleted = 0;
+        {
+            let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Forward);
+            while let Some(e) = entries.next().map_err(chunk_error)? {
+                if is_deleted(deletions, labels, e.timestamp) {
+                    deleted += 1;
+                } else {
+                    let metadata: Vec<(&str, &str)> = e.metadata.iter().collect();
+                    let _ = builder
+                        .append(e.timestamp, e.line, &metadata)
+                        .map_err(chunk_error)?;
+                }
             }
+        }
+        if deleted == 0 {
+            return Ok(Rewrite::Unchanged);
         }
         let stats = builder.stats();
         let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
-            return Ok(None);
+            return Ok(Rewrite::Emptied);
         };
         let pairs: Vec<(&str, &str)> = labels.iter().collect();
         let bytes = builder.encode().map_err(chunk_error)?;
@@ -417,7 +451,7 @@ impl Store {
             .put(&self.inner.objects.chunk_path(&new_key), object)
             .await?;
         let stats = builder.stats();
-        Ok(Some(ChunkRef {
+        Ok(Rewrite::Replaced(ChunkRef {
             from: new_key.from_ms,
             through: new_key.through_ms,
             checksum: new_key.checksum,

@@ -612,6 +612,53 @@ impl Store {
         }
     }
 
+    /// Flushes due chunks every `flush_check_period` and runs the compactor
+    /// every `compaction_interval` until `shutdown` completes, then flushes
+    /// everything. Errors are logged and retried on the next tick.
+    ///
+    /// ```
+    /// # use loki_store::{Store, StoreConfig};
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let store = Store::open(StoreConfig::in_memory()).await?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let maintenance = tokio::spawn(store.clone().run_maintenance(async { let _ = stopped.await; }));
+    /// // … serve pushes and queries …
+    /// stop.send(()).unwrap();
+    /// maintenance.await??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The final flush's error.
+    pub async fn run_maintenance(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<FlushSummary> {
+        let mut flush_tick = tokio::time::interval(self.inner.config.flush_check_period);
+        let mut compact_tick = tokio::time::interval(self.inner.config.compaction_interval);
+        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = flush_tick.tick() => {
+                    if let Err(err) = self.flush(false).await {
+                        tracing::error!(error = %err, "periodic flush failed");
+                    }
+                }
+                _ = compact_tick.tick() => {
+                    if let Err(err) = self.compact().await {
+                        tracing::error!(error = %err, "compaction failed");
+                    }
+                }
+            }
+        }
+        self.shutdown().await
+    }
+
     /// Flushes everything; call before dropping the engine.
     ///
     /// # Errors

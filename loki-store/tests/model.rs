@@ -1,5 +1,6 @@
 //! Model-based test: random pushes (several tenants and streams, out of
-//! order within the window, duplicates), flushes and restarts; every query
+//! order within the window, duplicates), flushes, restarts, delete requests
+//! and compactor passes; every query
 //! answer equals a plain in-memory model (entries in time order, ties by
 //! line then metadata, each distinct entry once).
 
@@ -25,6 +26,13 @@ enum Op {
         force: bool,
     },
     Restart,
+    Delete {
+        tenant: usize,
+        stream: u8,
+        from: i64,
+        to: i64,
+    },
+    Compact,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +42,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(tenant, stream, entries)| Op::Push { tenant, stream, entries }),
         1 => any::<bool>().prop_map(|force| Op::Flush { force }),
         1 => Just(Op::Restart),
+        1 => (0..TENANTS.len(), 0u8..3, 0i64..50, 0i64..20)
+            .prop_map(|(tenant, stream, from, len)| Op::Delete { tenant, stream, from, to: from + len }),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -66,7 +77,30 @@ fn entry_of(ts: i64, line: &str, with_metadata: bool) -> Entry {
     (BASE + ts, line.to_owned(), metadata)
 }
 
-async fn check(store: &Store, model: &Model) {
+/// Deleted `(tenant, stream labels, from, to)`, inclusive, in absolute ns.
+type Deletions = Vec<(usize, Labels, i64, i64)>;
+
+fn visible(model: &Model, deletions: &Deletions) -> Model {
+    model
+        .iter()
+        .map(|((t, l), entries)| {
+            let kept = entries
+                .iter()
+                .filter(|e| {
+                    !deletions
+                        .iter()
+                        .any(|(dt, dl, a, b)| dt == t && dl == l && e.0 >= *a && e.0 <= *b)
+                })
+                .cloned()
+                .collect::<Vec<_>>();
+            ((*t, l.clone()), kept)
+        })
+        .filter(|(_, e)| !e.is_empty())
+        .collect()
+}
+
+async fn check(store: &Store, model: &Model, deletions: &Deletions) {
+    let model = &visible(model, deletions);
     let selector =
         Selector::new(vec![Matcher::new("stream", MatchOp::Regex, ".+").unwrap()]).unwrap();
     for (t, tenant) in TENANTS.iter().enumerate() {
@@ -136,6 +170,7 @@ proptest! {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open(config(dir.path(), block_size)).await.unwrap();
             let mut model: Model = BTreeMap::new();
+            let mut deletions: Deletions = Vec::new();
             for op in ops {
                 match op {
                     Op::Push { tenant, stream, entries } => {
@@ -167,13 +202,22 @@ proptest! {
                         drop(store);
                         store = Store::open(config(dir.path(), block_size)).await.unwrap();
                     }
+                    Op::Delete { tenant, stream, from, to } => {
+                        let sel = Selector::new(vec![Matcher::new("stream", MatchOp::Equal, labels(stream).get("stream").unwrap()).unwrap()]).unwrap();
+                        store.add_delete_request(TENANTS[tenant], &sel, BASE + from, BASE + to).await.unwrap();
+                        deletions.push((tenant, labels(stream), BASE + from, BASE + to));
+                    }
+                    Op::Compact => {
+                        store.compact().await.unwrap();
+                    }
                 }
-                check(&store, &model).await;
+                check(&store, &model, &deletions).await;
             }
             store.flush(true).await.unwrap();
             drop(store);
             let store = Store::open(config(dir.path(), block_size)).await.unwrap();
-            check(&store, &model).await;
+            store.compact().await.unwrap();
+            check(&store, &model, &deletions).await;
         });
     }
 }
