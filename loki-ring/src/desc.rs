@@ -127,6 +127,16 @@ impl RingDesc {
 
     /// Decodes a KV-store value written by [`RingDesc::encode_kv`] or dskit.
     pub fn decode_kv(bytes: &[u8]) -> Result<RingDesc> {
+        // Snappy's header states the decompressed length; refuse lengths
+        // no snappy stream of this size can produce (a copy element of at
+        // most 64 bytes costs at least 2 bytes) before allocating them.
+        let len = snap::raw::decompress_len(bytes).map_err(|e| Error::corrupt("snappy", e))?;
+        if len > bytes.len().saturating_mul(32).saturating_add(64) {
+            return Err(Error::corrupt(
+                "snappy",
+                format!("header claims {len} bytes from {} compressed", bytes.len()),
+            ));
+        }
         let raw = snap::raw::Decoder::new()
             .decompress_vec(bytes)
             .map_err(|e| Error::corrupt("snappy", e))?;
@@ -211,6 +221,17 @@ mod tests {
         assert_eq!(&value[7..9], &[0x18, 3]);
         assert_eq!(&value[9..14], &[0x32, 3, 1, 0xac, 0x02]);
         assert_eq!(RingDesc::decode(&bytes).unwrap(), desc);
+    }
+
+    #[test]
+    fn implausible_snappy_lengths_are_refused_before_allocating() {
+        // Varint 0xffffffff: "4 GiB follow", in 5 bytes.
+        let err = RingDesc::decode_kv(&[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap_err();
+        assert!(err.to_string().contains("header claims"), "{err}");
+        // A highly repetitive but genuine value still decodes.
+        let mut desc = RingDesc::default();
+        desc.upsert(InstanceDesc::new("a", "x".repeat(10_000), "").with_tokens(vec![1]));
+        assert_eq!(RingDesc::decode_kv(&desc.encode_kv()).unwrap(), desc);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::Ring;
 
 /// The share of the ring one instance owns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InstanceOwnership {
     /// Instance ID.
     pub id: String,
@@ -31,7 +31,19 @@ pub struct InstanceOwnership {
 /// assert_eq!(own.spread(), 3.0);
 /// # Ok::<(), loki_ring::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// It serialises to JSON for status pages:
+///
+/// ```
+/// # use loki_ring::{InstanceDesc, Ring, RingConfig, RingDesc};
+/// # let mut desc = RingDesc::default();
+/// # desc.upsert(InstanceDesc::new("a", "", "").with_tokens(vec![7]).with_timestamp(0));
+/// # let ring = Ring::new(&desc, RingConfig::default(), 0)?;
+/// let json = serde_json::to_string(&ring.ownership()).unwrap();
+/// assert_eq!(json, r#"{"instances":[{"id":"a","tokens":1,"owned_keys":4294967296,"fraction":1.0}]}"#);
+/// # Ok::<(), loki_ring::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Ownership {
     /// One entry per instance, sorted by ID (instances without tokens own 0).
     pub instances: Vec<InstanceOwnership>,
