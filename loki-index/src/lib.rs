@@ -73,18 +73,18 @@
 //! | `querier` | [`Querier`]: union of head and segments; stats and volume |
 //!
 //! # Costs and limits
-
-* [`Segment::open`] reads header, footer and TOC only; a section's CRC is
-  checked on its first use, [`Segment::verify`] checks everything.
-* A regex whose DFA would exceed 4 MiB falls back to testing every value of
-  that one label name (never every series).
-* In the head, regexes other than literal sets are tested against the values
-  of their label name (the head keeps no sorted dictionary, to stay small).
-* [`Querier::chunk_refs`] returns refs in no particular order; Loki treats
-  the fingerprint as the stream key, so two label sets colliding on a
-  fingerprint share their refs there (all other answers keep them apart).
-
-# Crate features
+//!
+//! * [`Segment::open`] reads header, footer and TOC only; a section's CRC is
+//!   checked on its first use, [`Segment::verify`] checks everything.
+//! * A regex whose DFA would exceed 4 MiB falls back to testing every value of
+//!   that one label name (never every series).
+//! * In the head, regexes other than literal sets are tested against the values
+//!   of their label name (the head keeps no sorted dictionary, to stay small).
+//! * [`Querier::chunk_refs`] returns refs in no particular order; Loki treats
+//!   the fingerprint as the stream key, so two label sets colliding on a
+//!   fingerprint share their refs there (all other answers keep them apart).
+//!
+//! # Crate features
 //!
 //! None. The on-disk format never depends on features; it is fixed by
 //! [`FORMAT_VERSION`].
