@@ -67,6 +67,17 @@
 //! Ring math ([`Ring`], [`Batch`], tokens) is synchronous; only the KV
 //! stores, the lifecycler and the watcher are async.
 //!
+//! # Where this differs from dskit
+//!
+//! - Shuffle shards draw from SplitMix64 seeded as dskit seeds Go's
+//!   `math/rand`: valid, stable shards, but not the members Loki would
+//!   pick for the same tenant. The lookback variant is not provided.
+//! - [`balanced_tokens`] is this crate's own even-ownership placement,
+//!   not dskit's spread-minimising generator.
+//! - Lookups always use the configured replication factor (dskit can
+//!   take a per-call one and then targets several replicas per zone).
+//! - KV backends: memory and etcd (no Consul, memberlist or multi).
+//!
 //! # Crate features
 //!
 //! - `etcd` (off by default): `EtcdKv`, the etcd v3 store. Building it
