@@ -11,6 +11,7 @@ use crate::error::ParseErrorKind;
 use crate::syntax::ast::{MatchOp, RangeOp, Selector, Unwrap};
 use crate::syntax::parser::PResult;
 use crate::syntax::pattern;
+use crate::syntax::regex::go_to_rust;
 use crate::syntax::span::Span;
 
 /// Whether `s` is a Prometheus label name `[A-Za-z_][A-Za-z0-9_]*`.
@@ -35,7 +36,7 @@ pub(crate) fn selector(sel: &Selector) -> PResult<()> {
 }
 
 fn regex_matches_empty(re: &str) -> bool {
-    let Ok(hir) = regex_syntax::Parser::new().parse(re) else {
+    let Ok(hir) = regex_syntax::Parser::new().parse(&go_to_rust(re)) else {
         return true;
     };
     let props = hir.properties();
@@ -45,28 +46,30 @@ fn regex_matches_empty(re: &str) -> bool {
     if props.look_set().is_empty() {
         return true;
     }
-    regex::Regex::new(&format!("^(?:{re})$")).map_or(true, |r| r.is_match(""))
+    regex::Regex::new(&format!("^(?:{})$", go_to_rust(re))).map_or(true, |r| r.is_match(""))
 }
 
 /// The regex must parse as RE2-compatible syntax; returns its HIR.
 /// (`anchored` regexes are used as `^(?:re)$`; wrapping a valid regex that
 /// way cannot make it invalid, so the plain text is checked.)
 pub(crate) fn regex(re: &str, _anchored: bool, span: Span) -> PResult<Hir> {
-    regex_syntax::Parser::new().parse(re).map_err(|e| {
-        let message = e.to_string();
-        let message = message.lines().last().unwrap_or_default().trim();
-        let message = message
-            .strip_prefix("error: ")
-            .unwrap_or(message)
-            .to_owned();
-        (
-            ParseErrorKind::InvalidRegex {
-                regex: re.to_owned(),
-                message,
-            },
-            span,
-        )
-    })
+    regex_syntax::Parser::new()
+        .parse(&go_to_rust(re))
+        .map_err(|e| {
+            let message = e.to_string();
+            let message = message.lines().last().unwrap_or_default().trim();
+            let message = message
+                .strip_prefix("error: ")
+                .unwrap_or(message)
+                .to_owned();
+            (
+                ParseErrorKind::InvalidRegex {
+                    regex: re.to_owned(),
+                    message,
+                },
+                span,
+            )
+        })
 }
 
 fn has_named_capture(hir: &Hir) -> bool {

@@ -7,6 +7,7 @@
 //! | `literal.rs` | strings, durations, bytes, floats |
 //! | `parser/` | one file per construct |
 //! | `check.rs` | parse-time semantic checks |
+//! | `regex.rs` | Go (RE2) regex syntax to Rust `regex` syntax |
 //! | `pattern.rs` | `pattern` / `|>` syntax |
 //! | `template/` | Go `text/template` parsing for `line_format`/`label_format` |
 //! | `ast/` | the tree (log nodes, `metric.rs` for metric nodes) |
@@ -22,5 +23,6 @@ pub(crate) mod parser;
 pub(crate) mod pattern;
 pub(crate) mod pretty;
 pub(crate) mod printer;
+pub(crate) mod regex;
 pub(crate) mod span;
 pub(crate) mod template;
