@@ -135,6 +135,9 @@ pub struct StoreConfig {
     /// Options for the object store (credentials, endpoint, region…), as
     /// `object_store`'s configuration keys.
     pub storage_options: Vec<(String, String)>,
+    /// An object store to use instead of the one `storage_url` names (for
+    /// embedding with a store built elsewhere, or sharing an in-memory one).
+    pub object_store: Option<Arc<dyn object_store::ObjectStore>>,
     /// Where the write-ahead log lives; `None` disables it (acknowledged
     /// writes are then lost on a crash).
     pub wal_dir: Option<PathBuf>,
@@ -173,6 +176,7 @@ impl StoreConfig {
         StoreConfig {
             storage_url,
             storage_options: Vec::new(),
+            object_store: None,
             wal_dir: None,
             wal: WalOptions::default(),
             chunk: ChunkOptions::default(),

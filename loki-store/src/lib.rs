@@ -47,8 +47,13 @@
 //!
 //! # Crate features
 //!
-//! None yet: the local filesystem and in-memory object stores are always
-//! available.
+//! - `s3`, `gcs`, `azure` (off): the cloud object stores (`s3://`, `gs://`,
+//!   `az://` URLs), through `object_store`'s backends.
+//! - `integration` (off, unstable): the backend conformance suite
+//!   [`integration`], which every backend's tests run.
+//!
+//! The local filesystem (`file://`) and in-memory (`memory://`) stores are
+//! always available.
 //!
 //! # Dependencies, and why
 //!
@@ -68,6 +73,8 @@
 mod config;
 mod error;
 mod ingest;
+#[cfg(feature = "integration")]
+pub mod integration;
 mod objects;
 mod query;
 mod retention;

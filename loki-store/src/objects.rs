@@ -36,8 +36,20 @@ pub(crate) struct Objects {
 }
 
 impl Objects {
-    /// Opens the store a URL names. `file://` directories are created.
-    pub(crate) fn open(url: &url::Url, options: &[(String, String)]) -> Result<Objects> {
+    /// Opens the store a URL names (or wraps `given`). `file://`
+    /// directories are created.
+    pub(crate) fn open(
+        url: &url::Url,
+        options: &[(String, String)],
+        given: Option<&Arc<dyn ObjectStore>>,
+    ) -> Result<Objects> {
+        if let Some(store) = given {
+            return Ok(Objects {
+                store: store.clone(),
+                prefix: Path::default(),
+                layout: KeyLayout::Plain,
+            });
+        }
         let (store, prefix, layout): (Arc<dyn ObjectStore>, Path, KeyLayout) = match url.scheme() {
             "file" => {
                 let dir = url

@@ -193,7 +193,11 @@ impl Store {
     /// # Errors
     /// As [`open`](Self::open).
     pub async fn open_with_report(config: StoreConfig) -> Result<(Store, ReplayReport)> {
-        let objects = Objects::open(&config.storage_url, &config.storage_options)?;
+        let objects = Objects::open(
+            &config.storage_url,
+            &config.storage_options,
+            config.object_store.as_ref(),
+        )?;
         let cache = Mutex::new(ChunkCache::new(config.chunk_cache_bytes));
         let wal_dir = config.wal_dir.clone();
         let wal_options = config.wal;
