@@ -189,19 +189,20 @@ impl Segment {
         for i in 0..self.names.len() {
             self.name_view(i)?.verify()?;
         }
-        let mut buf = Vec::new();
         for id in 0..self.series_count {
             self.row(id, |_, _| Ok(()))?;
-            buf.clear();
-            self.chunk_row(id, TimeRange::ALL, &mut buf)?;
-            if buf.is_empty() {
-                return Err(Error::corrupt(
-                    "series without chunks",
-                    self.chunk_section.offset,
-                ));
-            }
         }
-        Ok(())
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..self.series_count);
+        let at = self.chunk_section.offset;
+        self.for_each_chunk_row(
+            &all,
+            TimeRange::ALL,
+            &mut |_, _, chunks| match chunks.is_empty() {
+                true => Err(Error::corrupt("series without chunks", at)),
+                false => Ok(()),
+            },
+        )
     }
 
     /// The tenant the segment belongs to.
