@@ -195,14 +195,12 @@ impl Segment {
         let mut all = RoaringBitmap::new();
         all.insert_range(0..self.series_count);
         let at = self.chunk_section.offset;
-        self.for_each_chunk_row(
-            &all,
-            TimeRange::ALL,
-            &mut |_, _, chunks| match chunks.is_empty() {
-                true => Err(Error::corrupt("series without chunks", at)),
-                false => Ok(()),
-            },
-        )
+        self.for_each_chunk_row(&all, TimeRange::ALL, &mut |_, _, chunks| {
+            if chunks.is_empty() {
+                return Err(Error::corrupt("series without chunks", at));
+            }
+            Ok(())
+        })
     }
 
     /// The tenant the segment belongs to.
