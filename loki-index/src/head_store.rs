@@ -10,6 +10,7 @@
 use crate::chunk_ref::{ChunkRef, TimeRange};
 use crate::consts::MAX_SERIES;
 use crate::error::{Error, Result};
+use crate::head_prefilter::{value_key, KeyFilter};
 use crate::labels::Labels;
 use crate::matcher::Core;
 use crate::regex_plan::Plan;
@@ -133,6 +134,8 @@ pub(crate) struct HeadStore {
     hasher: DefaultHashBuilder,
     pub(crate) names: Vec<NameEntry>,
     pub(crate) values: Vec<ValueEntry>,
+    /// The [`value_key`] of each value, by value id: scanned for prefixes.
+    keys: Vec<u32>,
     pub(crate) series: Vec<SeriesEntry>,
     /// All value strings, back to back (one allocation instead of one each).
     strings: String,
@@ -246,6 +249,7 @@ impl HeadStore {
             postings: Postings::One(id),
         });
         let table_hash = self.hasher.hash_one(value);
+        self.keys.push(value_key(value.as_bytes()));
         // Split borrows: the table grows while rehashing reads the arena.
         let HeadStore {
             names,
@@ -282,24 +286,33 @@ impl HeadStore {
             .flat_map(move |nid| self.names[nid as usize].values.iter().copied())
     }
 
-    /// Union of the postings of the values of `nid` accepted by `accept`.
-    /// Names holding many of all values are scanned in arena order, which is
-    /// far kinder to caches than hash-table order.
-    fn scan_postings(&self, nid: u32, accept: impl Fn(&str) -> bool) -> RoaringBitmap {
+    /// Union of the postings of the values of `nid` accepted by `accept`,
+    /// testing only values that may start with one of `prefixes` (any value
+    /// for `None`).
+    ///
+    /// A name holding many of all values is scanned in arena order (kind to
+    /// caches), with prefixes over the contiguous value keys; a small one
+    /// through its hash table.
+    fn scan_postings(
+        &self,
+        nid: u32,
+        prefixes: Option<&[Vec<u8>]>,
+        accept: impl Fn(&str) -> bool,
+    ) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
         let name = &self.names[nid as usize];
-        if name.values.len() * 4 > self.values.len() {
-            for (vid, e) in self.values.iter().enumerate() {
-                if e.name == nid && accept(self.value_str(vid as u32)) {
-                    e.postings.union_into(&mut out);
-                }
+        let mut visit = |vid: u32| {
+            let e = &self.values[vid as usize];
+            if e.name == nid && accept(self.value_str(vid)) {
+                e.postings.union_into(&mut out);
             }
+        };
+        if name.values.len() * 4 <= self.values.len() {
+            name.values.iter().for_each(|&vid| visit(vid));
+        } else if let Some(prefixes) = prefixes {
+            KeyFilter::new(prefixes).for_each_candidate(&self.keys, |vid| visit(vid as u32));
         } else {
-            for &vid in name.values.iter() {
-                if accept(self.value_str(vid)) {
-                    self.values[vid as usize].postings.union_into(&mut out);
-                }
-            }
+            (0..self.values.len() as u32).for_each(visit);
         }
         out
     }
@@ -361,13 +374,15 @@ impl Source for HeadStore {
                     },
                 ..
             } => {
-                out = self.scan_postings(nid, |v| {
+                out = self.scan_postings(nid, Some(prefixes), |v| {
                     prefixes.iter().any(|p| {
                         v.as_bytes().starts_with(p) && (!non_empty_rest || v.len() > p.len())
                     })
                 });
             }
-            c => out = self.scan_postings(nid, |v| c.matches(v)),
+            Core::Regex {
+                prefixes, regex, ..
+            } => out = self.scan_postings(nid, prefixes.as_deref(), |v| regex.is_match(v)),
         }
         Ok(out)
     }
@@ -450,5 +465,80 @@ impl Source for HeadStore {
             .collect();
         out.sort_unstable();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::{MatchOp, Matcher};
+
+    /// Every scan path (hash table, arena, arena with key prefilter) answers
+    /// like testing each series: `pod` holds most values, `app` few.
+    #[test]
+    fn scans_agree_with_brute_force() {
+        let pods = [
+            "checkout-1",
+            "checkout-22",
+            "check",
+            "chec",
+            "che",
+            "c",
+            "cart-9",
+            "é-1",
+            "éé",
+            "f.o-x",
+            "fxo",
+            "a\n",
+            "a",
+            "ab\0",
+            "ab",
+        ];
+        let apps = ["checkout", "cart", "é", "f.o"];
+        let mut store = HeadStore::default();
+        let chunk = ChunkRef {
+            from: 0,
+            through: 1,
+            checksum: 0,
+            compressed_size: 1,
+            entries: 1,
+            uncompressed_size: 1,
+        };
+        let mut series = Vec::new();
+        for (i, pod) in pods.iter().enumerate() {
+            let labels = Labels::new([("pod", *pod), ("app", apps[i % apps.len()])]).unwrap();
+            store.insert(&labels, chunk).unwrap();
+            series.push(labels);
+        }
+        let patterns = [
+            "checkout-.*",
+            "chec.*",
+            "che.+",
+            "c.*",
+            "é.*",
+            r"f\.o.*",
+            "f.o.*",
+            "(a|ab).*",
+            "ab\0?",
+            "a.",
+            "(checkout|cart)-[0-9]+",
+            "check(out)?.*2",
+            "(a|b|c|d|e|f|g|h|i|é)-?.*",
+            ".*o.*",
+            "x.*",
+        ];
+        for pattern in patterns {
+            for name in ["pod", "app"] {
+                let m = Matcher::new(name, MatchOp::Regex, pattern).unwrap();
+                let got = store.core_postings(name, m.core()).unwrap();
+                let want: RoaringBitmap = (0..series.len() as u32)
+                    .filter(|&id| {
+                        let v = series[id as usize].get(name).unwrap();
+                        m.matches_value(v)
+                    })
+                    .collect();
+                assert_eq!(got, want, "{name}=~{pattern:?}");
+            }
+        }
     }
 }

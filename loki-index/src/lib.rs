@@ -62,6 +62,7 @@
 //! | `chunk_ref` | [`ChunkRef`], [`TimeRange`] |
 //! | `source` | the read trait shared by head and segments; matcher evaluation over postings |
 //! | `head_store` | the interned series store (postings, value dictionary) |
+//! | `head_prefilter` | 4-byte value keys: prefix scans over the head's values |
 //! | `head` | [`HeadIndex`]: the store behind a `parking_lot` lock; flushing by period |
 //! | `raw` | the on-disk layout (byte diagram), varints, footer, section refs |
 //! | `consts` | [`FORMAT_VERSION`] and every format-shaping limit |
@@ -79,7 +80,10 @@
 //! * A regex whose DFA would exceed 4 MiB falls back to testing every value of
 //!   that one label name (never every series).
 //! * In the head, regexes other than literal sets are tested against the values
-//!   of their label name (the head keeps no sorted dictionary, to stay small).
+//!   of their label name (the head keeps no sorted dictionary, to stay small);
+//!   when every match starts with one of a few literal prefixes, only values
+//!   whose first 4 bytes agree with a prefix are tested (a scan of 4 bytes
+//!   per value).
 //! * [`Querier::chunk_refs`] returns refs in no particular order; Loki treats
 //!   the fingerprint as the stream key, so two label sets colliding on a
 //!   fingerprint share their refs there (all other answers keep them apart).
@@ -109,6 +113,7 @@ mod chunk_ref;
 mod consts;
 mod error;
 mod head;
+mod head_prefilter;
 mod head_store;
 mod labels;
 mod matcher;

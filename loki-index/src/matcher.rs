@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::labels::{is_valid_name, Labels};
-use crate::regex_plan::Plan;
+use crate::regex_plan::{required_prefixes, Plan};
 use std::fmt;
 
 /// The four matcher operators of a Loki stream selector.
@@ -35,7 +35,13 @@ pub(crate) enum Core {
     /// Equality with this value.
     Exact(String),
     /// A fully anchored regex and its lookup plan.
-    Regex { regex: regex::Regex, plan: Plan },
+    Regex {
+        regex: regex::Regex,
+        plan: Plan,
+        /// For [`Plan::Automaton`] and [`Plan::Scan`]: literal prefixes of
+        /// every matching value, if known (see [`required_prefixes`]).
+        prefixes: Option<Vec<Vec<u8>>>,
+    },
 }
 
 impl Core {
@@ -96,7 +102,15 @@ impl Matcher {
                 let anchored = format!("^(?s:{value})$");
                 let regex = regex::Regex::new(&anchored).map_err(invalid)?;
                 let plan = Plan::analyse(&value, &anchored);
-                Core::Regex { regex, plan }
+                let prefixes = match plan {
+                    Plan::Automaton(_) | Plan::Scan => required_prefixes(&value),
+                    _ => None,
+                };
+                Core::Regex {
+                    regex,
+                    plan,
+                    prefixes,
+                }
             }
         };
         Ok(Matcher {

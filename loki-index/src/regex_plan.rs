@@ -51,13 +51,8 @@ pub(crate) enum Plan {
 impl Plan {
     /// Analyses `pattern` (the unanchored user pattern; `.` matches `\n`).
     pub(crate) fn analyse(pattern: &str, anchored: &str) -> Plan {
-        let hir = match regex_syntax::ParserBuilder::new()
-            .dot_matches_new_line(true)
-            .build()
-            .parse(pattern)
-        {
-            Ok(hir) => hir,
-            Err(_) => return Plan::Scan,
+        let Some(hir) = parse(pattern) else {
+            return Plan::Scan;
         };
         if let Some(min) = any_repetition(&hir) {
             return if min == 0 { Plan::Any } else { Plan::NonEmpty };
@@ -82,6 +77,79 @@ impl Plan {
             Some(dfa) => Plan::Automaton(Arc::new(dfa)),
             None => Plan::Scan,
         }
+    }
+}
+
+/// The HIR of the unanchored user pattern, with `.` matching `\n`.
+fn parse(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .dot_matches_new_line(true)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+/// Literal prefixes such that every value the (fully anchored) `pattern`
+/// matches starts with one of them: a cheap prefilter for plans that must
+/// otherwise test values one by one ([`Plan::Automaton`], [`Plan::Scan`]).
+///
+/// `None` when no useful set is known (it would contain `""` or more than
+/// [`MAX_LITERALS`] prefixes); `Some(vec![])` when the pattern matches
+/// nothing. A value starting with a prefix may still fail the regex.
+pub(crate) fn required_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let set = prefix_set(&parse(pattern)?)?;
+    let prefixes = minimal_prefixes(set);
+    if prefixes.iter().any(Vec::is_empty) {
+        return None;
+    }
+    Some(prefixes)
+}
+
+/// A set of strings every string of `hir`'s language starts with (`None`:
+/// unknown, as if `{""}`). Exact for finite languages, a superset otherwise.
+fn prefix_set(hir: &Hir) -> Option<BTreeSet<Vec<u8>>> {
+    if let Some(set) = finite(hir) {
+        return Some(set);
+    }
+    match hir.kind() {
+        HirKind::Capture(cap) => prefix_set(&cap.sub),
+        // At least one copy of `sub` comes first.
+        HirKind::Repetition(rep) if rep.min >= 1 => prefix_set(&rep.sub),
+        HirKind::Alternation(alts) => {
+            let mut out = BTreeSet::new();
+            for alt in alts {
+                out.extend(prefix_set(alt)?);
+                if out.len() > MAX_LITERALS {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        HirKind::Concat(parts) => {
+            // Extend by finite parts; the first infinite one ends the prefix.
+            let mut acc = BTreeSet::from([Vec::new()]);
+            for part in parts {
+                let (next, last) = match finite(part) {
+                    Some(set) => (set, false),
+                    None => match prefix_set(part) {
+                        Some(set) => (set, true),
+                        None => break,
+                    },
+                };
+                if acc.len().saturating_mul(next.len()) > MAX_LITERALS {
+                    break;
+                }
+                acc = acc
+                    .iter()
+                    .flat_map(|a| next.iter().map(move |b| [a.as_slice(), b].concat()))
+                    .collect();
+                if last {
+                    break;
+                }
+            }
+            Some(acc)
+        }
+        _ => None,
     }
 }
 
@@ -294,6 +362,33 @@ mod tests {
         assert!(matches!(plan("a.*b"), Plan::Automaton(_)));
         assert!(matches!(plan("x?y"), Plan::Literals(_)));
         assert!(matches!(plan(r"\bfoo"), Plan::Scan | Plan::Automaton(_)));
+    }
+
+    #[test]
+    fn required() {
+        let req = |p: &str| required_prefixes(p);
+        let v = |xs: &[&str]| Some(xs.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(req("checkout-.+-[0-9]*"), v(&["checkout-"]));
+        assert_eq!(req("(ab|cd)[0-9]*x"), v(&["ab", "cd"]));
+        assert_eq!(req("a(b|c)+d"), v(&["ab", "ac"]));
+        assert_eq!(req(r"f\.o.*\d"), v(&["f.o"]));
+        assert_eq!(req("(a.*|b+c)z"), v(&["a", "b"]));
+        assert_eq!(req("é[^x]*"), v(&["é"]));
+        assert_eq!(req(r"ab\bc.*d"), v(&["ab"]));
+        assert_eq!(req("(|a)b.*c"), v(&["ab", "b"]));
+        assert_eq!(req("p[0-3].*x"), v(&["p0", "p1", "p2", "p3"]));
+        // A covered prefix is dropped.
+        assert_eq!(req("(a|ab).*x"), v(&["a"]));
+        // Optional or unknown starts give no prefixes.
+        assert_eq!(req("x*y.*z"), None);
+        assert_eq!(req(".*o.*"), None);
+        assert_eq!(req("[^a]b.*"), None);
+        // A DFA over the size limit: the plan scans, within the prefixes.
+        let big = "p1(.*x[a-z]{14})?";
+        assert!(matches!(plan(big), Plan::Scan));
+        assert_eq!(req(big), v(&["p1"]));
+        // The language is empty.
+        assert_eq!(req(r"[^\x00-\x{10FFFF}]"), Some(vec![]));
     }
 
     #[test]

@@ -114,7 +114,11 @@ impl NameView {
                     self.postings_into(ord, &mut out)?;
                 }
             }
-            Core::Regex { plan, regex } => match plan {
+            Core::Regex {
+                plan,
+                regex,
+                prefixes,
+            } => match plan {
                 Plan::Any | Plan::NonEmpty => out = self.all.clone(),
                 Plan::Literals(lits) => {
                     for lit in lits {
@@ -128,22 +132,22 @@ impl NameView {
                     non_empty_rest,
                 } => {
                     for p in prefixes {
-                        let range = self.fst.range().ge(p);
-                        let mut stream = match prefix_successor(p) {
-                            Some(end) => range.lt(end).into_stream(),
-                            None => range.into_stream(),
-                        };
-                        while let Some((key, ord)) = stream.next() {
-                            if !(*non_empty_rest && key.len() == p.len()) {
-                                self.postings_into(ord, &mut out)?;
-                            }
-                        }
+                        self.prefix_range(p, &mut out, |key| {
+                            !(*non_empty_rest && key.len() == p.len())
+                        })?;
                     }
                 }
                 Plan::Automaton(dfa) => {
                     let mut stream = self.fst.search(DfaAutomaton(dfa)).into_stream();
                     while let Some((_, ord)) = stream.next() {
                         self.postings_into(ord, &mut out)?;
+                    }
+                }
+                Plan::Scan if prefixes.is_some() => {
+                    for p in prefixes.iter().flatten() {
+                        self.prefix_range(p, &mut out, |key| {
+                            std::str::from_utf8(key).is_ok_and(|k| regex.is_match(k))
+                        })?;
                     }
                 }
                 Plan::Scan => {
@@ -157,6 +161,27 @@ impl NameView {
             },
         }
         Ok(out)
+    }
+
+    /// Adds the postings of the values starting with `prefix` that `accept`
+    /// takes: one fst range scan.
+    fn prefix_range(
+        &self,
+        prefix: &[u8],
+        out: &mut RoaringBitmap,
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> Result<()> {
+        let range = self.fst.range().ge(prefix);
+        let mut stream = match prefix_successor(prefix) {
+            Some(end) => range.lt(end).into_stream(),
+            None => range.into_stream(),
+        };
+        while let Some((key, ord)) = stream.next() {
+            if accept(key) {
+                self.postings_into(ord, out)?;
+            }
+        }
+        Ok(())
     }
 
     /// All values, sorted.

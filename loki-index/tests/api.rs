@@ -204,3 +204,67 @@ fn empty_matchers_and_invalid_input() {
         Vec::<String>::new()
     );
 }
+
+/// Regexes resolved through literal prefixes (a range scan on segments, the
+/// value-key prefilter on the head) select what testing each series does,
+/// including a regex whose DFA is too large, so that the prefix range is
+/// scanned with the regex.
+#[test]
+fn prefix_regexes_on_head_and_segment() {
+    let head = HeadIndex::new();
+    let mut all = Vec::new();
+    let values = [
+        "p1",
+        "p10",
+        "p1x",
+        "p2",
+        "p",
+        "checkout-1",
+        "check",
+        "chec",
+        "é",
+        "é-x",
+        "f.o",
+        "fxo",
+        "a\0",
+        "a",
+    ];
+    for (i, v) in values.iter().enumerate() {
+        // Extra values keep `pod` the name holding most values.
+        let labels = Labels::new([("pod", *v), ("app", ["a", "b"][i % 2])]).unwrap();
+        head.insert(&labels, chunk(i as i64, i as i64, 1)).unwrap();
+        all.push(labels);
+    }
+    let segment = [Segment::open(head.write_segment("t", TimeRange::ALL).unwrap().into()).unwrap()];
+    for pattern in [
+        "p1(.*x[a-z]{14})?",
+        "p1.*",
+        "p1[0-9]+",
+        "chec.*",
+        "check(out)?-?.*",
+        "é.*",
+        r"f\.o.*",
+        "a\0?",
+        "(p|a|é|f|c|x|y|z|q)1?.+",
+    ] {
+        let selector = sel("pod", MatchOp::Regex, pattern);
+        let mut want: Vec<Labels> = all
+            .iter()
+            .filter(|l| selector.matches(l))
+            .cloned()
+            .collect();
+        want.sort();
+        let on_head = Querier::new(Some(&head), &[]);
+        assert_eq!(
+            on_head.series(Some(&selector), TimeRange::ALL).unwrap(),
+            want,
+            "{pattern}"
+        );
+        let on_segment = Querier::new(None, &segment);
+        assert_eq!(
+            on_segment.series(Some(&selector), TimeRange::ALL).unwrap(),
+            want,
+            "{pattern}"
+        );
+    }
+}

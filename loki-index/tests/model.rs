@@ -10,10 +10,11 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 const NAMES: [&str; 4] = ["a", "b", "env", "pod"];
-const VALUES: [&str; 9] = [
-    "x", "y", "z", "xy", "foo", "foobar", "f\no", "prod", "staging",
+const VALUES: [&str; 14] = [
+    "x", "y", "z", "xy", "foo", "foobar", "f\no", "prod", "staging", "foobaz", "fo", "f.o", "é",
+    "éx",
 ];
-const REGEXES: [&str; 23] = [
+const REGEXES: [&str; 32] = [
     r"\bx",
     "x",
     "x|y",
@@ -37,9 +38,21 @@ const REGEXES: [&str; 23] = [
     "x*",
     "(foo)?bar|foo",
     "f.o",
+    // Literal prefixes: with metacharacters, unicode, shorter and longer
+    // than the head's 4-byte value keys, many of them, or only required.
+    r"f\.o.*",
+    "foob.*z",
+    "(foo|é)[a-z]*",
+    "é.+",
+    "fo.*o.*",
+    "(x|fo|é)(o|x)?.*",
+    "(a|b|c|d|e|f|g|h|i|x)y?.*",
+    "fooba.",
+    // Too large a DFA: a scan of the values starting with "fo".
+    "fo(.*x[a-z]{14})?",
 ];
 
-const POD_REGEXES: [&str; 12] = [
+const POD_REGEXES: [&str; 16] = [
     "p1.*",
     "p[0-9]",
     "p1[0-9]*",
@@ -52,6 +65,10 @@ const POD_REGEXES: [&str; 12] = [
     "p1|p2|p3",
     "p3.",
     "(p1|p2)[0-9]?",
+    "p1[0-9]+",
+    "(p1[0-9]|p2|p3)-?.*",
+    r"p[13]\d*9",
+    "p1(.*x[a-z]{14})?",
 ];
 
 type Model = BTreeMap<Labels, BTreeSet<ChunkRef>>;
