@@ -67,7 +67,7 @@ fn raw_compress(codec: Codec, input: &[u8]) -> usize {
             e.write_all(input).unwrap();
             e.into_inner().unwrap().len()
         }
-        Codec::Zstd => zstd::bulk::compress(input, 3).unwrap().len(),
+        Codec::Zstd => zstd::bulk::compress(input, 1).unwrap().len(),
         _ => {
             let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
             e.write_all(input).unwrap();

@@ -384,8 +384,9 @@ fn read_stream(
             last = Some(e.timestamp);
         }
     }
-    let key = |e: &QueryEntry| (e.timestamp, e.line.clone(), e.metadata.clone());
-    all.sort_unstable_by_key(key);
+    all.sort_unstable_by(|a, b| {
+        (a.timestamp, &a.line, &a.metadata).cmp(&(b.timestamp, &b.line, &b.metadata))
+    });
     all.dedup();
     if direction == Direction::Backward {
         all.reverse();
