@@ -21,15 +21,13 @@ pub(crate) fn label_format(
     buf: &mut String,
 ) {
     // Render every template first, against the labels at stage start.
+    // A failing template leaves its target alone.
     let mut rendered: Vec<(usize, String)> = Vec::new();
     for (i, f) in fmts.iter().enumerate() {
         if let Fmt::Template(_, t) = f {
             match t.render(lbs, Ctx { line, ts }, buf) {
                 Ok(()) => rendered.push((i, buf.clone())),
-                Err(e) => {
-                    lbs.set_err(errors::TEMPLATE_FORMAT, e);
-                    rendered.push((i, String::new()));
-                }
+                Err(e) => lbs.set_err(errors::TEMPLATE_FORMAT, e),
             }
         }
     }

@@ -978,7 +978,12 @@ mod tests {
 
     #[test]
     fn printf() {
-        let a = [Value::Float(3.14159), Value::Int(42), Value::str("x")];
+        let a = [
+            Value::Float(3.14159),
+            Value::Int(42),
+            Value::str("x"),
+            Value::str("x"),
+        ];
         assert_eq!(sprintf("%.2f|%5d|%-3s|%q|%%", &a), "3.14|   42|x  |\"x\"|%");
         assert_eq!(sprintf("%d", &[]), "%!d(MISSING)");
     }
