@@ -236,10 +236,13 @@ pub struct MemoryStorage {
     batch_size: usize,
 }
 
+/// Timestamp, line, structured metadata.
+type MemEntry = (i64, String, Vec<(String, String)>);
+
 #[derive(Debug, Clone)]
 struct MemStream {
     labels: Arc<LabelSet>,
-    entries: Vec<(i64, String, Vec<(String, String)>)>,
+    entries: Vec<MemEntry>,
 }
 
 impl MemoryStorage {

@@ -107,7 +107,7 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
             let labels = if pipeline.lbs.untouched() {
                 batch.labels.clone()
             } else {
-                let ls = pipeline.lbs.to_label_set();
+                let ls = pipeline.lbs.build_label_set();
                 match &interned {
                     Some((k, a)) if *k == ls => a.clone(),
                     _ => {

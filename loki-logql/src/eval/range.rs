@@ -139,7 +139,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
             if r.op == RangeOp::AbsentOverTime {
                 continue;
             }
-            let mut labels = pipeline.lbs.to_label_set();
+            let mut labels = pipeline.lbs.build_label_set();
             if let Some(e) = labels.get(ERROR_LABEL) {
                 return Err(Error::Pipeline {
                     error_type: e.to_owned(),

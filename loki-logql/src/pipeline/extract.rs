@@ -31,7 +31,7 @@ impl Extractor {
         if lbs.base_has(&self.buf) {
             self.buf.push_str("_extracted");
         }
-        if self.names[..self.live].iter().any(|n| *n == self.buf) {
+        if self.names[..self.live].contains(&self.buf) {
             return;
         }
         if self.live < self.names.len() {

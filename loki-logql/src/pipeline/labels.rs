@@ -193,7 +193,7 @@ impl LabelsBuilder {
     }
 
     /// The final label set, sorted, with the error pair.
-    pub(crate) fn to_label_set(&mut self) -> LabelSet {
+    pub(crate) fn build_label_set(&mut self) -> LabelSet {
         if self.untouched() {
             return (*self.base).clone();
         }
@@ -264,7 +264,7 @@ mod tests {
         b.set_err("E", "d");
         b.set_err("F", "ignored");
         assert_eq!(
-            b.to_label_set().to_string(),
+            b.build_label_set().to_string(),
             r#"{__error__="E", __error_details__="d", app="a", t="1", x="y"}"#
         );
         b.reset(&base, &[]);

@@ -17,7 +17,7 @@ use crate::syntax::regex::go_to_rust;
 /// One operand of a filter.
 #[derive(Debug, Clone)]
 enum Term {
-    Substring(memmem::Finder<'static>),
+    Substring(Box<memmem::Finder<'static>>),
     Regex(Regex),
     Pattern(LinePattern),
     Ip(IpMatcher),
@@ -55,7 +55,7 @@ impl CompiledLineFilter {
                 LineFilterValue::Ip(s) => Term::Ip(IpMatcher::new(s)?),
                 LineFilterValue::Text(s) => match f.op {
                     LineFilterOp::Contains | LineFilterOp::NotContains => {
-                        Term::Substring(memmem::Finder::new(s.as_bytes()).into_owned())
+                        Term::Substring(Box::new(memmem::Finder::new(s.as_bytes()).into_owned()))
                     }
                     LineFilterOp::Match | LineFilterOp::NotMatch => regex_term(s)?,
                     LineFilterOp::Pattern | LineFilterOp::NotPattern => {
@@ -81,9 +81,9 @@ fn regex_term(re: &str) -> Option<Term> {
             .bytes()
             .all(|c| !b"\\.+*?()|[]{}^$".contains(&c) && c.is_ascii() && c != b'#');
     if is_plain {
-        return Some(Term::Substring(
+        return Some(Term::Substring(Box::new(
             memmem::Finder::new(re.as_bytes()).into_owned(),
-        ));
+        )));
     }
     Regex::new(&go_to_rust(re)).ok().map(Term::Regex)
 }

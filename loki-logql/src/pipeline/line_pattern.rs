@@ -11,7 +11,7 @@ use crate::syntax::pattern::{parse, Node};
 
 #[derive(Debug, Clone)]
 enum Part {
-    Lit(memmem::Finder<'static>),
+    Lit(Box<memmem::Finder<'static>>),
     Any,
 }
 
@@ -27,7 +27,9 @@ impl LinePattern {
         let parts = parse(p)
             .into_iter()
             .map(|n| match n {
-                Node::Literal(l) => Part::Lit(memmem::Finder::new(l.as_bytes()).into_owned()),
+                Node::Literal(l) => {
+                    Part::Lit(Box::new(memmem::Finder::new(l.as_bytes()).into_owned()))
+                }
                 Node::Capture(_) => Part::Any,
             })
             .collect();

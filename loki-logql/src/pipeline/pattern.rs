@@ -12,7 +12,7 @@ use crate::syntax::pattern::{parse, Node};
 
 #[derive(Debug, Clone)]
 enum Part {
-    Lit(memmem::Finder<'static>),
+    Lit(Box<memmem::Finder<'static>>),
     Cap(Option<String>),
 }
 
@@ -28,7 +28,9 @@ impl PatternParser {
         let parts = parse(p)
             .into_iter()
             .map(|n| match n {
-                Node::Literal(l) => Part::Lit(memmem::Finder::new(l.as_bytes()).into_owned()),
+                Node::Literal(l) => {
+                    Part::Lit(Box::new(memmem::Finder::new(l.as_bytes()).into_owned()))
+                }
                 Node::Capture(c) => Part::Cap(c),
             })
             .collect();

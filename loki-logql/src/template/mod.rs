@@ -8,6 +8,8 @@
 //! which the template fails (so a line gets `TemplateFormatErr`).
 
 pub(crate) mod funcs;
+mod text;
+mod time;
 pub(crate) mod value;
 
 use std::collections::BTreeMap;

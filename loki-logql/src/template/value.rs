@@ -52,7 +52,7 @@ impl Value {
             Value::Float(f) => fmt_go_float(*f, out),
             Value::Str(s) => out.push_str(s),
             Value::Time(t) => {
-                super::funcs::format_time(*t, "2006-01-02 15:04:05.999999999 -0700 UTC", out)
+                super::time::format_time(*t, "2006-01-02 15:04:05.999999999 -0700 UTC", out)
             }
             Value::Map(m) => {
                 out.push_str("map[");
