@@ -20,7 +20,7 @@ use crate::syntax::ast::{Grouping, MatchOp, RangeAggregation, RangeOp, UnwrapCon
 use crate::syntax::literal::{parse_bytes, parse_go_duration};
 use crate::LabelSet;
 
-/// Keeps or drops labels per `by`/`without`.
+/// Keeps or drops labels per `by`/`without` (vector aggregations).
 pub(crate) fn group_labels(ls: &LabelSet, g: &Grouping) -> LabelSet {
     let pairs = ls
         .iter()
@@ -90,14 +90,19 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
     let keep = keeps_samples(r.op);
     let nsteps = steps.len();
     let mut series: Vec<SeriesState> = Vec::new();
-    let mut index: HashMap<LabelSet, usize> = HashMap::new();
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let grouping = r.grouping.clone();
+    let label_kept = move |k: &str| match &grouping {
+        Some(g) => g.labels.iter().any(|l| l == k) != g.without,
+        None => true,
+    };
     let mut any_at: Vec<bool> = vec![false; nsteps];
     let mut stream = ctx.storage.select(&req);
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(Error::Storage)?;
         ctx.budget.charge(batch.line_data.len())?;
         let skip = batch.mask.is_some();
-        let mut last_key: Option<(LabelSet, usize)> = None;
+        let mut batch_idx: Option<usize> = None;
         for i in 0..batch.len() {
             let ts = batch.timestamps[i];
             let span = step_span(&steps, ts, lr.offset, lr.range);
@@ -139,33 +144,26 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
             if r.op == RangeOp::AbsentOverTime {
                 continue;
             }
-            let mut labels = pipeline.lbs.build_label_set();
-            if let Some(e) = labels.get(ERROR_LABEL) {
+            let lbs = &mut pipeline.lbs;
+            if let Some(e) = lbs.get(ERROR_LABEL) {
+                let e = e.to_owned();
                 return Err(Error::Pipeline {
-                    error_type: e.to_owned(),
-                    series: labels.to_string(),
+                    error_type: e,
+                    series: lbs.build_label_set().to_string(),
                 });
             }
-            if let Some(g) = &r.grouping {
-                labels = group_labels(&labels, g);
-            }
-            let idx = match &last_key {
-                Some((k, idx)) if *k == labels => *idx,
-                _ => {
-                    let idx = match index.get(&labels) {
-                        Some(&i) => i,
-                        None => {
-                            series.push(SeriesState {
-                                labels: labels.clone(),
-                                accs: vec![None; nsteps],
-                            });
-                            index.insert(labels.clone(), series.len() - 1);
-                            series.len() - 1
-                        }
-                    };
-                    last_key = Some((labels, idx));
-                    idx
+            let idx = if lbs.untouched() && r.grouping.is_none() {
+                // The stream's own labels: one lookup per batch.
+                match batch_idx {
+                    Some(i) => i,
+                    None => {
+                        let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
+                        batch_idx = Some(i);
+                        i
+                    }
                 }
+            } else {
+                lookup(&mut series, &mut index, lbs, &label_kept, nsteps)
             };
             let st = &mut series[idx];
             for s in span {
@@ -194,6 +192,27 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
         ctx.budget.check()?;
     }
     Ok(out)
+}
+
+/// The series of the line's (kept) labels, created on first sight.
+fn lookup(
+    series: &mut Vec<SeriesState>,
+    index: &mut HashMap<u64, Vec<usize>>,
+    lbs: &mut crate::pipeline::LabelsBuilder,
+    keep: &dyn Fn(&str) -> bool,
+    nsteps: usize,
+) -> usize {
+    let h = lbs.key_hash(keep);
+    let slot = index.entry(h).or_default();
+    if let Some(&i) = slot.iter().find(|&&i| lbs.key_eq(&series[i].labels, keep)) {
+        return i;
+    }
+    series.push(SeriesState {
+        labels: lbs.build_filtered(keep),
+        accs: vec![None; nsteps],
+    });
+    slot.push(series.len() - 1);
+    series.len() - 1
 }
 
 /// `absent_over_time`'s labels: the selector's `=` matchers whose name is

@@ -192,6 +192,52 @@ impl LabelsBuilder {
         !self.init && self.meta.is_empty() && self.err.is_none()
     }
 
+    /// An order-independent hash of the labels (with the error pair) for
+    /// which `keep(name)` holds; equal sets hash equally. No allocation.
+    pub(crate) fn key_hash(&self, keep: &dyn Fn(&str) -> bool) -> u64 {
+        let mut h = 0u64;
+        let mut add = |k: &str, v: &str| {
+            if keep(k) {
+                h = h.wrapping_add(pair_hash(k, v));
+            }
+        };
+        self.for_each_ref(&mut add);
+        if let Some(e) = self.err {
+            add(ERROR_LABEL, e);
+        }
+        if self.has_details {
+            add(ERROR_DETAILS_LABEL, &self.err_details);
+        }
+        h
+    }
+
+    /// Whether the kept labels equal `ls`. No allocation.
+    pub(crate) fn key_eq(&self, ls: &LabelSet, keep: &dyn Fn(&str) -> bool) -> bool {
+        let mut n = 0usize;
+        let mut ok = true;
+        let mut check = |k: &str, v: &str| {
+            if keep(k) {
+                n += 1;
+                ok &= ls.get(k) == Some(v);
+            }
+        };
+        self.for_each_ref(&mut check);
+        if let Some(e) = self.err {
+            check(ERROR_LABEL, e);
+        }
+        if self.has_details {
+            check(ERROR_DETAILS_LABEL, &self.err_details);
+        }
+        ok && n == ls.len()
+    }
+
+    /// The kept labels as a set.
+    pub(crate) fn build_filtered(&mut self, keep: &dyn Fn(&str) -> bool) -> LabelSet {
+        let mut ls = self.build_label_set();
+        ls.pairs.retain(|(k, _)| keep(k));
+        ls
+    }
+
     /// The final label set, sorted, with the error pair.
     pub(crate) fn build_label_set(&mut self) -> LabelSet {
         if self.untouched() {
@@ -210,6 +256,18 @@ impl LabelsBuilder {
         pairs.sort();
         LabelSet { pairs }
     }
+}
+
+/// FNV-1a of `k`, a separator and `v`.
+fn pair_hash(k: &str, v: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in k.as_bytes().iter().chain(&[0xff]).chain(v.as_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Spread the bits so that wrapping sums of pairs collide rarely.
+    h ^= h >> 29;
+    h.wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }
 
 /// Sanitises an extracted key as Loki does: trims spaces, replaces every
