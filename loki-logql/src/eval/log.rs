@@ -70,6 +70,8 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
         limit: Some(limit),
         line_filters: LineFilterSet::leading(&q.pipeline),
     };
+    let filters = req.line_filters.clone();
+    let mut mask_buf: Vec<bool> = Vec::new();
     let backward = p.direction == Direction::Backward;
     let beats = |ts: i64, worst: i64| if backward { ts > worst } else { ts < worst };
     let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(limit.min(1 << 16) + 1);
@@ -87,11 +89,18 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
                 continue;
             }
         }
-        let skip = batch.mask.is_some();
+        let mask: &[bool] = match &batch.mask {
+            Some(m) => m,
+            None if filters.is_empty() => &[],
+            None => {
+                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
+                &mask_buf
+            }
+        };
         let mut interned: Option<(LabelSet, Arc<LabelSet>)> = None;
         for i in 0..batch.len() {
             let ts = batch.timestamps[i];
-            if ts < p.start || ts >= p.end || !batch.passed(i) {
+            if ts < p.start || ts >= p.end || mask.get(i) == Some(&false) {
                 continue;
             }
             if heap.len() >= limit {
@@ -101,7 +110,7 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
                 }
             }
             let line = batch.line(i);
-            if !pipeline.process(ts, line, &batch.labels, batch.metadata(i), skip) {
+            if !pipeline.process(ts, line, &batch.labels, batch.metadata(i), true) {
                 continue;
             }
             let labels = if pipeline.lbs.untouched() {

@@ -87,6 +87,10 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
         limit: None,
         line_filters: LineFilterSet::leading(&lr.pipeline),
     };
+    let filters = req.line_filters.clone();
+    let mut mask_buf: Vec<bool> = Vec::new();
+    // Only line filters and no unwrap: a kept line's series is its stream's.
+    let trivial = pipeline.only_leading_filters() && lr.unwrap.is_none() && r.grouping.is_none();
     let keep = keeps_samples(r.op);
     let nsteps = steps.len();
     let mut series: Vec<SeriesState> = Vec::new();
@@ -101,16 +105,27 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(Error::Storage)?;
         ctx.budget.charge(batch.line_data.len())?;
-        let skip = batch.mask.is_some();
+        let mask: &[bool] = match &batch.mask {
+            Some(m) => m,
+            None if filters.is_empty() => &[],
+            None => {
+                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
+                &mask_buf
+            }
+        };
         let mut batch_idx: Option<usize> = None;
         for i in 0..batch.len() {
             let ts = batch.timestamps[i];
+            if mask.get(i) == Some(&false) {
+                continue;
+            }
             let span = step_span(&steps, ts, lr.offset, lr.range);
-            if span.is_empty() || !batch.passed(i) {
+            if span.is_empty() {
                 continue;
             }
             let line = batch.line(i);
-            if !pipeline.process(ts, line, &batch.labels, batch.metadata(i), skip) {
+            let fast = trivial && batch_idx.is_some() && batch.metadata(i).is_empty();
+            if !fast && !pipeline.process(ts, line, &batch.labels, batch.metadata(i), true) {
                 continue;
             }
             let value = match &lr.unwrap {
@@ -152,7 +167,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                     series: lbs.build_label_set().to_string(),
                 });
             }
-            let idx = if lbs.untouched() && r.grouping.is_none() {
+            let idx = if fast || (lbs.untouched() && r.grouping.is_none()) {
                 // The stream's own labels: one lookup per batch.
                 match batch_idx {
                     Some(i) => i,

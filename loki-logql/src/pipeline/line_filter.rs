@@ -127,6 +127,40 @@ impl LineFilterSet {
         self.filters.iter().all(|f| f.matches(line.as_bytes()))
     }
 
+    /// Evaluates the filters over a whole batch of lines stored back to
+    /// back (`data`, with `ends[i]` the end of line `i`), writing one flag
+    /// per line into `mask`. A single positive substring is searched once
+    /// over the whole buffer rather than line by line.
+    ///
+    /// ```
+    /// use loki_logql::{parse, Expr, LineFilterSet};
+    /// let Expr::Log(q) = parse(r#"{a="b"} |= "err""#)? else { unreachable!() };
+    /// let mut mask = Vec::new();
+    /// LineFilterSet::leading(&q.pipeline).batch_mask("okerr!e|rr", &[2, 6, 8, 10], &mut mask);
+    /// assert_eq!(mask, [false, true, false, false]);
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
+    pub fn batch_mask(&self, data: &str, ends: &[usize], mask: &mut Vec<bool>) {
+        mask.clear();
+        mask.resize(ends.len(), true);
+        let b = data.as_bytes();
+        for f in &self.filters {
+            if let (false, [Term::Substring(fd)]) = (f.negated, f.terms.as_slice()) {
+                if !fd.needle().is_empty() {
+                    substring_mask(fd, b, ends, mask);
+                    continue;
+                }
+            }
+            let mut start = 0;
+            for (i, &end) in ends.iter().enumerate() {
+                if mask[i] && !f.matches(&b[start..end]) {
+                    mask[i] = false;
+                }
+                start = end;
+            }
+        }
+    }
+
     /// Number of filters.
     pub fn len(&self) -> usize {
         self.filters.len()
@@ -135,6 +169,38 @@ impl LineFilterSet {
     /// Whether there are none (every line matches).
     pub fn is_empty(&self) -> bool {
         self.filters.is_empty()
+    }
+}
+
+/// ANDs into `mask` whether each line contains the needle, searching
+/// the buffer once and restarting at the next line after a hit.
+fn substring_mask(f: &memmem::Finder<'_>, b: &[u8], ends: &[usize], mask: &mut [bool]) {
+    let n = f.needle().len();
+    let mut hit = vec![false; ends.len()];
+    let mut pos = 0;
+    let mut line = 0;
+    while line < ends.len() {
+        let Some(at) = f.find(&b[pos..]) else { break };
+        let at = pos + at;
+        // The line holding `at`.
+        while line < ends.len() && ends[line] <= at {
+            line += 1;
+        }
+        if line >= ends.len() {
+            break;
+        }
+        if at + n <= ends[line] {
+            hit[line] = true;
+        }
+        // Either way the next candidate starts in the next line (a hit
+        // settles this line; a match across the boundary is no match).
+        pos = if at + n <= ends[line] { ends[line] } else { at + 1 };
+        if at + n <= ends[line] {
+            line += 1;
+        }
+    }
+    for (m, h) in mask.iter_mut().zip(hit) {
+        *m &= h;
     }
 }
 
@@ -169,5 +235,25 @@ mod tests {
         assert!(ip.matches(b"client 10.2.3.4"));
         let e = f(LineFilterOp::Contains, vec![Text(String::new())]);
         assert!(e.matches(b""));
+    }
+
+    #[test]
+    fn batch_masks_match_line_by_line() {
+        let lines = ["aab", "a", "ab", "", "xaby", "b", "aabab"];
+        let mut data = String::new();
+        let mut ends = Vec::new();
+        for l in lines {
+            data.push_str(l);
+            ends.push(data.len());
+        }
+        for needle in ["ab", "a", "b", "ba", "aab", "zz"] {
+            let set = LineFilterSet {
+                filters: vec![f(LineFilterOp::Contains, vec![Text(needle.into())])],
+            };
+            let mut mask = Vec::new();
+            set.batch_mask(&data, &ends, &mut mask);
+            let want: Vec<bool> = lines.iter().map(|l| l.contains(needle)).collect();
+            assert_eq!(mask, want, "{needle}");
+        }
     }
 }

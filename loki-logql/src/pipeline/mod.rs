@@ -152,6 +152,12 @@ impl Pipeline {
         })
     }
 
+    /// Whether every stage is a leading line filter (so a line's labels
+    /// and text pass through unchanged).
+    pub(crate) fn only_leading_filters(&self) -> bool {
+        self.leading_filters == self.stages.len()
+    }
+
     /// Runs the pipeline over one line; `skip_leading` when storage already
     /// applied the leading line filters. Returns whether the line is kept;
     /// then [`Pipeline::line`] and `lbs` hold the results.
