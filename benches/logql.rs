@@ -180,7 +180,7 @@ fn eval(c: &mut Criterion) {
             ("literal", r#"{job="bench"} |= "payment authorised""#),
             (
                 "regex",
-                r#"{job="bench"} |~ "status=5\d\d|connection reset""#,
+                r#"{job="bench"} |~ `status=5\d\d|connection reset`"#,
             ),
             (
                 "line_format",
