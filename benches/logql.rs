@@ -63,20 +63,21 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-/// Pre-built batches of one stream, handed out on every select.
+/// Pre-built batches of one stream, each cloned as the evaluator pulls it.
 #[derive(Debug)]
-struct Batches(Vec<EntryBatch>);
+struct Batches(Arc<Vec<EntryBatch>>);
 
 impl Storage for Batches {
     fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
-        let out: Vec<_> = self
-            .0
-            .iter()
-            .filter(|b| b.timestamps.last().is_some_and(|&t| t >= req.start))
-            .filter(|b| b.timestamps[0] < req.end)
-            .map(|b| Ok(b.clone()))
-            .collect();
-        stream::iter(out).boxed()
+        let all = self.0.clone();
+        let (start, end) = (req.start, req.end);
+        let n = all.len();
+        stream::iter((0..n).filter_map(move |i| {
+            let b = &all[i];
+            let inside = b.timestamps.last().is_some_and(|&t| t >= start) && b.timestamps[0] < end;
+            inside.then(|| Ok(b.clone()))
+        }))
+        .boxed()
     }
 }
 
@@ -109,7 +110,7 @@ fn corpus(kind: Option<LineKind>) -> (Batches, u64, i64, i64) {
     if !b.is_empty() {
         batches.push(b);
     }
-    (Batches(batches), bytes, first, last)
+    (Batches(Arc::new(batches)), bytes, first, last)
 }
 
 /// `count_over_time(<q> [range])` over everything, as one instant query.

@@ -100,7 +100,8 @@ pub struct EntryBatch {
     pub line_data: String,
     /// End offset of each line in `line_data`.
     pub line_ends: Vec<usize>,
-    /// Structured metadata per entry (empty vectors when there is none).
+    /// Structured metadata per entry; may be shorter than the batch (down
+    /// to empty) when the trailing entries have none.
     pub structured_metadata: Vec<Vec<(String, String)>>,
     /// `Some(mask)`: storage applied the pushed-down line filters and
     /// `mask[i]` tells whether entry `i` passed. `None`: not applied.
@@ -125,12 +126,16 @@ impl EntryBatch {
         self.timestamps.push(ts);
         self.line_data.push_str(line);
         self.line_ends.push(self.line_data.len());
-        self.structured_metadata.push(
-            metadata
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        );
+        if !metadata.is_empty() {
+            self.structured_metadata
+                .resize(self.timestamps.len() - 1, Vec::new());
+            self.structured_metadata.push(
+                metadata
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            );
+        }
         if let Some(m) = &mut self.mask {
             m.push(true);
         }

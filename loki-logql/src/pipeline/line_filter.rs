@@ -194,7 +194,11 @@ fn substring_mask(f: &memmem::Finder<'_>, b: &[u8], ends: &[usize], mask: &mut [
         }
         // Either way the next candidate starts in the next line (a hit
         // settles this line; a match across the boundary is no match).
-        pos = if at + n <= ends[line] { ends[line] } else { at + 1 };
+        pos = if at + n <= ends[line] {
+            ends[line]
+        } else {
+            at + 1
+        };
         if at + n <= ends[line] {
             line += 1;
         }
