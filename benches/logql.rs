@@ -1,10 +1,28 @@
-//! LogQL parse throughput over a mix of 20 realistic queries
-//! (`cargo bench --bench logql`). Target: at least 200k queries/s on one core.
+//! LogQL benchmarks (`cargo bench --bench logql`).
+//!
+//! - `logql/parse`: parse throughput over a mix of 20 realistic queries.
+//!   Target: at least 200k queries/s on one core.
+//! - `logql/eval/*`: evaluation over 1M generated corpus lines
+//!   (`loki::corpus`), one core, through the public `Engine` over an
+//!   in-memory storage that hands out pre-built batches (the clone of each
+//!   batch is part of the measured time). Throughput is in bytes of line
+//!   text; lines/s = bytes/s ÷ the mean line length printed at start.
+//!   `raw_memmem` scans the same bytes with `memchr::memmem` alone, as the
+//!   ceiling for the literal filter. Each query runs as
+//!   `sum(count_over_time(<query> [everything]))`, so every line goes
+//!   through the pipeline; parser queries end in `| keep level` (or
+//!   `method`) so that per-line ids do not make a million series.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use loki::logql;
+use futures::executor::block_on;
+use futures::stream::{self, BoxStream, StreamExt};
+use loki::corpus::{Corpus, LineKind};
+use loki::logql::{
+    self, Engine, EntryBatch, QueryParams, QueryResult, SelectRequest, Storage, StorageError,
+};
 
 const QUERIES: [&str; 20] = [
     r#"{app="api"}"#,
@@ -45,5 +63,167 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse);
+/// Pre-built batches of one stream, each cloned as the evaluator pulls it.
+#[derive(Debug)]
+struct Batches(Arc<Vec<EntryBatch>>);
+
+impl Storage for Batches {
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        let all = self.0.clone();
+        let (start, end) = (req.start, req.end);
+        let n = all.len();
+        stream::iter((0..n).filter_map(move |i| {
+            let b = &all[i];
+            let inside = b.timestamps.last().is_some_and(|&t| t >= start) && b.timestamps[0] < end;
+            inside.then(|| Ok(b.clone()))
+        }))
+        .boxed()
+    }
+}
+
+const LINES: usize = 1_000_000;
+
+fn corpus(kind: Option<LineKind>) -> (Batches, u64, i64, i64) {
+    let mut c = match kind {
+        Some(k) => Corpus::of_kind(7, k),
+        None => Corpus::new(7),
+    };
+    let labels = Arc::new(logql::parse_labels(r#"{job="bench", env="prod"}"#).unwrap());
+    let mut batches = Vec::new();
+    let mut b = EntryBatch::new(labels.clone());
+    let mut line = String::new();
+    let mut bytes = 0u64;
+    let mut first = 0;
+    let mut last = 0;
+    for i in 0..LINES {
+        let ts = c.next_into(&mut line);
+        if i == 0 {
+            first = ts;
+        }
+        last = ts;
+        bytes += line.len() as u64;
+        b.push(ts, &line, &[]);
+        if b.len() == 1024 {
+            batches.push(std::mem::replace(&mut b, EntryBatch::new(labels.clone())));
+        }
+    }
+    if !b.is_empty() {
+        batches.push(b);
+    }
+    (Batches(Arc::new(batches)), bytes, first, last)
+}
+
+/// `count_over_time(<q> [range])` over everything, as one instant query.
+fn count_all(q: &str, first: i64, last: i64) -> (String, QueryParams) {
+    let range_s = (last - first) / 1_000_000_000 + 2;
+    (
+        format!("sum(count_over_time({q} [{range_s}s]))"),
+        QueryParams::instant(last + 1),
+    )
+}
+
+fn eval_group(c: &mut Criterion, name: &str, kind: Option<LineKind>, queries: &[(&str, &str)]) {
+    let (store, bytes, first, last) = corpus(kind);
+    eprintln!(
+        "logql/eval/{name}: {LINES} lines, {bytes} bytes, mean line {:.1} bytes",
+        bytes as f64 / LINES as f64
+    );
+    let engine = Engine::new(store);
+    let mut group = c.benchmark_group(format!("logql/eval/{name}"));
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes));
+    for (id, q) in queries {
+        let (query, params) = if q.starts_with("sum by") {
+            let step = 300_000_000_000;
+            let start = first - first.rem_euclid(step) + step;
+            (q.to_string(), QueryParams::range(start, last + step, step))
+        } else {
+            count_all(q, first, last)
+        };
+        let r = block_on(engine.query(&query, &params)).unwrap_or_else(|e| panic!("{query}: {e}"));
+        if let QueryResult::Vector(v) = &r {
+            eprintln!(
+                "  {id}: {query} -> {:?}",
+                v.first().map(|s| s.samples[0].value)
+            );
+        }
+        group.bench_function(*id, |b| {
+            b.iter(|| black_box(block_on(engine.query(&query, &params)).ok()))
+        });
+    }
+    if name == "mixed" {
+        let finder = memchr::memmem::Finder::new("payment authorised");
+        let store = engine.storage();
+        group.bench_function("raw_memmem", |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for batch in &store.0 {
+                    let data = batch.line_data.as_bytes();
+                    let mut start = 0;
+                    for &end in &batch.line_ends {
+                        n += usize::from(finder.find(&data[start..end]).is_some());
+                        start = end;
+                    }
+                }
+                black_box(n)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn eval(c: &mut Criterion) {
+    eval_group(
+        c,
+        "mixed",
+        None,
+        &[
+            ("literal", r#"{job="bench"} |= "payment authorised""#),
+            (
+                "regex",
+                r#"{job="bench"} |~ `status=5\d\d|connection reset`"#,
+            ),
+            (
+                "line_format",
+                r#"{job="bench"} | line_format "{{.env}} {{__line__}}""#,
+            ),
+        ],
+    );
+    eval_group(
+        c,
+        "json",
+        Some(LineKind::Json),
+        &[
+            ("json", r#"{job="bench"} | json | keep level"#),
+            ("json_level", r#"{job="bench"} | json level"#),
+        ],
+    );
+    eval_group(
+        c,
+        "logfmt",
+        Some(LineKind::Logfmt),
+        &[
+            ("logfmt", r#"{job="bench"} | logfmt | keep level"#),
+            (
+                "logfmt_status",
+                r#"{job="bench"} | logfmt | status >= 500 | keep level"#,
+            ),
+            (
+                "sum_by_count_5m",
+                r#"sum by (level) (count_over_time({job="bench"} | logfmt level [5m]))"#,
+            ),
+        ],
+    );
+    eval_group(
+        c,
+        "nginx",
+        Some(LineKind::Nginx),
+        &[(
+            "pattern",
+            r#"{job="bench"} | pattern "<ip> - - [<_>] \"<method> <path> <_>\" <status> <size> <_>" | keep method"#,
+        )],
+    );
+}
+
+criterion_group!(benches, parse, eval);
 criterion_main!(benches);

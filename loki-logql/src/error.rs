@@ -25,6 +25,58 @@ pub enum Error {
     /// The query (or label-set) text is not valid LogQL. Maps to HTTP 400.
     #[error("{0}")]
     Parse(Box<ParseError>),
+    /// A metric query produced a series that still carries `__error__`
+    /// (Loki's `pipeline error`). Maps to HTTP 400.
+    #[error("pipeline error: '{error_type}' for series: '{series}'. Use a label filter to intentionally skip this error. (e.g | __error__!=\"{error_type}\"). To skip all potential errors you can match empty errors.(e.g __error__=\"\") The label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )")]
+    Pipeline {
+        /// The `__error__` value, e.g. `JSONParserErr`.
+        error_type: String,
+        /// The series' labels.
+        series: String,
+    },
+    /// Vector matching found several series for one match group, or
+    /// another evaluation-time rule of binary operators failed. HTTP 400.
+    #[error("{0}")]
+    Evaluation(String),
+    /// Query parameters that make no sense (`end < start`, `step <= 0` on
+    /// a range query, …). HTTP 400.
+    #[error("invalid query parameters: {0}")]
+    InvalidParams(String),
+    /// The result would hold more series than allowed. HTTP 400.
+    #[error("maximum number of series ({limit}) reached for a single query")]
+    MaxSeries {
+        /// The limit.
+        limit: usize,
+    },
+    /// The query asked for more entries than allowed. HTTP 400.
+    #[error(
+        "max entries limit per query exceeded, limit > max_entries_limit ({requested} > {limit})"
+    )]
+    MaxEntries {
+        /// The query's `limit`.
+        requested: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The query read more line bytes from storage than allowed. HTTP 400.
+    #[error("the query would read too many bytes (limit: {limit} bytes)")]
+    MaxBytes {
+        /// The limit.
+        limit: u64,
+    },
+    /// The query ran past its timeout. HTTP 504.
+    #[error("query timed out")]
+    Timeout,
+    /// The caller cancelled the query. HTTP 499.
+    #[error("query cancelled")]
+    Cancelled,
+    /// Storage failed. HTTP 500 (or 503 when retryable).
+    #[error("storage error: {0}")]
+    Storage(crate::storage::StorageError),
+    /// A parsed query that the evaluator cannot compile (a bug: the parser
+    /// accepts only what the evaluator runs). HTTP 500.
+    #[error("cannot plan query: {0}")]
+    Plan(String),
 }
 
 impl Error {
@@ -32,13 +84,39 @@ impl Error {
     pub fn as_parse(&self) -> Option<&ParseError> {
         match self {
             Error::Parse(e) => Some(e),
+            _ => None,
         }
     }
 
-    /// Whether the caller sent a bad request (as opposed to a server fault).
-    /// Every parse error is a client error.
+    /// Whether the caller sent a bad request (as opposed to a server fault):
+    /// parse errors, pipeline errors, bad parameters and exceeded limits.
+    ///
+    /// ```
+    /// let e = loki_logql::parse("{").unwrap_err();
+    /// assert!(e.is_client_error());
+    /// assert!(!loki_logql::Error::Timeout.is_client_error());
+    /// ```
     pub fn is_client_error(&self) -> bool {
-        matches!(self, Error::Parse(_))
+        matches!(
+            self,
+            Error::Parse(_)
+                | Error::Pipeline { .. }
+                | Error::Evaluation(_)
+                | Error::InvalidParams(_)
+                | Error::MaxSeries { .. }
+                | Error::MaxEntries { .. }
+                | Error::MaxBytes { .. }
+        )
+    }
+
+    /// Whether retrying the same query may succeed (timeouts and
+    /// retryable storage failures).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Timeout => true,
+            Error::Storage(e) => e.retryable,
+            _ => false,
+        }
     }
 }
 

@@ -46,9 +46,16 @@
 //! - `thiserror`: the [`Error`] and [`ParseErrorKind`] displays.
 
 mod error;
+pub mod eval;
+mod pipeline;
+pub mod storage;
 mod syntax;
+mod template;
 
 pub use error::{Error, ParseError, ParseErrorKind, Result};
+pub use eval::{Engine, Entry, Limits, QueryParams, QueryResult, Sample, Series, Stream};
+pub use pipeline::LineFilterSet;
+pub use storage::{Direction, EntryBatch, MemoryStorage, SelectRequest, Storage, StorageError};
 pub use syntax::ast::{self, Expr, Span};
 pub use syntax::labels::{parse_labels, LabelSet};
 

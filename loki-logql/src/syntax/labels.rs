@@ -10,7 +10,7 @@ use crate::syntax::parser;
 /// values non-empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LabelSet {
-    pairs: Vec<(String, String)>,
+    pub(crate) pairs: Vec<(String, String)>,
 }
 
 impl LabelSet {

@@ -21,6 +21,9 @@ pub(crate) enum TTok {
     Dot,
     /// `.name`
     Field(String),
+    /// `.name` directly after an operand (`.a.b`, `$x.b`, `(…).b`): a
+    /// field of that operand rather than a new argument.
+    Chain(String),
     /// `$` or `$name`.
     Variable(String),
     /// A keyword or function name.
@@ -136,7 +139,17 @@ fn lex_action<'a>(mut s: &'a str, out: &mut Vec<TTok>) -> Result<&'a str, String
             }
             '.' if s[1..].starts_with(|c: char| c == '_' || c.is_alphabetic()) => {
                 let n = ident_len(&s[1..]);
-                (TTok::Field(s[1..n + 1].to_owned()), n + 1)
+                let name = s[1..n + 1].to_owned();
+                let attached = !had_space
+                    && matches!(
+                        out.last(),
+                        Some(TTok::Field(_) | TTok::Chain(_) | TTok::Variable(_) | TTok::RParen)
+                    );
+                if attached {
+                    (TTok::Chain(name), n + 1)
+                } else {
+                    (TTok::Field(name), n + 1)
+                }
             }
             '.' if !s[1..].starts_with(|c: char| c.is_ascii_digit()) => (TTok::Dot, 1),
             c if c.is_ascii_digit() || c == '.' || c == '-' || c == '+' => {

@@ -273,7 +273,7 @@ impl Parser {
 
     fn fields(&mut self) -> Vec<String> {
         let mut out = Vec::new();
-        while let Some(TTok::Field(f)) = self.peek() {
+        while let Some(TTok::Chain(f)) = self.peek() {
             out.push(f.clone());
             self.pos += 1;
         }
@@ -335,7 +335,7 @@ fn describe(t: &TTok) -> String {
         TTok::Declare => "\":=\"".to_owned(),
         TTok::Assign => "\"=\"".to_owned(),
         TTok::Dot => "\".\"".to_owned(),
-        TTok::Field(f) => format!("field .{f}"),
+        TTok::Field(f) | TTok::Chain(f) => format!("field .{f}"),
         TTok::Variable(v) => format!("variable {v}"),
         TTok::Ident(i) => format!("\"{i}\""),
         TTok::Str(s) => format!("string {s:?}"),

@@ -1,0 +1,326 @@
+//! Query evaluation: log queries to streams, metric queries to vectors,
+//! matrices and scalars, over a [`Storage`].
+//!
+//! | file | what |
+//! |---|---|
+//! | `types.rs` | results and their Loki JSON shape |
+//! | `limits.rs` | resource limits and cancellation, checked while streaming |
+//! | `log.rs` | log queries: pipeline, limit, direction, early stop |
+//! | `range.rs` | range aggregations: windows per step, unwrap |
+//! | `acc.rs` | per-window accumulators and their final values |
+//! | `vector.rs` | vector aggregations, `label_replace`, `vector()` |
+//! | `binary.rs` | binary operators and vector matching |
+
+mod acc;
+mod binary;
+mod limits;
+mod log;
+mod range;
+mod types;
+mod vector;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+pub use limits::Limits;
+pub use types::{Entry, QueryResult, Sample, Series, Stream};
+
+use crate::error::{Error, Result};
+use crate::storage::{Direction, Storage};
+use crate::syntax::ast::{Expr, MetricExpr};
+use crate::LabelSet;
+use limits::Budget;
+
+/// Time range, step, limit and direction of a query.
+///
+/// ```
+/// use loki_logql::{QueryParams, Direction};
+/// let p = QueryParams::range(0, 60_000_000_000, 15_000_000_000).with_limit(10);
+/// assert_eq!(p.limit, 10);
+/// assert_eq!(p.direction, Direction::Backward);
+/// assert_eq!(QueryParams::instant(5).start, 5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct QueryParams {
+    /// Start, Unix ns (inclusive for log queries; the first step).
+    pub start: i64,
+    /// End, Unix ns (exclusive for log queries; the last step if aligned).
+    pub end: i64,
+    /// Step in ns for metric range queries; 0 means an instant query at `end`.
+    pub step: i64,
+    /// Most entries a log query returns.
+    pub limit: usize,
+    /// Order of log query results.
+    pub direction: Direction,
+    /// Set to `true` from elsewhere to cancel the query.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl QueryParams {
+    /// An instant query at `time`.
+    pub fn instant(time: i64) -> Self {
+        QueryParams {
+            start: time,
+            end: time,
+            step: 0,
+            limit: 100,
+            direction: Direction::Backward,
+            cancel: None,
+        }
+    }
+
+    /// A range query; for log queries `step` is ignored.
+    pub fn range(start: i64, end: i64, step: i64) -> Self {
+        QueryParams {
+            start,
+            end,
+            step,
+            ..QueryParams::instant(end)
+        }
+    }
+
+    /// Sets the entry limit of log queries.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Sets the direction of log queries.
+    pub fn with_direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+
+    /// Sets a cancellation flag.
+    pub fn with_cancel(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// The evaluation steps of a metric query.
+    pub(crate) fn steps(&self) -> Result<Vec<i64>> {
+        if self.end < self.start {
+            return Err(Error::InvalidParams("end is before start".to_owned()));
+        }
+        if self.step <= 0 || self.start == self.end {
+            return Ok(vec![self.end]);
+        }
+        let n = (self.end - self.start) / self.step + 1;
+        if n > 11_000 {
+            return Err(Error::InvalidParams(format!(
+                "exceeded maximum resolution of 11,000 points per time series ({n} steps)"
+            )));
+        }
+        Ok((0..n).map(|i| self.start + i * self.step).collect())
+    }
+
+    fn is_instant(&self) -> bool {
+        self.step <= 0 || self.start == self.end
+    }
+}
+
+/// The evaluator: runs parsed queries against a [`Storage`].
+///
+/// ```
+/// use loki_logql::{Engine, MemoryStorage, QueryParams, QueryResult, parse_labels};
+/// let mut s = MemoryStorage::new();
+/// let l = parse_labels(r#"{app="a"}"#)?;
+/// for i in 1..=4 {
+///     s.push(&l, i * 1_000_000_000, "GET /x 200");
+/// }
+/// let engine = Engine::new(s);
+/// let r = futures::executor::block_on(
+///     engine.query(r#"count_over_time({app="a"}[10s])"#, &QueryParams::instant(10_000_000_000)),
+/// )?;
+/// let QueryResult::Vector(v) = r else { unreachable!() };
+/// assert_eq!(v[0].samples[0].value, 4.0);
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine<S> {
+    storage: S,
+    limits: Limits,
+}
+
+/// Per-step instant vectors: `steps[i]` holds the samples at step `i`.
+pub(crate) type StepVectors = Vec<Vec<(LabelSet, f64)>>;
+
+/// An evaluated metric sub-expression.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    /// One number per step.
+    Scalar(Vec<f64>),
+    /// One instant vector per step.
+    Vector(StepVectors),
+}
+
+/// What evaluation functions share.
+pub(crate) struct Ctx<'a> {
+    pub(crate) storage: &'a dyn Storage,
+    pub(crate) params: &'a QueryParams,
+    pub(crate) steps: Vec<i64>,
+    pub(crate) budget: Budget,
+}
+
+impl<S: Storage> Engine<S> {
+    /// An engine with default [`Limits`].
+    pub fn new(storage: S) -> Self {
+        Engine {
+            storage,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Parses and runs a query.
+    pub async fn query(&self, query: &str, params: &QueryParams) -> Result<QueryResult> {
+        let expr = crate::parse(query)?;
+        self.eval(&expr, params).await
+    }
+
+    /// Runs a parsed query.
+    pub async fn eval(&self, expr: &Expr, params: &QueryParams) -> Result<QueryResult> {
+        let mut ctx = Ctx {
+            storage: &self.storage,
+            params,
+            steps: Vec::new(),
+            budget: Budget::new(&self.limits, params.cancel.clone()),
+        };
+        match expr {
+            Expr::Log(l) => {
+                if params.limit > self.limits.max_entries {
+                    return Err(Error::MaxEntries {
+                        requested: params.limit,
+                        limit: self.limits.max_entries,
+                    });
+                }
+                log::eval_log(&mut ctx, l).await.map(QueryResult::Streams)
+            }
+            Expr::Metric(m) => {
+                ctx.steps = params.steps()?;
+                let v = eval_metric(&mut ctx, m).await?;
+                finish(&ctx, v, m)
+            }
+        }
+    }
+}
+
+/// Evaluates a metric expression at every step.
+pub(crate) fn eval_metric<'a>(
+    ctx: &'a mut Ctx<'_>,
+    e: &'a MetricExpr,
+) -> futures::future::BoxFuture<'a, Result<Value>> {
+    Box::pin(async move {
+        Ok(match e {
+            MetricExpr::Literal(l) => Value::Scalar(vec![l.value; ctx.steps.len()]),
+            MetricExpr::Vector(l) => Value::Vector(
+                (0..ctx.steps.len())
+                    .map(|_| vec![(LabelSet::default(), l.value)])
+                    .collect(),
+            ),
+            MetricExpr::RangeAggregation(r) => Value::Vector(range::eval_range(ctx, r).await?),
+            MetricExpr::VectorAggregation(v) => {
+                let inner = eval_metric(ctx, &v.expr).await?;
+                Value::Vector(vector::aggregate(v, inner)?)
+            }
+            MetricExpr::LabelReplace(l) => {
+                let inner = eval_metric(ctx, &l.expr).await?;
+                Value::Vector(vector::label_replace(l, inner)?)
+            }
+            MetricExpr::Binary(b) => {
+                let lhs = eval_metric(ctx, &b.lhs).await?;
+                let rhs = eval_metric(ctx, &b.rhs).await?;
+                binary::eval_binary(b, lhs, rhs)?
+            }
+        })
+    })
+}
+
+/// Whether the outermost aggregation orders the result itself.
+fn ordered_by_value(e: &MetricExpr) -> Option<bool> {
+    use crate::syntax::ast::VectorOp;
+    match e {
+        MetricExpr::VectorAggregation(v) => match v.op {
+            VectorOp::Sort | VectorOp::Bottomk => Some(false),
+            VectorOp::SortDesc | VectorOp::Topk | VectorOp::ApproxTopk => Some(true),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn finish(ctx: &Ctx<'_>, v: Value, e: &MetricExpr) -> Result<QueryResult> {
+    let steps = &ctx.steps;
+    let ms = |t: i64| t - t.rem_euclid(1_000_000);
+    match v {
+        Value::Scalar(xs) => {
+            if ctx.params.is_instant() {
+                Ok(QueryResult::Scalar(Sample {
+                    timestamp: ms(steps[0]),
+                    value: xs[0],
+                }))
+            } else {
+                let samples = steps
+                    .iter()
+                    .zip(xs)
+                    .map(|(&t, value)| Sample {
+                        timestamp: ms(t),
+                        value,
+                    })
+                    .collect();
+                Ok(QueryResult::Matrix(vec![Series {
+                    labels: LabelSet::default(),
+                    samples,
+                }]))
+            }
+        }
+        Value::Vector(vs) => {
+            if ctx.params.is_instant() {
+                let mut out: Vec<Series> = vs
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(labels, value)| Series {
+                        labels,
+                        samples: vec![Sample {
+                            timestamp: ms(steps[0]),
+                            value,
+                        }],
+                    })
+                    .collect();
+                ctx.budget.series(out.len())?;
+                if ordered_by_value(e).is_none() {
+                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                }
+                Ok(QueryResult::Vector(out))
+            } else {
+                let mut map: std::collections::BTreeMap<LabelSet, Vec<Sample>> = Default::default();
+                for (i, v) in vs.into_iter().enumerate() {
+                    for (labels, value) in v {
+                        map.entry(labels).or_default().push(Sample {
+                            timestamp: ms(steps[i]),
+                            value,
+                        });
+                    }
+                    ctx.budget.series(map.len())?;
+                }
+                Ok(QueryResult::Matrix(
+                    map.into_iter()
+                        .map(|(labels, samples)| Series { labels, samples })
+                        .collect(),
+                ))
+            }
+        }
+    }
+}

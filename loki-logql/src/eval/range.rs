@@ -1,0 +1,244 @@
+//! Range aggregations: per series and step, the samples in
+//! `(t − offset − range, t − offset]`.
+//!
+//! Storage is read once over the union of all windows. Each sample is
+//! folded into the accumulators of the steps whose windows hold it, so
+//! memory is one accumulator per series and step, not per sample (except
+//! for `quantile_over_time` and `rate_counter`, which need the values).
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+
+use super::acc::{keeps_samples, Acc};
+use super::{Ctx, StepVectors};
+use crate::error::{Error, Result};
+use crate::pipeline::labels::{errors, ERROR_LABEL};
+use crate::pipeline::{LabelFilterExpr, LineFilterSet, Pipeline};
+use crate::storage::{Direction, SelectRequest};
+use crate::syntax::ast::{Grouping, MatchOp, RangeAggregation, RangeOp, UnwrapConversion};
+use crate::syntax::literal::{parse_bytes, parse_go_duration};
+use crate::LabelSet;
+
+/// Keeps or drops labels per `by`/`without` (vector aggregations).
+pub(crate) fn group_labels(ls: &LabelSet, g: &Grouping) -> LabelSet {
+    let pairs = ls
+        .iter()
+        .filter(|(k, _)| g.labels.iter().any(|l| l == k) != g.without)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    LabelSet { pairs }
+}
+
+/// Converts an unwrapped label value.
+fn convert(v: &str, conv: Option<UnwrapConversion>) -> std::result::Result<f64, String> {
+    match conv {
+        None => v
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("strconv.ParseFloat: parsing {v:?}: invalid syntax")),
+        Some(UnwrapConversion::Bytes) => parse_bytes(v.trim())
+            .map(|b| b as f64)
+            .ok_or_else(|| format!("invalid bytes value {v:?}")),
+        Some(UnwrapConversion::Duration | UnwrapConversion::DurationSeconds) => {
+            parse_go_duration(v.trim())
+                .map(|d| d as f64 / 1e9)
+                .ok_or_else(|| format!("time: invalid duration {v:?}"))
+        }
+    }
+}
+
+/// The steps whose windows hold a sample at `ts` (as an index range).
+fn step_span(steps: &[i64], ts: i64, offset: i64, range: i64) -> std::ops::Range<usize> {
+    // t − offset − range < ts ≤ t − offset  ⇔  ts + offset ≤ t < ts + offset + range
+    let lo_t = ts.saturating_add(offset);
+    let hi_t = lo_t.saturating_add(range);
+    let lo = steps.partition_point(|&t| t < lo_t);
+    let hi = steps.partition_point(|&t| t < hi_t);
+    lo..hi.max(lo)
+}
+
+struct SeriesState {
+    labels: LabelSet,
+    accs: Vec<Option<Acc>>,
+}
+
+pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<StepVectors> {
+    let steps = ctx.steps.clone();
+    let lr = &r.range;
+    let (first, last) = (steps[0], steps[steps.len() - 1]);
+    let mut pipeline = Pipeline::new(&lr.pipeline)?;
+    let post: Vec<LabelFilterExpr> = match &lr.unwrap {
+        Some(u) => u
+            .post_filters
+            .iter()
+            .map(|f| LabelFilterExpr::new(f).ok_or_else(|| Error::Plan("label filter".to_owned())))
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    let req = SelectRequest {
+        matchers: lr.selector.matchers.clone(),
+        start: first
+            .saturating_sub(lr.offset)
+            .saturating_sub(lr.range)
+            .saturating_add(1),
+        end: last.saturating_sub(lr.offset).saturating_add(1),
+        direction: Direction::Forward,
+        limit: None,
+        line_filters: LineFilterSet::leading(&lr.pipeline),
+    };
+    let filters = req.line_filters.clone();
+    let mut mask_buf: Vec<bool> = Vec::new();
+    // Only line filters and no unwrap: a kept line's series is its stream's.
+    let trivial = pipeline.only_leading_filters() && lr.unwrap.is_none() && r.grouping.is_none();
+    let keep = keeps_samples(r.op);
+    let nsteps = steps.len();
+    let mut series: Vec<SeriesState> = Vec::new();
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let grouping = r.grouping.clone();
+    let label_kept = move |k: &str| match &grouping {
+        Some(g) => g.labels.iter().any(|l| l == k) != g.without,
+        None => true,
+    };
+    let mut any_at: Vec<bool> = vec![false; nsteps];
+    let mut stream = ctx.storage.select(&req);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(Error::Storage)?;
+        ctx.budget.charge(batch.line_data.len())?;
+        let mask: &[bool] = match &batch.mask {
+            Some(m) => m,
+            None if filters.is_empty() => &[],
+            None => {
+                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
+                &mask_buf
+            }
+        };
+        let mut batch_idx: Option<usize> = None;
+        for i in 0..batch.len() {
+            let ts = batch.timestamps[i];
+            if mask.get(i) == Some(&false) {
+                continue;
+            }
+            let span = step_span(&steps, ts, lr.offset, lr.range);
+            if span.is_empty() {
+                continue;
+            }
+            let line = batch.line(i);
+            let fast = trivial && batch_idx.is_some() && batch.metadata(i).is_empty();
+            if !fast && !pipeline.process(ts, line, &batch.labels, batch.metadata(i), true) {
+                continue;
+            }
+            let value = match &lr.unwrap {
+                None => match r.op {
+                    RangeOp::BytesOverTime | RangeOp::BytesRate => pipeline.line(line).len() as f64,
+                    _ => 1.0,
+                },
+                Some(u) => {
+                    let lbs = &mut pipeline.lbs;
+                    let raw = lbs.get(&u.label).map(str::to_owned);
+                    let v = match raw.as_deref() {
+                        None | Some("") => continue,
+                        Some(raw) => match convert(raw, u.conversion) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                lbs.set_err(errors::SAMPLE_EXTRACTION, e);
+                                0.0
+                            }
+                        },
+                    };
+                    if !post.iter().all(|f| f.process(lbs)) {
+                        continue;
+                    }
+                    lbs.delete(&u.label);
+                    v
+                }
+            };
+            for s in span.clone() {
+                any_at[s] = true;
+            }
+            if r.op == RangeOp::AbsentOverTime {
+                continue;
+            }
+            let lbs = &mut pipeline.lbs;
+            if let Some(e) = lbs.get(ERROR_LABEL) {
+                let e = e.to_owned();
+                return Err(Error::Pipeline {
+                    error_type: e,
+                    series: lbs.build_label_set().to_string(),
+                });
+            }
+            let idx = if fast || (lbs.untouched() && r.grouping.is_none()) {
+                // The stream's own labels: one lookup per batch.
+                match batch_idx {
+                    Some(i) => i,
+                    None => {
+                        let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
+                        batch_idx = Some(i);
+                        i
+                    }
+                }
+            } else {
+                lookup(&mut series, &mut index, lbs, &label_kept, nsteps)
+            };
+            let st = &mut series[idx];
+            for s in span {
+                st.accs[s].get_or_insert_with(Acc::new).add(ts, value, keep);
+            }
+        }
+    }
+    let mut out: StepVectors = vec![Vec::new(); nsteps];
+    if r.op == RangeOp::AbsentOverTime {
+        let labels = absent_labels(lr);
+        for (s, any) in any_at.iter().enumerate() {
+            if !any {
+                out[s].push((labels.clone(), 1.0));
+            }
+        }
+        return Ok(out);
+    }
+    for st in &mut series {
+        for (s, acc) in st.accs.iter_mut().enumerate() {
+            if let Some(acc) = acc.as_mut().filter(|a| !a.is_empty()) {
+                let end = steps[s] - lr.offset;
+                let v = acc.value(r.op, r.param, lr.unwrap.is_some(), end - lr.range, end);
+                out[s].push((st.labels.clone(), v));
+            }
+        }
+        ctx.budget.check()?;
+    }
+    Ok(out)
+}
+
+/// The series of the line's (kept) labels, created on first sight.
+fn lookup(
+    series: &mut Vec<SeriesState>,
+    index: &mut HashMap<u64, Vec<usize>>,
+    lbs: &mut crate::pipeline::LabelsBuilder,
+    keep: &dyn Fn(&str) -> bool,
+    nsteps: usize,
+) -> usize {
+    let h = lbs.key_hash(keep);
+    let slot = index.entry(h).or_default();
+    if let Some(&i) = slot.iter().find(|&&i| lbs.key_eq(&series[i].labels, keep)) {
+        return i;
+    }
+    series.push(SeriesState {
+        labels: lbs.build_filtered(keep),
+        accs: vec![None; nsteps],
+    });
+    slot.push(series.len() - 1);
+    series.len() - 1
+}
+
+/// `absent_over_time`'s labels: the selector's `=` matchers whose name is
+/// used by no other matcher.
+fn absent_labels(lr: &crate::syntax::ast::LogRange) -> LabelSet {
+    let m = &lr.selector.matchers;
+    let mut pairs: Vec<(String, String)> = m
+        .iter()
+        .filter(|x| x.op == MatchOp::Eq && m.iter().filter(|y| y.name == x.name).count() == 1)
+        .map(|x| (x.name.clone(), x.value.clone()))
+        .collect();
+    pairs.sort();
+    LabelSet { pairs }
+}

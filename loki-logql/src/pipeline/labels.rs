@@ -1,0 +1,332 @@
+//! The per-line label state: stream labels, structured metadata, labels
+//! added by parsers and formatters, and the `__error__` pair.
+//!
+//! Buffers are reused from line to line: once warmed up, setting labels
+//! does not allocate.
+
+use std::sync::Arc;
+
+use crate::LabelSet;
+
+/// `__error__`.
+pub(crate) const ERROR_LABEL: &str = "__error__";
+/// `__error_details__`.
+pub(crate) const ERROR_DETAILS_LABEL: &str = "__error_details__";
+
+/// Loki's error types, the values of `__error__`.
+pub(crate) mod errors {
+    pub(crate) const JSON: &str = "JSONParserErr";
+    pub(crate) const LOGFMT: &str = "LogfmtParserErr";
+    pub(crate) const LABEL_FILTER: &str = "LabelFilterErr";
+    pub(crate) const SAMPLE_EXTRACTION: &str = "SampleExtractionErr";
+    pub(crate) const TEMPLATE_FORMAT: &str = "TemplateFormatErr";
+}
+
+/// Labels of the line being processed.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LabelsBuilder {
+    base: Arc<LabelSet>,
+    slots: Vec<(String, String)>,
+    live: usize,
+    init: bool,
+    meta: Vec<(String, String)>,
+    err: Option<&'static str>,
+    err_details: String,
+    has_details: bool,
+}
+
+impl LabelsBuilder {
+    /// Starts a new line of stream `base` with structured metadata `meta`.
+    pub(crate) fn reset(&mut self, base: &Arc<LabelSet>, meta: &[(String, String)]) {
+        if !Arc::ptr_eq(&self.base, base) {
+            self.base = base.clone();
+        }
+        self.meta.clear();
+        self.meta.extend_from_slice(meta);
+        self.live = 0;
+        self.init = false;
+        self.err = None;
+        self.has_details = false;
+        self.err_details.clear();
+    }
+
+    fn ensure(&mut self) {
+        if self.init {
+            return;
+        }
+        self.init = true;
+        self.live = 0;
+        let base = self.base.clone();
+        for (k, v) in base.iter() {
+            self.push_slot(k, v);
+        }
+        let meta = std::mem::take(&mut self.meta);
+        for (k, v) in &meta {
+            self.set(k, v);
+        }
+        self.meta = meta;
+    }
+
+    fn push_slot(&mut self, k: &str, v: &str) {
+        if self.live < self.slots.len() {
+            let s = &mut self.slots[self.live];
+            s.0.clear();
+            s.0.push_str(k);
+            s.1.clear();
+            s.1.push_str(v);
+        } else {
+            self.slots.push((k.to_owned(), v.to_owned()));
+        }
+        self.live += 1;
+    }
+
+    /// Whether the stream labels hold `name` (for the `_extracted` suffix).
+    pub(crate) fn base_has(&self, name: &str) -> bool {
+        self.base.get(name).is_some()
+    }
+
+    /// The current value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        if name == ERROR_LABEL {
+            return self.err;
+        }
+        if name == ERROR_DETAILS_LABEL {
+            return self.has_details.then_some(self.err_details.as_str());
+        }
+        if !self.init {
+            // Metadata overrides the stream label of the same name.
+            if let Some((_, v)) = self.meta.iter().find(|(k, _)| k == name) {
+                return Some(v.as_str());
+            }
+            return self.base.get(name);
+        }
+        self.slots[..self.live]
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `name` to `value`, replacing any current value.
+    pub(crate) fn set(&mut self, name: &str, value: &str) {
+        if name == ERROR_LABEL || name == ERROR_DETAILS_LABEL {
+            return;
+        }
+        self.ensure();
+        if let Some(s) = self.slots[..self.live].iter_mut().find(|(k, _)| k == name) {
+            s.1.clear();
+            s.1.push_str(value);
+            return;
+        }
+        self.push_slot(name, value);
+    }
+
+    /// Removes `name`.
+    pub(crate) fn delete(&mut self, name: &str) {
+        if name == ERROR_LABEL {
+            self.err = None;
+            return;
+        }
+        if name == ERROR_DETAILS_LABEL {
+            self.has_details = false;
+            return;
+        }
+        self.ensure();
+        if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
+            self.live -= 1;
+            self.slots.swap(i, self.live);
+        }
+    }
+
+    /// Keeps only the labels for which `keep(name, value)` holds.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.ensure();
+        let mut i = 0;
+        while i < self.live {
+            if keep(&self.slots[i].0, &self.slots[i].1) {
+                i += 1;
+            } else {
+                self.live -= 1;
+                self.slots.swap(i, self.live);
+            }
+        }
+    }
+
+    /// Every label without the error pair, without materialising them.
+    pub(crate) fn for_each_ref(&self, f: &mut dyn FnMut(&str, &str)) {
+        if self.init {
+            for (k, v) in &self.slots[..self.live] {
+                f(k, v);
+            }
+            return;
+        }
+        for (k, v) in self.base.iter() {
+            if !self.meta.iter().any(|(m, _)| m == k) {
+                f(k, v);
+            }
+        }
+        for (k, v) in &self.meta {
+            f(k, v);
+        }
+    }
+
+    /// Sets `__error__` (the first error wins, as in Loki).
+    pub(crate) fn set_err(&mut self, err: &'static str, details: impl std::fmt::Display) {
+        if self.err.is_some() {
+            return;
+        }
+        self.err = Some(err);
+        use std::fmt::Write as _;
+        self.err_details.clear();
+        let _ = write!(self.err_details, "{details}");
+        self.has_details = true;
+    }
+
+    /// Whether `__error__` is set.
+    pub(crate) fn has_err(&self) -> bool {
+        self.err.is_some()
+    }
+
+    /// Whether no stage changed the labels (they are the stream's, plus
+    /// any metadata).
+    pub(crate) fn untouched(&self) -> bool {
+        !self.init && self.meta.is_empty() && self.err.is_none()
+    }
+
+    /// An order-independent hash of the labels (with the error pair) for
+    /// which `keep(name)` holds; equal sets hash equally. No allocation.
+    pub(crate) fn key_hash(&self, keep: &dyn Fn(&str) -> bool) -> u64 {
+        let mut h = 0u64;
+        let mut add = |k: &str, v: &str| {
+            if keep(k) {
+                h = h.wrapping_add(pair_hash(k, v));
+            }
+        };
+        self.for_each_ref(&mut add);
+        if let Some(e) = self.err {
+            add(ERROR_LABEL, e);
+        }
+        if self.has_details {
+            add(ERROR_DETAILS_LABEL, &self.err_details);
+        }
+        h
+    }
+
+    /// Whether the kept labels equal `ls`. No allocation.
+    pub(crate) fn key_eq(&self, ls: &LabelSet, keep: &dyn Fn(&str) -> bool) -> bool {
+        let mut n = 0usize;
+        let mut ok = true;
+        let mut check = |k: &str, v: &str| {
+            if keep(k) {
+                n += 1;
+                ok &= ls.get(k) == Some(v);
+            }
+        };
+        self.for_each_ref(&mut check);
+        if let Some(e) = self.err {
+            check(ERROR_LABEL, e);
+        }
+        if self.has_details {
+            check(ERROR_DETAILS_LABEL, &self.err_details);
+        }
+        ok && n == ls.len()
+    }
+
+    /// The kept labels as a set.
+    pub(crate) fn build_filtered(&mut self, keep: &dyn Fn(&str) -> bool) -> LabelSet {
+        let mut ls = self.build_label_set();
+        ls.pairs.retain(|(k, _)| keep(k));
+        ls
+    }
+
+    /// The final label set, sorted, with the error pair.
+    pub(crate) fn build_label_set(&mut self) -> LabelSet {
+        if self.untouched() {
+            return (*self.base).clone();
+        }
+        self.ensure();
+        let mut pairs: Vec<(String, String)> = self.slots[..self.live].to_vec();
+        if let Some(e) = self.err {
+            pairs.push((ERROR_LABEL.to_owned(), e.to_owned()));
+            if self.has_details {
+                pairs.push((ERROR_DETAILS_LABEL.to_owned(), self.err_details.clone()));
+            }
+        } else if self.has_details {
+            pairs.push((ERROR_DETAILS_LABEL.to_owned(), self.err_details.clone()));
+        }
+        pairs.sort();
+        LabelSet { pairs }
+    }
+}
+
+/// FNV-1a of `k`, a separator and `v`.
+fn pair_hash(k: &str, v: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in k.as_bytes().iter().chain(&[0xff]).chain(v.as_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Spread the bits so that wrapping sums of pairs collide rarely.
+    h ^= h >> 29;
+    h.wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+/// Sanitises an extracted key as Loki does: trims spaces, replaces every
+/// character outside `[A-Za-z0-9_]` with `_`, prefixes a leading digit
+/// with `_`. Writes into `out` (cleared first).
+pub(crate) fn sanitize_key(key: &str, out: &mut String) {
+    out.clear();
+    let key = key.trim_matches(' ');
+    if key.is_empty() {
+        return;
+    }
+    if key.as_bytes()[0].is_ascii_digit() {
+        out.push('_');
+    }
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else {
+            out.push('_');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizing() {
+        let mut s = String::new();
+        for (k, want) in [
+            ("a.b", "a_b"),
+            ("1x", "_1x"),
+            (" y ", "y"),
+            ("é", "_"),
+            ("", ""),
+        ] {
+            sanitize_key(k, &mut s);
+            assert_eq!(s, want, "{k}");
+        }
+    }
+
+    #[test]
+    fn builder() {
+        let base = Arc::new(crate::parse_labels(r#"{app="a", env="p"}"#).unwrap());
+        let mut b = LabelsBuilder::default();
+        b.reset(&base, &[("t".into(), "1".into())]);
+        assert_eq!(b.get("t"), Some("1"));
+        assert_eq!(b.get("app"), Some("a"));
+        b.set("x", "y");
+        b.delete("env");
+        b.set_err("E", "d");
+        b.set_err("F", "ignored");
+        assert_eq!(
+            b.build_label_set().to_string(),
+            r#"{__error__="E", __error_details__="d", app="a", t="1", x="y"}"#
+        );
+        b.reset(&base, &[]);
+        assert!(b.untouched());
+        assert_eq!(b.get("x"), None);
+    }
+}

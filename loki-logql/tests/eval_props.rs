@@ -1,0 +1,83 @@
+//! Property tests of the evaluator: no stage panics on any line, and
+//! metric results do not depend on how storage splits streams into
+//! batches.
+
+use futures::executor::block_on;
+use loki_logql::{parse_labels, Engine, MemoryStorage, QueryParams};
+use proptest::prelude::*;
+
+const S: i64 = 1_000_000_000;
+
+const LOG_QUERIES: &[&str] = &[
+    r#"{app="x"} |= "a" != "b" |~ "(?i)c|d" !~ "e+" |> "<_>a<_>" !> "z<_>""#,
+    r#"{app="x"} |= ip("10.0.0.0/8") != ip("::1")"#,
+    r#"{app="x"} | json"#,
+    r#"{app="x"} | json a="a.b[0]", b="c[\"d\"]", e"#,
+    r#"{app="x"} | logfmt"#,
+    r#"{app="x"} | logfmt --strict --keep-empty a, b="c""#,
+    r#"{app="x"} | regexp "(?P<a>\\w+)=(?P<b>\\S*)""#,
+    r#"{app="x"} | pattern "<a> <_> \"<b>\" <c>""#,
+    r#"{app="x"} | unpack"#,
+    r#"{app="x"} | logfmt | a > 1 or b >= 1s and c < 1KB | d = ip("10.0.0.0/8")"#,
+    r#"{app="x"} | json | line_format "{{.a}} {{ __line__ | upper | trunc 5 }} {{ printf \"%d %s\" .b .c }}""#,
+    r#"{app="x"} | logfmt | label_format z="{{ regexReplaceAll \"(a)\" .a \"$1\" }}", y=a"#,
+    r#"{app="x"} | decolorize | drop a, b="c" | keep a, d=~"e.*""#,
+    r#"{app="x"} | line_format `{{ fromJson __line__ | len }} {{ b64dec __line__ }} {{ urldecode __line__ }} {{ bytes __line__ }}`"#,
+];
+
+const METRIC_QUERIES: &[&str] = &[
+    r#"sum by (app) (count_over_time({app=~".+"}[10s]))"#,
+    r#"rate({app=~".+"} |= "a" [7s])"#,
+    r#"bytes_over_time({app=~".+"}[5s] offset 2s)"#,
+    r#"sum_over_time({app=~".+"} | logfmt | unwrap v | __error__="" [10s])"#,
+    r#"quantile_over_time(0.9, {app=~".+"} | logfmt | unwrap v | __error__="" [10s]) by (app)"#,
+    r#"max_over_time({app=~".+"} | logfmt | unwrap v | __error__="" [4s]) by (k)"#,
+    r#"rate_counter({app=~".+"} | logfmt | unwrap v | __error__="" [10s])"#,
+    r#"first_over_time({app=~".+"} | logfmt | unwrap v | __error__="" [6s]) by (app) - last_over_time({app=~".+"} | logfmt | unwrap v | __error__="" [6s]) by (app)"#,
+    r#"topk(2, sum by (k) (count_over_time({app=~".+"} | logfmt [10s])))"#,
+    r#"absent_over_time({app="a"}[3s])"#,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn stages_never_panic(lines in proptest::collection::vec(any::<String>(), 1..6),
+                          shaped in proptest::collection::vec("[a-e=\" {}\\[\\]:,.0-9\\\\<>\u{1b}]{0,40}", 0..6)) {
+        let mut s = MemoryStorage::new();
+        let l = parse_labels(r#"{app="x", a="stream"}"#).unwrap();
+        for (i, line) in lines.iter().chain(&shaped).enumerate() {
+            s.push(&l, (i as i64 + 1) * S, line);
+        }
+        let e = Engine::new(s);
+        for q in LOG_QUERIES {
+            let r = block_on(e.query(q, &QueryParams::range(0, 100 * S, 0).with_limit(1000)));
+            prop_assert!(r.is_ok(), "{q}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn batching_does_not_change_results(
+        entries in proptest::collection::vec((0usize..3, 0i64..30, 0u8..20, 0u8..3, any::<bool>()), 1..60),
+        split in 1usize..7,
+        step in 1i64..6,
+    ) {
+        let build = |batch: usize| {
+            let mut s = MemoryStorage::new().with_batch_size(batch);
+            for (app, t, v, k, extra) in &entries {
+                let l = parse_labels(&format!(r#"{{app="{}"}}"#, ["a", "b", "c"][*app])).unwrap();
+                let line = format!("k=k{k} v={v}{}", if *extra { " a=1" } else { "" });
+                s.push(&l, t * S + i64::from(*v), &line);
+            }
+            Engine::new(s)
+        };
+        let (one, many) = (build(1024), build(split));
+        for q in METRIC_QUERIES {
+            for p in [QueryParams::instant(20 * S), QueryParams::range(0, 30 * S, step * S)] {
+                let a = block_on(one.query(q, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                let b = block_on(many.query(q, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                prop_assert_eq!(a, b, "{}", q);
+            }
+        }
+    }
+}
