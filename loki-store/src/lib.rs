@@ -38,6 +38,7 @@
 //! | `store` | [`Store`]: tenants, streams, push, flush, WAL checkpoints, open and replay |
 //! | `ingest` | limits and validation with Loki's messages; [`PushSummary`] |
 //! | `stream` | one stream: the open chunk, sealed chunks, the out-of-order window |
+//! | `logql` | [`TenantStorage`]: the store as the LogQL evaluator's storage |
 //! | `query` | selecting entries, label names and values, series; the chunk cache |
 //! | `retention` | retention periods, delete requests, the compactor pass |
 //! | `objects` | the object store by URL; chunk and segment paths |
@@ -58,6 +59,7 @@
 //! # Dependencies, and why
 //!
 //! - `loki-chunk`, `loki-index`: the chunk format and the label index.
+//! - `loki-logql`: the storage seam this crate implements for the evaluator.
 //! - `object_store`: one interface to the filesystem, memory and cloud stores.
 //! - `tokio`, `futures`: concurrent uploads and fetches; blocking WAL writes
 //!   off the async threads.
@@ -75,6 +77,7 @@ mod error;
 mod ingest;
 #[cfg(feature = "integration")]
 pub mod integration;
+mod logql;
 mod objects;
 mod query;
 mod retention;
@@ -86,6 +89,7 @@ pub mod wal;
 pub use config::{Clock, Limits, StoreConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{PushStream, PushSummary, Refusal, RefusalKind};
+pub use logql::TenantStorage;
 pub use loki_index::Selector;
 pub use query::{QueryEntry, StreamEntries};
 pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};

@@ -80,7 +80,7 @@ impl Tenant {
 
 /// Runs `f` over a querier of the head and one of the sealing head (if any),
 /// both with the segments, collecting both answers.
-fn with_queriers<T>(
+pub(crate) fn with_queriers<T>(
     index: &TenantIndex,
     mut f: impl FnMut(&Querier<'_>) -> loki_index::Result<Vec<T>>,
 ) -> Result<Vec<T>> {

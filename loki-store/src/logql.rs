@@ -1,0 +1,398 @@
+//! The LogQL seam: the store as a [`loki_logql::Storage`], so the LogQL
+//! evaluator reads tenants' data straight from chunks in memory and in the
+//! object store.
+//!
+//! Per selected stream, chunks are taken in time order and grouped into
+//! runs whose time ranges overlap (a flushed chunk still in memory, chunks
+//! written out of order). A run of one chunk is walked as it is; a larger
+//! run is merged and deduplicated. One run is decoded at a time, so memory
+//! holds one run's entries, not the stream's. Pushed-down line filters are
+//! applied before a line is copied into a batch.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use futures::stream::{self, BoxStream, StreamExt};
+use loki_chunk::{Chunk, ChunkKey};
+use loki_index::{Labels, MatchOp as IndexOp, Matcher as IndexMatcher, Selector};
+use loki_logql::ast::{MatchOp, Matcher};
+use loki_logql::{Direction, EntryBatch, LabelSet, SelectRequest, Storage, StorageError};
+
+use crate::query::with_queriers;
+use crate::retention::{is_deleted, DeleteStatus, Deletions};
+use crate::store::{chunk_key, ms_range, Store};
+use crate::Error;
+
+/// Entries per batch handed to the evaluator.
+const BATCH: usize = 1024;
+
+/// One or more tenants of a [`Store`], read by the LogQL evaluator.
+///
+/// ```
+/// use loki_logql::{Engine, QueryParams, QueryResult};
+/// use loki_store::{PushEntry, PushStream, Store, StoreConfig};
+/// use loki_index::Labels;
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let store = Store::open(StoreConfig::in_memory()).await?;
+/// let now = 1_700_000_000_000_000_000;
+/// let labels = Labels::new([("app", "shop")])?;
+/// let entries = vec![PushEntry::new(now, "level=error msg=boom"), PushEntry::new(now + 1, "level=info msg=ok")];
+/// store.push_at("tenant-a", vec![PushStream { labels, entries }], now).await?;
+///
+/// let engine = Engine::new(store.logql_storage(&["tenant-a"]));
+/// let params = QueryParams::range(now, now + 10, 0);
+/// let QueryResult::Streams(streams) = engine.query(r#"{app="shop"} | logfmt | level="error""#, &params).await? else {
+///     unreachable!()
+/// };
+/// assert_eq!(streams[0].entries[0].line, "level=error msg=boom");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TenantStorage {
+    store: Store,
+    tenants: Vec<String>,
+}
+
+impl Store {
+    /// The tenants' data as LogQL storage. Several tenants are read as one
+    /// (Loki's `a|b` multi-tenant queries).
+    pub fn logql_storage(&self, tenants: &[&str]) -> TenantStorage {
+        TenantStorage {
+            store: self.clone(),
+            tenants: tenants.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+}
+
+impl Storage for TenantStorage {
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        let state = Select {
+            store: self.store.clone(),
+            tenants: self.tenants.clone(),
+            req: req.clone(),
+            streams: None,
+            run: VecDeque::new(),
+            current: None,
+        };
+        stream::unfold(state, |mut state| async move {
+            match state.next_batch().await {
+                Ok(Some(batch)) => Some((Ok(batch), state)),
+                Ok(None) => None,
+                Err(err) => {
+                    // One error ends the stream.
+                    state.streams = Some(VecDeque::new());
+                    state.run.clear();
+                    state.current = None;
+                    Some((Err(to_storage_error(err)), state))
+                }
+            }
+        })
+        .boxed()
+    }
+}
+
+fn to_storage_error(err: Error) -> StorageError {
+    StorageError {
+        retryable: err.is_retryable(),
+        message: err.to_string(),
+    }
+}
+
+/// A stream still to read: its labels, deletions and chunks in time order.
+struct PendingStream {
+    labels: Arc<LabelSet>,
+    index_labels: Labels,
+    deletions: Arc<Deletions>,
+    chunks: Vec<Source>,
+}
+
+/// Where a chunk comes from.
+enum Source {
+    Memory(Chunk),
+    Stored(ChunkKey, i64, i64),
+}
+
+impl Source {
+    fn bounds(&self) -> (i64, i64) {
+        match self {
+            Source::Memory(chunk) => {
+                let stats = chunk.stats();
+                (
+                    stats.min_time.unwrap_or(i64::MAX),
+                    stats.max_time.unwrap_or(i64::MIN),
+                )
+            }
+            // Keys are in milliseconds: widen to cover every nanosecond.
+            Source::Stored(_, from_ms, through_ms) => {
+                (from_ms * 1_000_000, through_ms * 1_000_000 + 999_999)
+            }
+        }
+    }
+}
+
+/// The entries of the run being handed out.
+struct Current {
+    labels: Arc<LabelSet>,
+    entries: Vec<(i64, String, Vec<(String, String)>)>,
+    next: usize,
+}
+
+struct Select {
+    store: Store,
+    tenants: Vec<String>,
+    req: SelectRequest,
+    /// Resolved on first use.
+    streams: Option<VecDeque<PendingStream>>,
+    /// Runs of the stream being read, in order.
+    run: VecDeque<(Arc<LabelSet>, Labels, Arc<Deletions>, Vec<Source>)>,
+    current: Option<Current>,
+}
+
+impl Select {
+    async fn next_batch(&mut self) -> crate::Result<Option<EntryBatch>> {
+        if self.streams.is_none() {
+            self.streams = Some(self.resolve().await?);
+        }
+        loop {
+            if let Some(current) = &mut self.current {
+                if current.next < current.entries.len() {
+                    let end = (current.next + BATCH).min(current.entries.len());
+                    let mut batch = EntryBatch::new(current.labels.clone());
+                    for (ts, line, metadata) in &current.entries[current.next..end] {
+                        let pairs: Vec<(&str, &str)> = metadata
+                            .iter()
+                            .map(|(n, v)| (n.as_str(), v.as_str()))
+                            .collect();
+                        batch.push(*ts, line, &pairs);
+                    }
+                    current.next = end;
+                    return Ok(Some(batch));
+                }
+                self.current = None;
+            }
+            if let Some((labels, index_labels, deletions, sources)) = self.run.pop_front() {
+                let entries = self.read_run(&index_labels, &deletions, sources).await?;
+                self.current = Some(Current {
+                    labels,
+                    entries,
+                    next: 0,
+                });
+                continue;
+            }
+            let Some(stream) = self.streams.as_mut().and_then(VecDeque::pop_front) else {
+                return Ok(None);
+            };
+            for run in runs(stream.chunks, self.req.direction) {
+                self.run.push_back((
+                    stream.labels.clone(),
+                    stream.index_labels.clone(),
+                    stream.deletions.clone(),
+                    run,
+                ));
+            }
+        }
+    }
+
+    /// Finds every matching stream of every tenant, with its chunks.
+    async fn resolve(&self) -> crate::Result<VecDeque<PendingStream>> {
+        let matchers = self
+            .req
+            .matchers
+            .iter()
+            .map(to_index_matcher)
+            .collect::<crate::Result<Vec<_>>>()?;
+        let selector = Selector::new(matchers)?;
+        let (start, end) = (self.req.start, self.req.end);
+        let mut out = VecDeque::new();
+        if start >= end {
+            return Ok(out);
+        }
+        for tenant in &self.tenants {
+            let Some(state) = self.store.inner.tenants.read().get(tenant).cloned() else {
+                continue;
+            };
+            let deletions: Deletions = state
+                .deletes
+                .read()
+                .iter()
+                .filter(|r| r.status != DeleteStatus::Cancelled)
+                .map(|r| Ok((r.selector()?, r.start, r.end)))
+                .collect::<crate::Result<_>>()?;
+            let deletions = Arc::new(deletions);
+            let mut by_labels: HashMap<Labels, Vec<Source>> = HashMap::new();
+            let in_memory: Vec<_> = state
+                .streams
+                .read()
+                .iter()
+                .filter(|(labels, _)| selector.matches(labels))
+                .map(|(labels, s)| (labels.clone(), s.clone()))
+                .collect();
+            for (labels, stream) in in_memory {
+                let chunks = stream.lock().chunks(start, end)?;
+                by_labels
+                    .entry(labels)
+                    .or_default()
+                    .extend(chunks.into_iter().map(Source::Memory));
+            }
+            let index = state.index.read().clone();
+            let range = ms_range(start, end);
+            let refs = with_queriers(&index, |q| q.chunk_refs(&selector, range))?;
+            if !refs.is_empty() {
+                let series = with_queriers(&index, |q| q.series(Some(&selector), range))?;
+                let by_fingerprint: HashMap<u64, Labels> = series
+                    .into_iter()
+                    .map(|l| (loki_index::fingerprint(&l), l))
+                    .collect();
+                for r in refs {
+                    let labels = by_fingerprint.get(&r.fingerprint).cloned().ok_or_else(|| {
+                        Error::Corrupt {
+                            what: "index",
+                            detail: format!(
+                                "chunk of fingerprint {:016x} has no series",
+                                r.fingerprint
+                            ),
+                        }
+                    })?;
+                    let key = chunk_key(tenant, r.fingerprint, &r.chunk);
+                    by_labels.entry(labels).or_default().push(Source::Stored(
+                        key,
+                        r.chunk.from,
+                        r.chunk.through,
+                    ));
+                }
+            }
+            let mut streams: Vec<(Labels, Vec<Source>)> = by_labels.into_iter().collect();
+            streams.sort_by(|a, b| a.0.cmp(&b.0));
+            for (labels, chunks) in streams {
+                out.push_back(PendingStream {
+                    labels: Arc::new(to_label_set(&labels)?),
+                    index_labels: labels,
+                    deletions: deletions.clone(),
+                    chunks,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes one run of chunks: entries in range, not deleted, passing the
+    /// pushed-down filters, ordered and deduplicated.
+    async fn read_run(
+        &self,
+        labels: &Labels,
+        deletions: &Deletions,
+        sources: Vec<Source>,
+    ) -> crate::Result<Vec<(i64, String, Vec<(String, String)>)>> {
+        let single = sources.len() == 1;
+        let fetches = sources.into_iter().map(|source| async move {
+            match source {
+                Source::Memory(chunk) => Ok(chunk),
+                Source::Stored(key, _, _) => self.store.fetch_chunk(key).await,
+            }
+        });
+        let chunks: Vec<Chunk> = stream::iter(fetches)
+            .buffered(self.store.inner.config.fetch_concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<crate::Result<_>>()?;
+        let filters = &self.req.line_filters;
+        let direction = match self.req.direction {
+            Direction::Forward => loki_chunk::Direction::Forward,
+            Direction::Backward => loki_chunk::Direction::Backward,
+        };
+        let mut entries = Vec::new();
+        for chunk in &chunks {
+            let mut walk = chunk.entries(self.req.start, self.req.end, direction);
+            while let Some(e) = walk.next().map_err(|source| Error::Chunk {
+                key: crate::store::describe(labels),
+                source,
+            })? {
+                let line = String::from_utf8_lossy(e.line);
+                if is_deleted(deletions, labels, e.timestamp)
+                    || (!filters.is_empty() && !filters.matches(&line))
+                {
+                    continue;
+                }
+                let metadata = e
+                    .metadata
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect();
+                entries.push((e.timestamp, line.into_owned(), metadata));
+            }
+        }
+        if !single {
+            // Overlapping chunks: one order and one copy of each entry.
+            entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+            if self.req.direction == Direction::Backward {
+                entries.reverse();
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// Groups chunks into runs of overlapping time ranges, in direction order.
+fn runs(mut chunks: Vec<Source>, direction: Direction) -> Vec<Vec<Source>> {
+    chunks.sort_by_key(|c| c.bounds());
+    let mut runs: Vec<(i64, Vec<Source>)> = Vec::new();
+    for chunk in chunks {
+        let (min, max) = chunk.bounds();
+        match runs.last_mut() {
+            Some((end, run)) if min <= *end => {
+                *end = (*end).max(max);
+                run.push(chunk);
+            }
+            _ => runs.push((max, vec![chunk])),
+        }
+    }
+    let mut runs: Vec<Vec<Source>> = runs.into_iter().map(|(_, run)| run).collect();
+    if direction == Direction::Backward {
+        runs.reverse();
+    }
+    runs
+}
+
+fn to_index_matcher(m: &Matcher) -> crate::Result<IndexMatcher> {
+    let op = match m.op {
+        MatchOp::Eq => IndexOp::Equal,
+        MatchOp::Neq => IndexOp::NotEqual,
+        MatchOp::Re => IndexOp::Regex,
+        MatchOp::Nre => IndexOp::NotRegex,
+    };
+    Ok(IndexMatcher::new(m.name.clone(), op, m.value.clone())?)
+}
+
+/// The label set in LogQL's type, through its text form.
+fn to_label_set(labels: &Labels) -> crate::Result<LabelSet> {
+    let mut text = String::from("{");
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(name);
+        text.push_str("=\"");
+        for c in value.chars() {
+            match c {
+                '"' => text.push_str("\\\""),
+                '\\' => text.push_str("\\\\"),
+                '\n' => text.push_str("\\n"),
+                '\r' => text.push_str("\\r"),
+                '\t' => text.push_str("\\t"),
+                c if c.is_control() => text.push_str(&format!("\\u{:04x}", c as u32)),
+                c => text.push(c),
+            }
+        }
+        text.push('"');
+    }
+    text.push('}');
+    loki_logql::parse_labels(&text).map_err(|e| Error::Corrupt {
+        what: "stream labels",
+        detail: e.to_string(),
+    })
+}
