@@ -133,10 +133,21 @@ impl Source {
     }
 }
 
+/// An entry read from a chunk: timestamp, line, structured metadata.
+type ReadEntry = (i64, String, Vec<(String, String)>);
+
+/// Overlapping chunks of one stream, read together.
+struct Run {
+    labels: Arc<LabelSet>,
+    index_labels: Labels,
+    deletions: Arc<Deletions>,
+    sources: Vec<Source>,
+}
+
 /// The entries of the run being handed out.
 struct Current {
     labels: Arc<LabelSet>,
-    entries: Vec<(i64, String, Vec<(String, String)>)>,
+    entries: Vec<ReadEntry>,
     next: usize,
 }
 
@@ -147,7 +158,7 @@ struct Select {
     /// Resolved on first use.
     streams: Option<VecDeque<PendingStream>>,
     /// Runs of the stream being read, in order.
-    run: VecDeque<(Arc<LabelSet>, Labels, Arc<Deletions>, Vec<Source>)>,
+    run: VecDeque<Run>,
     current: Option<Current>,
 }
 
@@ -185,13 +196,13 @@ impl Select {
             let Some(stream) = self.streams.as_mut().and_then(VecDeque::pop_front) else {
                 return Ok(None);
             };
-            for run in runs(stream.chunks, self.req.direction) {
-                self.run.push_back((
-                    stream.labels.clone(),
-                    stream.index_labels.clone(),
-                    stream.deletions.clone(),
-                    run,
-                ));
+            for sources in runs(stream.chunks, self.req.direction) {
+                self.run.push_back(Run {
+                    labels: stream.labels.clone(),
+                    index_labels: stream.index_labels.clone(),
+                    deletions: stream.deletions.clone(),
+                    sources,
+                });
             }
         }
     }
@@ -285,7 +296,7 @@ impl Select {
         labels: &Labels,
         deletions: &Deletions,
         sources: Vec<Source>,
-    ) -> crate::Result<Vec<(i64, String, Vec<(String, String)>)>> {
+    ) -> crate::Result<Vec<ReadEntry>> {
         let single = sources.len() == 1;
         let fetches = sources.into_iter().map(|source| async move {
             match source {
