@@ -184,10 +184,12 @@ impl Select {
                 }
                 self.current = None;
             }
-            if let Some((labels, index_labels, deletions, sources)) = self.run.pop_front() {
-                let entries = self.read_run(&index_labels, &deletions, sources).await?;
+            if let Some(run) = self.run.pop_front() {
+                let entries = self
+                    .read_run(&run.index_labels, &run.deletions, run.sources)
+                    .await?;
                 self.current = Some(Current {
-                    labels,
+                    labels: run.labels,
                     entries,
                     next: 0,
                 });
