@@ -75,7 +75,7 @@ impl Storage for TenantStorage {
             req: req.clone(),
             streams: None,
             run: VecDeque::new(),
-            current: None,
+            ready: VecDeque::new(),
         };
         stream::unfold(state, |mut state| async move {
             match state.next_batch().await {
@@ -85,7 +85,7 @@ impl Storage for TenantStorage {
                     // One error ends the stream.
                     state.streams = Some(VecDeque::new());
                     state.run.clear();
-                    state.current = None;
+                    state.ready.clear();
                     Some((Err(to_storage_error(err)), state))
                 }
             }
@@ -144,13 +144,6 @@ struct Run {
     sources: Vec<Source>,
 }
 
-/// The entries of the run being handed out.
-struct Current {
-    labels: Arc<LabelSet>,
-    entries: Vec<ReadEntry>,
-    next: usize,
-}
-
 struct Select {
     store: Store,
     tenants: Vec<String>,
@@ -159,7 +152,8 @@ struct Select {
     streams: Option<VecDeque<PendingStream>>,
     /// Runs of the stream being read, in order.
     run: VecDeque<Run>,
-    current: Option<Current>,
+    /// Batches of the run being handed out.
+    ready: VecDeque<EntryBatch>,
 }
 
 impl Select {
@@ -168,31 +162,11 @@ impl Select {
             self.streams = Some(self.resolve().await?);
         }
         loop {
-            if let Some(current) = &mut self.current {
-                if current.next < current.entries.len() {
-                    let end = (current.next + BATCH).min(current.entries.len());
-                    let mut batch = EntryBatch::new(current.labels.clone());
-                    for (ts, line, metadata) in &current.entries[current.next..end] {
-                        let pairs: Vec<(&str, &str)> = metadata
-                            .iter()
-                            .map(|(n, v)| (n.as_str(), v.as_str()))
-                            .collect();
-                        batch.push(*ts, line, &pairs);
-                    }
-                    current.next = end;
-                    return Ok(Some(batch));
-                }
-                self.current = None;
+            if let Some(batch) = self.ready.pop_front() {
+                return Ok(Some(batch));
             }
             if let Some(run) = self.run.pop_front() {
-                let entries = self
-                    .read_run(&run.index_labels, &run.deletions, run.sources)
-                    .await?;
-                self.current = Some(Current {
-                    labels: run.labels,
-                    entries,
-                    next: 0,
-                });
+                self.ready = self.read_run(run).await?;
                 continue;
             }
             let Some(stream) = self.streams.as_mut().and_then(VecDeque::pop_front) else {
@@ -291,14 +265,16 @@ impl Select {
         Ok(out)
     }
 
-    /// Decodes one run of chunks: entries in range, not deleted, passing the
-    /// pushed-down filters, ordered and deduplicated.
-    async fn read_run(
-        &self,
-        labels: &Labels,
-        deletions: &Deletions,
-        sources: Vec<Source>,
-    ) -> crate::Result<Vec<ReadEntry>> {
+    /// Decodes one run of chunks into batches: entries in range, not
+    /// deleted, passing the pushed-down filters, ordered and deduplicated.
+    /// A run of one chunk is copied straight into batches.
+    async fn read_run(&self, run: Run) -> crate::Result<VecDeque<EntryBatch>> {
+        let Run {
+            labels,
+            index_labels,
+            deletions,
+            sources,
+        } = run;
         let single = sources.len() == 1;
         let fetches = sources.into_iter().map(|source| async move {
             match source {
@@ -317,36 +293,66 @@ impl Select {
             Direction::Forward => loki_chunk::Direction::Forward,
             Direction::Backward => loki_chunk::Direction::Backward,
         };
-        let mut entries = Vec::new();
+        let chunk_error = |source| Error::Chunk {
+            key: crate::store::describe(&index_labels),
+            source,
+        };
+        let mut batches = VecDeque::new();
+        let mut batch = EntryBatch::new(labels.clone());
+        let mut merged: Vec<ReadEntry> = Vec::new();
         for chunk in &chunks {
             let mut walk = chunk.entries(self.req.start, self.req.end, direction);
-            while let Some(e) = walk.next().map_err(|source| Error::Chunk {
-                key: crate::store::describe(labels),
-                source,
-            })? {
+            while let Some(e) = walk.next().map_err(chunk_error)? {
                 let line = String::from_utf8_lossy(e.line);
-                if is_deleted(deletions, labels, e.timestamp)
+                if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
                     || (!filters.is_empty() && !filters.matches(&line))
                 {
                     continue;
                 }
-                let metadata = e
-                    .metadata
-                    .iter()
-                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                    .collect();
-                entries.push((e.timestamp, line.into_owned(), metadata));
+                if single {
+                    let pairs: Vec<(&str, &str)> = e.metadata.iter().collect();
+                    batch.push(e.timestamp, &line, &pairs);
+                    if batch.len() == BATCH {
+                        batches.push_back(std::mem::replace(
+                            &mut batch,
+                            EntryBatch::new(labels.clone()),
+                        ));
+                    }
+                } else {
+                    let metadata = e
+                        .metadata
+                        .iter()
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect();
+                    merged.push((e.timestamp, line.into_owned(), metadata));
+                }
             }
         }
         if !single {
             // Overlapping chunks: one order and one copy of each entry.
-            entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+            merged.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            merged.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
             if self.req.direction == Direction::Backward {
-                entries.reverse();
+                merged.reverse();
+            }
+            for (ts, line, metadata) in &merged {
+                let pairs: Vec<(&str, &str)> = metadata
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                batch.push(*ts, line, &pairs);
+                if batch.len() == BATCH {
+                    batches.push_back(std::mem::replace(
+                        &mut batch,
+                        EntryBatch::new(labels.clone()),
+                    ));
+                }
             }
         }
-        Ok(entries)
+        if !batch.is_empty() {
+            batches.push_back(batch);
+        }
+        Ok(batches)
     }
 }
 

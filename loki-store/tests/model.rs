@@ -99,8 +99,55 @@ fn visible(model: &Model, deletions: &Deletions) -> Model {
         .collect()
 }
 
+/// The LogQL seam must agree with the model too: every stream's distinct
+/// `(timestamp, line)` pairs (the seam's duplicate rule).
+async fn check_logql(store: &Store, model: &Model) {
+    for (t, tenant) in TENANTS.iter().enumerate() {
+        let engine = loki_logql::Engine::new(store.logql_storage(&[tenant]));
+        let params = loki_logql::QueryParams::range(BASE, BASE + 1_000, 0)
+            .with_limit(5_000)
+            .with_direction(loki_logql::Direction::Forward);
+        let loki_logql::QueryResult::Streams(streams) =
+            engine.query(r#"{stream=~".+"}"#, &params).await.unwrap()
+        else {
+            panic!("a log query returns streams")
+        };
+        // Structured metadata becomes result labels, so one stored stream may
+        // come back as several: regroup by the stream label.
+        let mut grouped: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+        for s in streams {
+            let name = s.labels.get("stream").unwrap_or_default().to_owned();
+            grouped
+                .entry(name)
+                .or_default()
+                .extend(s.entries.into_iter().map(|e| (e.timestamp, e.line)));
+        }
+        let got: Vec<(String, Vec<(i64, String)>)> = grouped
+            .into_iter()
+            .map(|(name, mut entries)| {
+                entries.sort();
+                entries.dedup();
+                (name, entries)
+            })
+            .collect();
+        let mut want: Vec<(String, Vec<(i64, String)>)> = model
+            .iter()
+            .filter(|((mt, _), _)| *mt == t)
+            .map(|((_, l), e)| {
+                let mut entries: Vec<(i64, String)> =
+                    e.iter().map(|e| (e.0, e.1.clone())).collect();
+                entries.dedup();
+                (l.get("stream").unwrap().to_owned(), entries)
+            })
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "tenant {tenant} through LogQL");
+    }
+}
+
 async fn check(store: &Store, model: &Model, deletions: &Deletions) {
     let model = &visible(model, deletions);
+    check_logql(store, model).await;
     let selector =
         Selector::new(vec![Matcher::new("stream", MatchOp::Regex, ".+").unwrap()]).unwrap();
     for (t, tenant) in TENANTS.iter().enumerate() {
