@@ -184,6 +184,23 @@ fn summary() {
     let scan_s = seconds(|| {
         black_box(rt.block_on(scan(&store)));
     });
+    // A metric query through the LogQL evaluator over warm chunks.
+    let engine = loki::logql::Engine::new(store.logql_storage(&["bench"]));
+    let count_query = r#"sum(count_over_time({app=~".+"}[1h]))"#;
+    let params = loki::logql::QueryParams::instant(BASE + 3_600 * 1_000_000_000);
+    let counted = |engine: &loki::logql::Engine<loki::store::TenantStorage>| match rt
+        .block_on(engine.query(count_query, &params))
+        .unwrap()
+    {
+        loki::logql::QueryResult::Vector(v) => v.first().map_or(0.0, |s| s.samples[0].value),
+        _ => 0.0,
+    };
+    let entries_counted = counted(&engine);
+    let cpu_before = cpu_seconds();
+    let count_s = seconds(|| {
+        black_box(counted(&engine));
+    });
+    let count_cpu = (cpu_seconds() - cpu_before).max(1e-6);
     // The codec alone, on 256 KiB blocks as the chunk writer cuts them.
     let mut packed: Vec<Vec<u8>> = Vec::new();
     let compress_s = seconds(|| {
@@ -215,6 +232,12 @@ fn summary() {
         mb / scan_s,
         decompress_s / scan_s,
         mb / decompress_s
+    );
+    println!(
+        "count_over_time over every entry ({entries_counted} counted): {:.0} MB/s, {:.0} MB per CPU-second = {:.2}x zstd decompression",
+        mb / count_s,
+        mb / count_cpu,
+        decompress_s / count_s
     );
     println!(
         "held in memory after ingest: {:.2} bytes per line byte",
