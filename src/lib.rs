@@ -12,6 +12,13 @@
 //! | [`logql`] | `loki-logql` | the LogQL language and evaluator |
 //! | [`store`] | `loki-store` | the storage engine over `object_store` |
 //! | [`corpus`] | this crate | a deterministic generator of realistic log lines |
+//! | `server` | this crate | the Loki-compatible HTTP server (feature `server`, on by default) |
+//!
+//! # Crate features
+//!
+//! - `server` (default): [`server`], the HTTP API over the crates, with its
+//!   dependencies (axum and tokio for HTTP, prost and snap for Loki's
+//!   protobuf push bodies, flate2 for gzip bodies, serde_json for JSON).
 
 pub use loki_chunk as chunk;
 pub use loki_index as index;
@@ -20,3 +27,5 @@ pub use loki_ring as ring;
 pub use loki_store as store;
 
 pub mod corpus;
+#[cfg(feature = "server")]
+pub mod server;

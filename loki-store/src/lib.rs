@@ -89,7 +89,7 @@ pub mod wal;
 pub use config::{Clock, Limits, StoreConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use ingest::{PushStream, PushSummary, Refusal, RefusalKind};
-pub use logql::TenantStorage;
+pub use logql::{index_selector, TenantStorage};
 pub use loki_index::Selector;
 pub use query::{QueryEntry, StreamEntries};
 pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};

@@ -185,13 +185,7 @@ impl Select {
 
     /// Finds every matching stream of every tenant, with its chunks.
     async fn resolve(&self) -> crate::Result<VecDeque<PendingStream>> {
-        let matchers = self
-            .req
-            .matchers
-            .iter()
-            .map(to_index_matcher)
-            .collect::<crate::Result<Vec<_>>>()?;
-        let selector = Selector::new(matchers)?;
+        let selector = index_selector(&self.req.matchers)?;
         let (start, end) = (self.req.start, self.req.end);
         let mut out = VecDeque::new();
         if start >= end {
@@ -375,6 +369,28 @@ fn runs(mut chunks: Vec<Source>, direction: Direction) -> Vec<Vec<Source>> {
         runs.reverse();
     }
     runs
+}
+
+/// The index selector for a LogQL stream selector's matchers (for label,
+/// series and stats queries that go to the store directly).
+///
+/// ```
+/// let q = loki_logql::parse(r#"{app="shop", env=~"prod|dev"}"#)?;
+/// let loki_logql::Expr::Log(log) = q else { unreachable!() };
+/// let selector = loki_store::index_selector(&log.selector.matchers)?;
+/// assert_eq!(selector.matchers().len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Index`] when the selector breaks Loki's rules (e.g. every
+/// matcher matches the empty string).
+pub fn index_selector(matchers: &[Matcher]) -> crate::Result<Selector> {
+    let matchers = matchers
+        .iter()
+        .map(to_index_matcher)
+        .collect::<crate::Result<Vec<_>>>()?;
+    Ok(Selector::new(matchers)?)
 }
 
 fn to_index_matcher(m: &Matcher) -> crate::Result<IndexMatcher> {

@@ -1,0 +1,240 @@
+//! `POST /loki/api/v1/push`: protobuf + raw snappy or JSON, optionally
+//! gzip- or deflate-encoded, as Loki accepts it.
+
+use std::io::Read;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use loki_index::Labels;
+use loki_store::{PushEntry, PushStream};
+
+use super::proto;
+use super::{ApiError, AppState, MAX_BODY_BYTES};
+
+/// Largest decompressed body accepted (Loki: 50 × the compressed limit).
+const MAX_DECOMPRESSED_BYTES: usize = 50 * MAX_BODY_BYTES;
+
+/// Labels Loki takes `service_name` from when a stream has none, in order.
+const SERVICE_NAME_SOURCES: [&str; 13] = [
+    "service",
+    "app",
+    "application",
+    "app_name",
+    "name",
+    "app_kubernetes_io_name",
+    "container",
+    "container_name",
+    "k8s_container_name",
+    "component",
+    "workload",
+    "job",
+    "k8s_job_name",
+];
+
+pub(crate) async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, String), ApiError> {
+    let tenants = state.tenants(&headers)?;
+    let [tenant] = tenants.as_slice() else {
+        return Err(ApiError::bad_request("a push names exactly one tenant"));
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let body = decode_content_encoding(header("content-encoding"), body)?;
+    let media_type = header("content-type")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let streams = if media_type == "application/json" {
+        parse_json(&body)?
+    } else {
+        parse_protobuf(&body)?
+    };
+    if streams.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error at least one valid stream is required for ingestion",
+        ));
+    }
+    let summary = state.store.push(tenant, streams).await?;
+    if summary.refusals.is_empty() {
+        return Ok((StatusCode::NO_CONTENT, String::new()));
+    }
+    let status = StatusCode::from_u16(summary.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let message: Vec<String> = summary
+        .refusals
+        .iter()
+        .map(|r| format!("{} ({} entries)", r.message, r.entries))
+        .collect();
+    Ok((status, message.join("\n")))
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "message size exceeds the limit",
+    )
+}
+
+fn decode_content_encoding(encoding: &str, body: Bytes) -> Result<Bytes, ApiError> {
+    let mut out = Vec::new();
+    let limit = MAX_DECOMPRESSED_BYTES as u64 + 1;
+    let read = match encoding.trim().to_ascii_lowercase().as_str() {
+        "" | "snappy" | "identity" => return Ok(body),
+        "gzip" => flate2::read::MultiGzDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out),
+        "deflate" => flate2::read::DeflateDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "Content-Encoding \"{other}\" not supported"
+            )))
+        }
+    };
+    read.map_err(|e| ApiError::bad_request(format!("cannot decompress the body: {e}")))?;
+    if out.len() > MAX_DECOMPRESSED_BYTES {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(out))
+}
+
+fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
+    let declared = snap::raw::decompress_len(body)
+        .map_err(|e| ApiError::bad_request(format!("cannot decode snappy body: {e}")))?;
+    if declared > MAX_DECOMPRESSED_BYTES {
+        return Err(too_large());
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| ApiError::bad_request(format!("cannot decode snappy body: {e}")))?;
+    let request: proto::PushRequest = prost::Message::decode(&raw[..])
+        .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf push request: {e}")))?;
+    request
+        .streams
+        .into_iter()
+        .map(|stream| {
+            let labels = parse_stream_labels(&stream.labels)?;
+            let entries = stream
+                .entries
+                .into_iter()
+                .map(|e| {
+                    let ts = e.timestamp.unwrap_or_default();
+                    PushEntry {
+                        timestamp: ts
+                            .seconds
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(i64::from(ts.nanos)),
+                        line: e.line,
+                        metadata: e
+                            .structured_metadata
+                            .into_iter()
+                            .map(|p| (p.name, p.value))
+                            .collect(),
+                    }
+                })
+                .collect();
+            Ok(PushStream { labels, entries })
+        })
+        .collect()
+}
+
+fn parse_json(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
+    let bad =
+        |detail: &str| ApiError::bad_request(format!("error parsing JSON push request: {detail}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
+    let streams = value
+        .get("streams")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| bad("no streams array"))?;
+    let mut out = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let labels = stream
+            .get("stream")
+            .and_then(|s| s.as_object())
+            .ok_or_else(|| bad("a stream has no \"stream\" object"))?;
+        let mut pairs = Vec::with_capacity(labels.len());
+        for (name, value) in labels {
+            let value = value
+                .as_str()
+                .ok_or_else(|| bad("label values must be strings"))?;
+            pairs.push((name.clone(), value.to_owned()));
+        }
+        let labels = finish_labels(pairs)?;
+        let mut entries = Vec::new();
+        for value in stream
+            .get("values")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let Some(parts) = value.as_array() else {
+                continue; // null entries are skipped, as in Loki
+            };
+            let timestamp = parts
+                .first()
+                .and_then(|t| t.as_str())
+                .and_then(|t| t.parse::<i64>().ok())
+                .ok_or_else(|| bad("a timestamp must be a string of Unix nanoseconds"))?;
+            let line = parts
+                .get(1)
+                .and_then(|l| l.as_str())
+                .ok_or_else(|| bad("a line must be a string"))?;
+            let mut metadata = Vec::new();
+            if let Some(md) = parts.get(2) {
+                let md = md
+                    .as_object()
+                    .ok_or_else(|| bad("structured metadata must be an object"))?;
+                for (name, value) in md {
+                    let value = value
+                        .as_str()
+                        .ok_or_else(|| bad("structured metadata values must be strings"))?;
+                    metadata.push((name.clone(), value.to_owned()));
+                }
+            }
+            entries.push(PushEntry {
+                timestamp,
+                line: line.to_owned(),
+                metadata,
+            });
+        }
+        out.push(PushStream { labels, entries });
+    }
+    Ok(out)
+}
+
+/// Parses a label-set text with the workspace's one label parser.
+fn parse_stream_labels(text: &str) -> Result<Labels, ApiError> {
+    let set = loki_logql::parse_labels(text).map_err(|e| {
+        ApiError::bad_request(format!("error parsing labels '{text}' with error: {}", e))
+    })?;
+    finish_labels(set.into_pairs())
+}
+
+/// Adds `service_name` as Loki does, then validates.
+fn finish_labels(mut pairs: Vec<(String, String)>) -> Result<Labels, ApiError> {
+    pairs.retain(|(_, v)| !v.is_empty());
+    if !pairs.iter().any(|(n, _)| n == "service_name") {
+        let service = SERVICE_NAME_SOURCES
+            .iter()
+            .find_map(|source| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| n == source)
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_else(|| "unknown_service".to_owned());
+        pairs.push(("service_name".to_owned(), service));
+    }
+    Labels::new(pairs).map_err(|e| ApiError::bad_request(format!("error at labels: {e}")))
+}

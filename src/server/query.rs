@@ -1,0 +1,216 @@
+//! The read API: `query`, `query_range`, `labels`, `label/<name>/values`,
+//! `series` and `format_query`, with Loki's parameters and JSON shapes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use loki_logql::{Engine, Expr, QueryParams};
+use serde_json::{json, Value};
+
+use super::params;
+use super::{ApiError, AppState};
+
+/// Loki's `max_entries_limit_per_query` default.
+const MAX_ENTRIES_PER_QUERY: usize = 5000;
+
+fn success(data: Value) -> Json<Value> {
+    Json(json!({ "status": "success", "data": data }))
+}
+
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("{name} parameter is required")))
+}
+
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &str,
+    params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    if params.limit > MAX_ENTRIES_PER_QUERY {
+        return Err(ApiError::bad_request(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {MAX_ENTRIES_PER_QUERY})",
+            params.limit
+        )));
+    }
+    let tenants = state.tenants(headers)?;
+    let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    let engine = Engine::new(state.store.logql_storage(&tenants));
+    let result = engine.query(query, &params).await?;
+    let mut data =
+        serde_json::to_value(&result).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Value::Object(map) = &mut data {
+        map.insert("stats".to_owned(), json!({}));
+    }
+    Ok(success(data))
+}
+
+pub(crate) async fn instant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let query = required(&params, "query")?;
+    if matches!(loki_logql::parse(query)?, Expr::Log(_)) {
+        return Err(ApiError::bad_request(
+            "log queries are not supported as an instant query type, please change your query to a range query type",
+        ));
+    }
+    let time = match params.get("time").filter(|v| !v.is_empty()) {
+        Some(v) => params::time(v)?,
+        None => params::now_ns(),
+    };
+    let query_params = QueryParams::instant(time)
+        .with_limit(params::limit(&params)?)
+        .with_direction(params::direction(&params)?);
+    run(&state, &headers, query, query_params).await
+}
+
+pub(crate) async fn range(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let query = required(&params, "query")?;
+    let (start, end) = params::range(&params)?;
+    let step = match params.get("step").filter(|v| !v.is_empty()) {
+        Some(v) => params::duration(v)?,
+        None => ((end - start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
+    };
+    if step <= 0 {
+        return Err(ApiError::bad_request(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(ApiError::bad_request(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let query_params = QueryParams::range(start, end, step)
+        .with_limit(params::limit(&params)?)
+        .with_direction(params::direction(&params)?);
+    run(&state, &headers, query, query_params).await
+}
+
+/// The stream selector of a `query` parameter, if any.
+fn selector(query: Option<&String>) -> Result<Option<loki_index::Selector>, ApiError> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    match loki_logql::parse(query)? {
+        Expr::Log(log) => Ok(Some(loki_store::index_selector(&log.selector.matchers)?)),
+        Expr::Metric(_) => Err(ApiError::bad_request("a stream selector is required")),
+    }
+}
+
+pub(crate) async fn labels(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let (start, end) = params::range(&params)?;
+    let selector = selector(params.get("query"))?;
+    let mut names = BTreeSet::new();
+    for tenant in state.tenants(&headers)? {
+        names.extend(
+            state
+                .store
+                .label_names(&tenant, selector.as_ref(), start, end + 1)
+                .await?,
+        );
+    }
+    Ok(success(json!(names)))
+}
+
+pub(crate) async fn label_values(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let (start, end) = params::range(&params)?;
+    let selector = selector(params.get("query"))?;
+    let mut values = BTreeSet::new();
+    for tenant in state.tenants(&headers)? {
+        values.extend(
+            state
+                .store
+                .label_values(&tenant, &name, selector.as_ref(), start, end + 1)
+                .await?,
+        );
+    }
+    Ok(success(json!(values)))
+}
+
+pub(crate) async fn series(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let (start, end) = params::range(&params)?;
+    // `match[]` may repeat: read every occurrence.
+    let mut pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    pairs.extend(url::form_urlencoded::parse(&body).into_owned());
+    let matches: Vec<String> = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "match[]" || k == "match")
+        .map(|(_, v)| v)
+        .collect();
+    if matches.is_empty() {
+        return Err(ApiError::bad_request("0 matcher groups supplied"));
+    }
+    let mut found: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
+    for tenant in state.tenants(&headers)? {
+        for m in &matches {
+            let selector = selector(Some(m))?;
+            for labels in state
+                .store
+                .series(&tenant, selector.as_ref(), start, end + 1)
+                .await?
+            {
+                found.insert(
+                    labels
+                        .iter()
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect(),
+                );
+            }
+        }
+    }
+    let data: Vec<BTreeMap<String, String>> = found
+        .into_iter()
+        .map(|pairs| pairs.into_iter().collect())
+        .collect();
+    Ok(success(json!(data)))
+}
+
+pub(crate) async fn format_query(
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let query = required(&params, "query")?;
+    Ok(success(json!(loki_logql::parse(query)?.pretty())))
+}

@@ -1,0 +1,294 @@
+//! The HTTP API in-process through the router: pushes in every encoding,
+//! queries, labels, tenants and bad requests.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use loki::server::{app, AppState};
+use loki::store::{Limits, Store, StoreConfig};
+use tower::ServiceExt;
+
+/// A push request in Loki's protobuf wire format, written by hand from the
+/// field numbers so the test does not share the server's encoder.
+fn protobuf_push(labels: &str, entries: &[(i64, i32, &str)]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn field(out: &mut Vec<u8>, tag: u64, bytes: &[u8]) {
+        varint(out, tag << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+    let mut stream = Vec::new();
+    field(&mut stream, 1, labels.as_bytes());
+    for (seconds, nanos, line) in entries {
+        let mut ts = Vec::new();
+        varint(&mut ts, 1 << 3);
+        varint(&mut ts, *seconds as u64);
+        varint(&mut ts, 2 << 3);
+        varint(&mut ts, *nanos as u64);
+        let mut entry = Vec::new();
+        field(&mut entry, 1, &ts);
+        field(&mut entry, 2, line.as_bytes());
+        field(&mut stream, 2, &entry);
+    }
+    let mut request = Vec::new();
+    field(&mut request, 1, &stream);
+    snap::raw::Encoder::new().compress_vec(&request).unwrap()
+}
+
+async fn state(auth: bool) -> AppState {
+    let mut config = StoreConfig::in_memory();
+    config.limits = Limits::unlimited();
+    AppState::new(Store::open(config).await.unwrap(), auth)
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, String) {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn push(
+    content_type: &str,
+    encoding: Option<&str>,
+    tenant: Option<&str>,
+    body: Vec<u8>,
+) -> Request<Body> {
+    let mut builder = Request::post("/loki/api/v1/push").header("content-type", content_type);
+    if let Some(encoding) = encoding {
+        builder = builder.header("content-encoding", encoding);
+    }
+    if let Some(tenant) = tenant {
+        builder = builder.header("x-scope-orgid", tenant);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+fn get(uri: &str, tenant: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(uri);
+    if let Some(tenant) = tenant {
+        builder = builder.header("x-scope-orgid", tenant);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+const QUERY_ALL: &str = "/loki/api/v1/query_range?query=%7Bapp%3D%22shop%22%7D&start=1700000000&end=1700000100&direction=forward";
+
+#[tokio::test]
+async fn pushes_in_every_encoding_are_queryable() {
+    let state = state(false).await;
+    let proto = protobuf_push(
+        r#"{app="shop", env="prod"}"#,
+        &[(1_700_000_000, 5, "from protobuf")],
+    );
+    assert_eq!(
+        send(
+            &state,
+            push("application/x-protobuf", None, None, proto.clone())
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    let json = br#"{"streams":[{"stream":{"app":"shop","env":"prod"},"values":[["1700000001000000000","from json",{"trace_id":"t1"}]]}]}"#;
+    assert_eq!(
+        send(&state, push("application/json", None, None, json.to_vec()))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let json2 = br#"{"streams":[{"stream":{"app":"shop","env":"prod"},"values":[["1700000002000000000","from gzip json"]]}]}"#;
+    assert_eq!(
+        send(
+            &state,
+            push("application/json", Some("gzip"), None, gzip(json2))
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+
+    let (status, body) = send(&state, get(QUERY_ALL, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "streams");
+    let lines: Vec<&str> = v["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e[1].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines.contains(&"from protobuf")
+            && lines.contains(&"from json")
+            && lines.contains(&"from gzip json")
+    );
+    // service_name is discovered from app, as Loki does.
+    let (_, body) = send(
+        &state,
+        get(
+            "/loki/api/v1/label/service_name/values?start=1700000000&end=1700000100",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(body, r#"{"data":["shop"],"status":"success"}"#);
+}
+
+#[tokio::test]
+async fn tenants_need_a_header_and_stay_apart() {
+    let state = state(true).await;
+    let json = |line: &str| {
+        format!(r#"{{"streams":[{{"stream":{{"app":"shop"}},"values":[["1700000000000000000","{line}"]]}}]}}"#).into_bytes()
+    };
+    let (status, body) = send(&state, push("application/json", None, None, json("x"))).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "no org id")
+    );
+    assert_eq!(
+        send(
+            &state,
+            push("application/json", None, Some("a"), json("for a"))
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(
+            &state,
+            push("application/json", None, Some("b"), json("for b"))
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, body) = send(&state, get(QUERY_ALL, Some("a"))).await;
+    assert!(body.contains("for a") && !body.contains("for b"), "{body}");
+    let (_, body) = send(&state, get(QUERY_ALL, Some("a|b"))).await;
+    assert!(body.contains("for a") && body.contains("for b"), "{body}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
+    let state = state(false).await;
+    // (content type, content encoding, body, status, words the reason holds)
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Vec<u8>,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "application/x-protobuf",
+            None,
+            b"not snappy".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "snappy",
+        ),
+        (
+            "application/x-protobuf",
+            None,
+            snap::raw::Encoder::new().compress_vec(b"\xff\xff").unwrap(),
+            StatusCode::BAD_REQUEST,
+            "protobuf",
+        ),
+        (
+            "application/json",
+            None,
+            b"{".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "JSON",
+        ),
+        (
+            "application/json",
+            None,
+            br#"{"streams":[{"stream":{"app":"x"},"values":[[1700000000,"number ts"]]}]}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "timestamp",
+        ),
+        (
+            "application/json",
+            Some("gzip"),
+            b"not gzip".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "decompress",
+        ),
+        (
+            "application/json",
+            Some("br"),
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "not supported",
+        ),
+        (
+            "application/x-protobuf",
+            None,
+            protobuf_push("{app=shop}", &[(1, 0, "x")]),
+            StatusCode::BAD_REQUEST,
+            "error parsing labels",
+        ),
+        (
+            "application/json",
+            None,
+            br#"{"streams":[]}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least one valid stream",
+        ),
+    ];
+    for (content_type, encoding, body, want, reason) in cases {
+        let (status, message) = send(&state, push(content_type, encoding, None, body)).await;
+        assert_eq!(status, want, "{message}");
+        assert!(
+            message.contains(reason),
+            "{message:?} should mention {reason:?}"
+        );
+    }
+    let (_, body) = send(
+        &state,
+        get("/loki/api/v1/labels?start=0&end=2000000000", None),
+    )
+    .await;
+    assert_eq!(body, r#"{"data":[],"status":"success"}"#, "nothing stored");
+    let (status, body) = send(
+        &state,
+        get("/loki/api/v1/query?query=%7Bapp%3D%22x%22%7D", None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.starts_with("log queries are not supported as an instant query type"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &state,
+        get("/loki/api/v1/query_range?query=%7Bapp%3D%22x%22", None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.starts_with("parse error"), "{body}");
+}
