@@ -35,7 +35,8 @@
 //!
 //! | module | what it does |
 //! |---|---|
-//! | `store` | [`Store`]: tenants, streams, push, flush, WAL checkpoints, open and replay |
+//! | `store` | [`Store`]: tenants, streams, push, open and replay |
+//! | `flush` | sealing and uploading chunks, writing index segments, WAL checkpoints, the maintenance loop |
 //! | `ingest` | limits and validation with Loki's messages; [`PushSummary`] |
 //! | `stream` | one stream: the open chunk, sealed chunks, the out-of-order window |
 //! | `logql` | [`TenantStorage`]: the store as the LogQL evaluator's storage |
@@ -74,6 +75,7 @@
 
 mod config;
 mod error;
+mod flush;
 mod ingest;
 #[cfg(feature = "integration")]
 pub mod integration;

@@ -1,0 +1,301 @@
+//! Flushing: sealing chunks that are full, idle or old, uploading them,
+//! writing the index segments that point at them, and checkpointing the
+//! WAL down to what memory still holds; and the maintenance loop that does
+//! it periodically.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use loki_index::{Labels, Segment};
+use parking_lot::Mutex;
+
+use crate::store::{FlushSummary, Store, Tenant};
+use crate::stream::{SealedChunk, Stream};
+use crate::wal::{EntryRef, StreamBatch, WalEntry};
+use crate::{Error, Result};
+
+impl Store {
+    /// Writes data to the object store: closes chunks that are idle or old
+    /// (every open chunk when `force`), uploads closed chunks, writes the
+    /// index segments for them, then checkpoints the WAL so it holds only
+    /// what is still in memory.
+    ///
+    /// # Errors
+    /// The first upload or WAL error; chunks that failed stay in memory and
+    /// are tried again by the next flush.
+    pub async fn flush(&self, force: bool) -> Result<FlushSummary> {
+        let inner = &self.inner;
+        let _one_at_a_time = inner.flushing.lock().await;
+        let now = inner.config.clock.now();
+        let idle = inner
+            .config
+            .chunk_idle_period
+            .as_nanos()
+            .min(i64::MAX as u128) as i64;
+        let max_age = inner.max_age_ns();
+        let tenants: Vec<Arc<Tenant>> = inner.tenants.read().values().cloned().collect();
+
+        let mut sealed: Vec<Upload> = Vec::new();
+        for tenant in &tenants {
+            let streams: Vec<Arc<Mutex<Stream>>> =
+                tenant.streams.read().values().cloned().collect();
+            for stream in streams {
+                let mut s = stream.lock();
+                if force {
+                    s.seal_head()?;
+                } else {
+                    s.seal_if_due(now, idle, max_age)?;
+                }
+                for chunk in &s.sealed {
+                    sealed.push(Upload {
+                        tenant: tenant.clone(),
+                        stream: stream.clone(),
+                        labels: s.labels.clone(),
+                        chunk: chunk.clone(),
+                    });
+                }
+            }
+        }
+
+        let mut summary = FlushSummary::default();
+        let mut first_error = None;
+        let uploads = futures::stream::iter(sealed.into_iter().map(|upload| async move {
+            let path = inner.objects.chunk_path(&upload.chunk.key);
+            let result = inner.objects.put(&path, upload.chunk.object.clone()).await;
+            (upload, result)
+        }))
+        .buffer_unordered(inner.config.fetch_concurrency.max(1));
+        let done: Vec<_> = uploads.collect().await;
+        for (
+            Upload {
+                tenant,
+                stream,
+                labels,
+                chunk,
+            },
+            result,
+        ) in done
+        {
+            match result {
+                Ok(()) => {
+                    tenant.index.read().head.insert(&labels, chunk.chunk_ref)?;
+                    stream.lock().forget_sealed(&chunk.key);
+                    summary.chunks += 1;
+                    summary.bytes += chunk.object.len() as u64;
+                }
+                Err(err) => {
+                    tracing::warn!(key = %chunk.key, error = %err, "chunk upload failed; kept for the next flush");
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+
+        for tenant in &tenants {
+            summary.segments += self.write_index(tenant).await?;
+        }
+        self.checkpoint().await?;
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(summary),
+        }
+    }
+
+    /// Writes the tenant's index head out as segments, one per period.
+    async fn write_index(&self, tenant: &Tenant) -> Result<usize> {
+        let inner = &self.inner;
+        let sealing = {
+            let mut index = tenant.index.write();
+            if index.head.series_count() == 0 {
+                return Ok(0);
+            }
+            let head = std::mem::take(&mut index.head);
+            index.sealing = Some(head.clone());
+            head
+        };
+        let period_ms = inner
+            .config
+            .index_period
+            .as_millis()
+            .clamp(1, i64::MAX as u128) as i64;
+        let parts = sealing.write_segments(&tenant.id, period_ms)?;
+        let mut opened = Vec::with_capacity(parts.len());
+        let mut paths = Vec::with_capacity(parts.len());
+        for (period, bytes) in parts {
+            let sequence = format!("{:020}-{:08x}", inner.config.clock.now(), fastrand_u32());
+            let path = inner
+                .objects
+                .segment_path(&tenant.id, period.start, &sequence);
+            let bytes = bytes::Bytes::from(bytes);
+            inner.objects.put(&path, bytes.clone()).await?;
+            opened.push(Segment::open(bytes)?);
+            paths.push(path);
+        }
+        let written = opened.len();
+        let mut index = tenant.index.write();
+        let mut segments = reopen(&index.segments)?;
+        segments.extend(opened);
+        index.segments = Arc::new(segments);
+        let mut all_paths = (*index.segment_paths).clone();
+        all_paths.extend(paths);
+        index.segment_paths = Arc::new(all_paths);
+        index.sealing = None;
+        Ok(written)
+    }
+
+    /// Rewrites the WAL as one checkpoint of what memory holds, and drops
+    /// streams that hold nothing.
+    async fn checkpoint(&self) -> Result<()> {
+        let inner = &self.inner;
+        let Some(wal) = &inner.wal else {
+            self.drop_empty_streams().await;
+            return Ok(());
+        };
+        let (segment, streams) = {
+            let _exclusive = inner.gate.write().await;
+            let segment = {
+                let wal = wal.clone();
+                tokio::task::spawn_blocking(move || wal.lock().rotate())
+                    .await
+                    .map_err(|e| Error::Config(format!("WAL task failed: {e}")))??
+            };
+            let mut live = Vec::new();
+            for tenant in inner.tenants.read().values() {
+                tenant.streams.write().retain(|_, s| !s.lock().is_empty());
+                live.extend(tenant.streams.read().values().cloned());
+            }
+            (segment, live)
+        };
+        let mut snapshot: Vec<(Arc<Mutex<Stream>>, Vec<WalEntry>)> = Vec::new();
+        for stream in streams {
+            let entries = stream.lock().unflushed_entries()?;
+            snapshot.push((stream, entries));
+        }
+        let wal = wal.clone();
+        tokio::task::spawn_blocking(move || {
+            let described: Vec<LoggedStream> = snapshot
+                .iter()
+                .map(|(stream, entries)| {
+                    let s = stream.lock();
+                    LoggedStream {
+                        id: s.id,
+                        tenant: s.tenant.clone(),
+                        pairs: s.pairs.clone(),
+                        entries: entries
+                            .iter()
+                            .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()))
+                            .collect(),
+                    }
+                })
+                .collect();
+            wal.lock()
+                .write_checkpoint(segment, described.iter().map(LoggedStream::batch))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?
+    }
+
+    async fn drop_empty_streams(&self) {
+        let _exclusive = self.inner.gate.write().await;
+        for tenant in self.inner.tenants.read().values() {
+            tenant.streams.write().retain(|_, s| !s.lock().is_empty());
+        }
+    }
+
+    /// Flushes due chunks every `flush_check_period` and runs the compactor
+    /// every `compaction_interval` until `shutdown` completes, then flushes
+    /// everything. Errors are logged and retried on the next tick.
+    ///
+    /// ```
+    /// # use loki_store::{Store, StoreConfig};
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let store = Store::open(StoreConfig::in_memory()).await?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let maintenance = tokio::spawn(store.clone().run_maintenance(async { let _ = stopped.await; }));
+    /// // … serve pushes and queries …
+    /// stop.send(()).unwrap();
+    /// maintenance.await??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The final flush's error.
+    pub async fn run_maintenance(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<FlushSummary> {
+        let mut flush_tick = tokio::time::interval(self.inner.config.flush_check_period);
+        let mut compact_tick = tokio::time::interval(self.inner.config.compaction_interval);
+        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = flush_tick.tick() => {
+                    if let Err(err) = self.flush(false).await {
+                        tracing::error!(error = %err, "periodic flush failed");
+                    }
+                }
+                _ = compact_tick.tick() => {
+                    if let Err(err) = self.compact().await {
+                        tracing::error!(error = %err, "compaction failed");
+                    }
+                }
+            }
+        }
+        self.shutdown().await
+    }
+
+    /// Flushes everything; call before dropping the engine.
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
+    pub async fn shutdown(&self) -> Result<FlushSummary> {
+        self.flush(true).await
+    }
+}
+
+/// A stream's part of a WAL batch, owning what the batch borrows.
+pub(crate) struct LoggedStream<'a> {
+    pub(crate) id: u64,
+    pub(crate) tenant: Arc<str>,
+    pub(crate) pairs: Vec<(String, String)>,
+    pub(crate) entries: Vec<EntryRef<'a>>,
+}
+
+impl LoggedStream<'_> {
+    pub(crate) fn batch(&self) -> StreamBatch<'_> {
+        StreamBatch {
+            stream: self.id,
+            tenant: &self.tenant,
+            labels: &self.pairs,
+            entries: &self.entries,
+        }
+    }
+}
+
+/// A sealed chunk on its way to the object store.
+struct Upload {
+    tenant: Arc<Tenant>,
+    stream: Arc<Mutex<Stream>>,
+    labels: Labels,
+    chunk: Arc<SealedChunk>,
+}
+
+fn fastrand_u32() -> u32 {
+    // Object names need only be unique per writer and instant.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    (n as u32) ^ std::process::id().rotate_left(16)
+}
+
+/// A new list of the same segments (opening one from its bytes is O(1)).
+pub(crate) fn reopen(segments: &[Segment]) -> Result<Vec<Segment>> {
+    Ok(segments
+        .iter()
+        .map(|s| Segment::open(s.as_bytes().clone()))
+        .collect::<loki_index::Result<_>>()?)
+}
