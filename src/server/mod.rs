@@ -3,7 +3,7 @@
 //! logic in the crates.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use loki::server::{serve, AppState};
 //! use loki::store::{Store, StoreConfig};
 //!
@@ -30,6 +30,7 @@ use axum::Router;
 use loki_store::Store;
 
 pub use error::ApiError;
+pub use push::decode_push;
 
 /// Largest push body accepted, compressed (Loki's `max_recv_msg_size`).
 pub const MAX_BODY_BYTES: usize = 100 << 20;

@@ -78,6 +78,40 @@ pub(crate) async fn push(
     Ok((status, message.join("\n")))
 }
 
+/// Decodes a push body as Loki does: `content_encoding` (none, `snappy`,
+/// `gzip`, `deflate`) first, then JSON for `application/json` and
+/// snappy-compressed protobuf for anything else; label sets are parsed and
+/// given `service_name`.
+///
+/// ```
+/// let body = br#"{"streams":[{"stream":{"app":"shop"},"values":[["1700000000000000000","hi"]]}]}"#;
+/// let streams = loki::server::decode_push("application/json", "", body.to_vec().into())?;
+/// assert_eq!(streams[0].labels.get("service_name"), Some("shop"));
+/// assert_eq!(streams[0].entries[0].line, "hi");
+/// # Ok::<(), loki::server::ApiError>(())
+/// ```
+///
+/// # Errors
+/// A 400 naming what is wrong, or a 413 for bodies over the limits.
+pub fn decode_push(
+    content_type: &str,
+    content_encoding: &str,
+    body: Bytes,
+) -> Result<Vec<PushStream>, ApiError> {
+    let body = decode_content_encoding(content_encoding, body)?;
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/json" {
+        parse_json(&body)
+    } else {
+        parse_protobuf(&body)
+    }
+}
+
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
