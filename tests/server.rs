@@ -144,6 +144,20 @@ async fn pushes_in_every_encoding_are_queryable() {
             && lines.contains(&"from json")
             && lines.contains(&"from gzip json")
     );
+    let (_, body) = send(
+        &state,
+        get(
+            "/loki/api/v1/index/stats?query=%7Bapp%3D%22shop%22%7D&start=1700000000&end=1700000100",
+            None,
+        ),
+    )
+    .await;
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (stats["streams"].as_u64(), stats["entries"].as_u64()),
+        (Some(1), Some(3)),
+        "{body}"
+    );
     // service_name is discovered from app, as Loki does.
     let (_, body) = send(
         &state,

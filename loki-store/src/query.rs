@@ -317,6 +317,58 @@ impl Store {
         Ok(series.into_iter().collect())
     }
 
+    /// Streams, chunks, entries and bytes (uncompressed) of the tenant's
+    /// streams matching `selector` with data in `[from, through)`, in memory
+    /// and stored (Loki's `/index/stats`; chunks are counted whole).
+    ///
+    /// # Errors
+    /// Corrupt index segments.
+    pub async fn index_stats(
+        &self,
+        tenant: &str,
+        selector: &Selector,
+        from: i64,
+        through: i64,
+    ) -> Result<loki_index::Stats> {
+        let mut stats = loki_index::Stats::default();
+        let Some(state) = self.tenant_state(tenant) else {
+            return Ok(stats);
+        };
+        let index = state.index_snapshot();
+        let range = ms_range(from, through);
+        for part in with_queriers(&index, |q| q.stats(selector, range).map(|s| vec![s]))? {
+            stats.chunks += part.chunks;
+            stats.entries += part.entries;
+            stats.bytes += part.bytes;
+        }
+        let mut streams: BTreeSet<Labels> =
+            with_queriers(&index, |q| q.series(Some(selector), range))?
+                .into_iter()
+                .collect();
+        let in_memory: Vec<_> = state
+            .streams
+            .read()
+            .iter()
+            .filter(|(labels, _)| selector.matches(labels))
+            .map(|(labels, s)| (labels.clone(), s.clone()))
+            .collect();
+        for (labels, stream) in in_memory {
+            let chunks = stream.lock().chunks(from, through)?;
+            if chunks.is_empty() {
+                continue;
+            }
+            streams.insert(labels);
+            for chunk in chunks {
+                let chunk_stats = chunk.stats();
+                stats.chunks += 1;
+                stats.entries += chunk_stats.entries;
+                stats.bytes += chunk_stats.uncompressed_bytes;
+            }
+        }
+        stats.streams = streams.len() as u64;
+        Ok(stats)
+    }
+
     fn memory_series(
         &self,
         state: &Tenant,

@@ -103,6 +103,10 @@ pub fn app(state: AppState) -> Router {
             "/loki/api/v1/format_query",
             get(query::format_query).post(query::format_query),
         )
+        .route(
+            "/loki/api/v1/index/stats",
+            get(query::index_stats).post(query::index_stats),
+        )
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/ready", get(ready))
         .route("/flush", get(flush).post(flush))

@@ -205,6 +205,35 @@ pub(crate) async fn series(
     Ok(success(json!(data)))
 }
 
+pub(crate) async fn index_stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = params::collect(raw.as_deref(), &headers, &body);
+    let (start, end) = params::range(&params)?;
+    let selector = selector(params.get("query"))?
+        .ok_or_else(|| ApiError::bad_request("query parameter is required"))?;
+    let mut total = loki_index::Stats::default();
+    for tenant in state.tenants(&headers)? {
+        let stats = state
+            .store
+            .index_stats(&tenant, &selector, start, end + 1)
+            .await?;
+        total.streams += stats.streams;
+        total.chunks += stats.chunks;
+        total.entries += stats.entries;
+        total.bytes += stats.bytes;
+    }
+    Ok(Json(json!({
+        "streams": total.streams,
+        "chunks": total.chunks,
+        "entries": total.entries,
+        "bytes": total.bytes,
+    })))
+}
+
 pub(crate) async fn format_query(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
