@@ -158,6 +158,15 @@ async fn pushes_in_every_encoding_are_queryable() {
         (Some(1), Some(3)),
         "{body}"
     );
+    let (_, metrics) = send(&state, get("/metrics", None)).await;
+    assert!(
+        metrics.contains(r#"loki_distributor_lines_received_total{tenant="fake"} 3"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("loki_ingester_memory_streams{tenant=\"fake\"} 1"),
+        "{metrics}"
+    );
     // service_name is discovered from app, as Loki does.
     let (_, body) = send(
         &state,

@@ -18,6 +18,7 @@
 //! ```
 
 mod error;
+mod metrics;
 mod params;
 mod proto;
 mod push;
@@ -43,6 +44,7 @@ pub struct AppState {
     /// With `true`, requests must name their tenant in `X-Scope-OrgID`;
     /// otherwise every request is tenant `fake`, as in Loki.
     pub auth_enabled: bool,
+    pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
         AppState {
             store,
             auth_enabled,
+            metrics: Default::default(),
         }
     }
 
@@ -109,6 +112,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics::render))
         .route("/flush", get(flush).post(flush))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

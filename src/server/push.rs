@@ -65,7 +65,14 @@ pub(crate) async fn push(
             "error at least one valid stream is required for ingestion",
         ));
     }
+    let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
+    let bytes: usize = streams
+        .iter()
+        .flat_map(|s| &s.entries)
+        .map(|e| e.line.len())
+        .sum();
     let summary = state.store.push(tenant, streams).await?;
+    state.metrics.pushed(tenant, &summary, lines, bytes);
     if summary.refusals.is_empty() {
         return Ok((StatusCode::NO_CONTENT, String::new()));
     }
