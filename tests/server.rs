@@ -315,3 +315,39 @@ async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.starts_with("parse error"), "{body}");
 }
+
+#[tokio::test]
+async fn delete_requests_hide_data_and_can_be_listed_and_cancelled() {
+    let state = state(false).await;
+    let json = br#"{"streams":[{"stream":{"app":"shop"},"values":[["1700000000000000000","secret"],["1700000050000000000","kept"]]}]}"#;
+    assert_eq!(
+        send(&state, push("application/json", None, None, json.to_vec()))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let request = Request::post(
+        "/loki/api/v1/delete?query=%7Bapp%3D%22shop%22%7D&start=1700000000&end=1700000010",
+    )
+    .body(Body::empty())
+    .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let id = response.headers()["x-delete-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = send(&state, get(QUERY_ALL, None)).await;
+    assert!(body.contains("kept") && !body.contains("secret"), "{body}");
+    let (_, list) = send(&state, get("/loki/api/v1/delete", None)).await;
+    assert!(
+        list.contains(&id) && list.contains(r#""status":"received""#),
+        "{list}"
+    );
+    let cancel = Request::delete(format!("/loki/api/v1/delete?request_id={id}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&state, cancel).await.0, StatusCode::NO_CONTENT);
+    let (_, body) = send(&state, get(QUERY_ALL, None)).await;
+    assert!(body.contains("secret"), "cancelled: {body}");
+}

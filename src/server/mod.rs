@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod delete;
 mod error;
 mod metrics;
 mod params;
@@ -111,6 +112,13 @@ pub fn app(state: AppState) -> Router {
             get(query::index_stats).post(query::index_stats),
         )
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
+        .route(
+            "/loki/api/v1/delete",
+            get(delete::list)
+                .post(delete::create)
+                .put(delete::create)
+                .delete(delete::cancel),
+        )
         .route("/ready", get(ready))
         .route("/metrics", get(metrics::render))
         .route("/flush", get(flush).post(flush))
