@@ -121,7 +121,10 @@ fn value_text(b: &[u8], s: usize, e: usize, out: &mut String) -> ScanResult<()> 
         }
         Kind::Null => Ok(()),
         _ => {
-            out.push_str(&String::from_utf8_lossy(&b[s..e]));
+            match std::str::from_utf8(&b[s..e]) {
+                Ok(t) => out.push_str(t),
+                Err(_) => out.push_str(&String::from_utf8_lossy(&b[s..e])),
+            }
             Ok(())
         }
     }

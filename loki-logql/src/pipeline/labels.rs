@@ -26,6 +26,8 @@ pub(crate) mod errors {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LabelsBuilder {
     base: Arc<LabelSet>,
+    /// A one-word filter of the stream's label names (see `name_bit`).
+    base_bits: u64,
     slots: Vec<(String, String)>,
     live: usize,
     init: bool,
@@ -40,6 +42,7 @@ impl LabelsBuilder {
     pub(crate) fn reset(&mut self, base: &Arc<LabelSet>, meta: &[(String, String)]) {
         if !Arc::ptr_eq(&self.base, base) {
             self.base = base.clone();
+            self.base_bits = base.iter().fold(0, |m, (k, _)| m | name_bit(k));
         }
         self.meta.clear();
         self.meta.extend_from_slice(meta);
@@ -82,7 +85,8 @@ impl LabelsBuilder {
 
     /// Whether the stream labels hold `name` (for the `_extracted` suffix).
     pub(crate) fn base_has(&self, name: &str) -> bool {
-        self.base.get(name).is_some()
+        let bit = name_bit(name);
+        self.base_bits & bit != 0 && self.base.get(name).is_some()
     }
 
     /// The current value of `name`.
@@ -258,6 +262,18 @@ impl LabelsBuilder {
     }
 }
 
+/// One of 64 bits chosen by a name's length and first and last bytes.
+fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let h = b
+        .len()
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(*b.first().unwrap_or(&0)))
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(*b.last().unwrap_or(&0)));
+    1u64 << (h % 64)
+}
+
 /// FNV-1a of `k`, a separator and `v`.
 fn pair_hash(k: &str, v: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -275,6 +291,14 @@ fn pair_hash(k: &str, v: &str) -> u64 {
 /// with `_`. Writes into `out` (cleared first).
 pub(crate) fn sanitize_key(key: &str, out: &mut String) {
     out.clear();
+    let b = key.as_bytes();
+    if !b.is_empty()
+        && !b[0].is_ascii_digit()
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    {
+        out.push_str(key);
+        return;
+    }
     let key = key.trim_matches(' ');
     if key.is_empty() {
         return;
