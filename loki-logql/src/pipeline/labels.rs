@@ -30,6 +30,8 @@ pub(crate) struct LabelsBuilder {
     base_bits: u64,
     slots: Vec<(String, String)>,
     live: usize,
+    /// `name_bit`s of the live slots (stale bits only cost a search).
+    slot_bits: u64,
     init: bool,
     meta: Vec<(String, String)>,
     err: Option<&'static str>,
@@ -59,6 +61,7 @@ impl LabelsBuilder {
         }
         self.init = true;
         self.live = 0;
+        self.slot_bits = 0;
         let base = self.base.clone();
         for (k, v) in base.iter() {
             self.push_slot(k, v);
@@ -71,6 +74,7 @@ impl LabelsBuilder {
     }
 
     fn push_slot(&mut self, k: &str, v: &str) {
+        self.slot_bits |= name_bit(k);
         if self.live < self.slots.len() {
             let s = &mut self.slots[self.live];
             s.0.clear();
@@ -104,6 +108,9 @@ impl LabelsBuilder {
             }
             return self.base.get(name);
         }
+        if self.slot_bits & name_bit(name) == 0 {
+            return None;
+        }
         self.slots[..self.live]
             .iter()
             .find(|(k, _)| k == name)
@@ -116,10 +123,12 @@ impl LabelsBuilder {
             return;
         }
         self.ensure();
-        if let Some(s) = self.slots[..self.live].iter_mut().find(|(k, _)| k == name) {
-            s.1.clear();
-            s.1.push_str(value);
-            return;
+        if self.slot_bits & name_bit(name) != 0 {
+            if let Some(s) = self.slots[..self.live].iter_mut().find(|(k, _)| k == name) {
+                s.1.clear();
+                s.1.push_str(value);
+                return;
+            }
         }
         self.push_slot(name, value);
     }
@@ -263,7 +272,7 @@ impl LabelsBuilder {
 }
 
 /// One of 64 bits chosen by a name's length and first and last bytes.
-fn name_bit(name: &str) -> u64 {
+pub(crate) fn name_bit(name: &str) -> u64 {
     let b = name.as_bytes();
     let h = b
         .len()
