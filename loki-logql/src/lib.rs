@@ -95,7 +95,7 @@
 //! - `serde_json`: the template function `fromJson`.
 
 mod error;
-pub mod eval;
+mod eval;
 mod pipeline;
 pub mod storage;
 mod syntax;
