@@ -157,7 +157,7 @@ fn eval_group(c: &mut Criterion, name: &str, kind: Option<LineKind>, queries: &[
         group.bench_function("raw_memmem", |b| {
             b.iter(|| {
                 let mut n = 0usize;
-                for batch in &store.0 {
+                for batch in store.0.iter() {
                     let data = batch.line_data.as_bytes();
                     let mut start = 0;
                     for &end in &batch.line_ends {

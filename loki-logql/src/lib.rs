@@ -1,8 +1,10 @@
 //! LogQL for the `loki` crate family: the complete language of Grafana
 //! Loki's queries, as a lexer, a parser producing an AST with byte spans,
 //! Loki's parse-time semantic checks, a canonical printer and the
-//! multi-line `format_query` printer. It is also the one place that parses
-//! label-set text (`{a="b", c="d"}`) for the push path.
+//! multi-line `format_query` printer; and the evaluator that runs queries
+//! against any [`Storage`] (log pipelines, range and vector aggregations,
+//! binary operators) with Loki's results. It is also the one place that
+//! parses label-set text (`{a="b", c="d"}`) for the push path.
 //!
 //! ```
 //! use loki_logql::{parse, ast::{Expr, MetricExpr}};
@@ -20,6 +22,25 @@
 //! Errors carry the query and a span, and print a caret under the problem
 //! (see [`ParseError`]).
 //!
+//! Evaluation goes through an [`Engine`] over a [`Storage`]:
+//!
+//! ```
+//! use loki_logql::{Engine, MemoryStorage, QueryParams, QueryResult, parse_labels};
+//!
+//! let mut store = MemoryStorage::new();
+//! let api = parse_labels(r#"{app="api"}"#)?;
+//! store.push(&api, 1_000_000_000, r#"{"level":"error","took":"1.5s"}"#);
+//! store.push(&api, 2_000_000_000, r#"{"level":"info","took":"20ms"}"#);
+//! let engine = Engine::new(store);
+//!
+//! let q = r#"sum by (level) (count_over_time({app="api"} | json [1m]))"#;
+//! let r = futures::executor::block_on(engine.query(q, &QueryParams::instant(60_000_000_000)))?;
+//! let QueryResult::Vector(v) = r else { unreachable!() };
+//! assert_eq!(v[0].labels.to_string(), r#"{level="error"}"#);
+//! assert_eq!(v[0].samples[0].value, 1.0);
+//! # Ok::<(), loki_logql::Error>(())
+//! ```
+//!
 //! # Layout
 //!
 //! | item | what |
@@ -27,14 +48,35 @@
 //! | [`parse`], [`Expr`], [`ast`] | queries and their tree; `Display` is the canonical form, [`Expr::pretty`] the `format_query` form |
 //! | [`parse_labels`], [`LabelSet`] | label-set text of push requests |
 //! | [`Error`], [`ParseError`], [`ParseErrorKind`] | what went wrong, where |
+//! | [`Engine`], [`QueryParams`], [`Limits`] | running queries, with resource limits |
+//! | [`QueryResult`], [`Stream`], [`Series`], [`Sample`], [`Entry`] | results (serde: Loki's JSON `data` shape) |
+//! | [`storage`]: [`Storage`], [`SelectRequest`], [`EntryBatch`], [`LineFilterSet`], [`MemoryStorage`] | the seam storage implements |
 //!
 //! Internally `syntax/` holds the lexer, one parser file per construct,
 //! the semantic checks, the Go-template and pattern parsers, and the two
-//! printers; the evaluator will live beside it.
+//! printers. Beside it: `pipeline/` (one file per log pipeline stage, the
+//! per-line label state), `template/` (Go `text/template` execution and
+//! Loki's template functions), `eval/` (log queries, range and vector
+//! aggregations, binary operators, limits, results) and `storage.rs` (the
+//! seam and the in-memory store).
+//!
+//! # Semantics worth knowing
+//!
+//! - Log queries return entries with `start <= ts < end`, the `limit`
+//!   best in `direction` order, grouped into streams by their final labels
+//!   (sorted by labels).
+//! - Range aggregations use windows `(t - offset - range, t - offset]`,
+//!   stamped `t`; matrices and (unsorted-op) vectors are sorted by labels.
+//! - A metric series that still carries `__error__` fails the query with
+//!   [`Error::Pipeline`]. Division and modulo by zero give NaN.
+//! - Templates run in UTC; `toDateInZone` knows `UTC`/`Local` (as UTC) and
+//!   fixed offsets (`+02:00`), not the tz database. `approx_topk` is
+//!   computed exactly (a valid answer of the approximate one).
 //!
 //! # Crate features
 //!
-//! None. The crate is synchronous and has no optional parts.
+//! None. Parsing is synchronous; evaluation is `async` over the
+//! [`Storage`] stream and runs on any executor.
 //!
 //! # Dependencies
 //!
@@ -44,9 +86,16 @@
 //! - `regex`: compiles the few regexes whose empty-match or named-group
 //!   answer needs a real matcher (and, later, evaluation).
 //! - `thiserror`: the [`Error`] and [`ParseErrorKind`] displays.
+//! - `futures`: the async [`Storage`] stream type (`BoxStream`) and its
+//!   combinators; no runtime (the crate does not depend on tokio; tests
+//!   use `futures::executor`).
+//! - `memchr`: `memmem` substring search for line filters, the pattern
+//!   matcher and the JSON scanner.
+//! - `serde`: serialising results in Loki's JSON shape.
+//! - `serde_json`: the template function `fromJson`.
 
 mod error;
-pub mod eval;
+mod eval;
 mod pipeline;
 pub mod storage;
 mod syntax;

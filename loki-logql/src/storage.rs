@@ -25,14 +25,17 @@
 //! 3. **Duplicates.** Storage removes exact duplicates (same stream, same
 //!    timestamp, same line) before yielding; the evaluator does not.
 //! 4. **Pushdown.** [`SelectRequest::line_filters`] are the query's leading
-//!    line filters. Storage *may* apply them, either by not yielding the
-//!    rejected entries or by clearing their bit in [`EntryBatch::mask`]; it
-//!    may also ignore them. The evaluator always re-checks nothing that
-//!    storage claims to have applied, so an implementation must apply them
-//!    exactly (with [`LineFilterSet::matches`]) or not at all.
+//!    line filters. Storage *may* apply them: by setting
+//!    [`EntryBatch::mask`] (then the evaluator trusts the mask and does not
+//!    run those filters again, so the mask must be exactly
+//!    [`LineFilterSet::matches`] / [`LineFilterSet::batch_mask`]), or by
+//!    not yielding rejected entries and leaving the mask `None` (the
+//!    evaluator then runs the filters again, which is harmless). It may
+//!    also ignore them. The time range is pushed down by definition (1).
 //!    [`SelectRequest::limit`] is only a hint (the number of entries the
 //!    query may return); storage may ignore it and must never truncate a
-//!    stream because of it.
+//!    stream because of it. Sample extraction is not pushed down: metric
+//!    queries read entries and extract samples in the evaluator.
 //! 5. **Batches.** A batch holds at least one entry. Batch size is up to the
 //!    storage; results do not depend on it.
 //! 6. **Errors and cancellation.** An `Err` item ends the query with

@@ -8,6 +8,7 @@ use super::labels::{sanitize_key, LabelsBuilder};
 pub(crate) struct Extractor {
     names: Vec<String>,
     live: usize,
+    bits: u64,
     buf: String,
 }
 
@@ -15,6 +16,7 @@ impl Extractor {
     /// Starts a new line.
     pub(crate) fn begin(&mut self) {
         self.live = 0;
+        self.bits = 0;
     }
 
     /// Adds `key` (raw, unsanitised) = `value` unless this line already set it.
@@ -31,9 +33,11 @@ impl Extractor {
         if lbs.base_has(&self.buf) {
             self.buf.push_str("_extracted");
         }
-        if self.names[..self.live].contains(&self.buf) {
+        let bit = super::labels::name_bit(&self.buf);
+        if self.bits & bit != 0 && self.names[..self.live].contains(&self.buf) {
             return;
         }
+        self.bits |= bit;
         if self.live < self.names.len() {
             self.names[self.live].clear();
             self.names[self.live].push_str(&self.buf);

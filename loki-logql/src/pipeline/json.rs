@@ -112,16 +112,20 @@ impl JsonParser {
     }
 }
 
-/// The label text of the value at `b[s..e]`.
+/// The label text of the value at `b[s..e]` (`e` is the end found by
+/// `skip_value`, so a string's body is `b[s + 1..e - 1]`).
 fn value_text(b: &[u8], s: usize, e: usize, out: &mut String) -> ScanResult<()> {
     match kind_at(b, s)? {
         Kind::Str => {
-            let (end, esc) = super::json_scan::scan_string(b, s)?;
-            push_string(&b[s + 1..end - 1], esc, out)
+            let body = &b[s + 1..e - 1];
+            push_string(body, memchr::memchr(b'\\', body).is_some(), out)
         }
         Kind::Null => Ok(()),
         _ => {
-            out.push_str(&String::from_utf8_lossy(&b[s..e]));
+            match std::str::from_utf8(&b[s..e]) {
+                Ok(t) => out.push_str(t),
+                Err(_) => out.push_str(&String::from_utf8_lossy(&b[s..e])),
+            }
             Ok(())
         }
     }

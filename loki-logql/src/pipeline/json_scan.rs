@@ -175,7 +175,10 @@ pub(crate) fn push_string(raw: &[u8], esc: bool, out: &mut String) -> ScanResult
     if esc {
         unescape(raw, out)
     } else {
-        out.push_str(&String::from_utf8_lossy(raw));
+        match std::str::from_utf8(raw) {
+            Ok(s) => out.push_str(s),
+            Err(_) => out.push_str(&String::from_utf8_lossy(raw)),
+        }
         Ok(())
     }
 }

@@ -26,8 +26,12 @@ pub(crate) mod errors {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LabelsBuilder {
     base: Arc<LabelSet>,
+    /// A one-word filter of the stream's label names (see `name_bit`).
+    base_bits: u64,
     slots: Vec<(String, String)>,
     live: usize,
+    /// `name_bit`s of the live slots (stale bits only cost a search).
+    slot_bits: u64,
     init: bool,
     meta: Vec<(String, String)>,
     err: Option<&'static str>,
@@ -40,6 +44,7 @@ impl LabelsBuilder {
     pub(crate) fn reset(&mut self, base: &Arc<LabelSet>, meta: &[(String, String)]) {
         if !Arc::ptr_eq(&self.base, base) {
             self.base = base.clone();
+            self.base_bits = base.iter().fold(0, |m, (k, _)| m | name_bit(k));
         }
         self.meta.clear();
         self.meta.extend_from_slice(meta);
@@ -56,6 +61,7 @@ impl LabelsBuilder {
         }
         self.init = true;
         self.live = 0;
+        self.slot_bits = 0;
         let base = self.base.clone();
         for (k, v) in base.iter() {
             self.push_slot(k, v);
@@ -68,6 +74,7 @@ impl LabelsBuilder {
     }
 
     fn push_slot(&mut self, k: &str, v: &str) {
+        self.slot_bits |= name_bit(k);
         if self.live < self.slots.len() {
             let s = &mut self.slots[self.live];
             s.0.clear();
@@ -82,7 +89,8 @@ impl LabelsBuilder {
 
     /// Whether the stream labels hold `name` (for the `_extracted` suffix).
     pub(crate) fn base_has(&self, name: &str) -> bool {
-        self.base.get(name).is_some()
+        let bit = name_bit(name);
+        self.base_bits & bit != 0 && self.base.get(name).is_some()
     }
 
     /// The current value of `name`.
@@ -100,6 +108,9 @@ impl LabelsBuilder {
             }
             return self.base.get(name);
         }
+        if self.slot_bits & name_bit(name) == 0 {
+            return None;
+        }
         self.slots[..self.live]
             .iter()
             .find(|(k, _)| k == name)
@@ -112,10 +123,12 @@ impl LabelsBuilder {
             return;
         }
         self.ensure();
-        if let Some(s) = self.slots[..self.live].iter_mut().find(|(k, _)| k == name) {
-            s.1.clear();
-            s.1.push_str(value);
-            return;
+        if self.slot_bits & name_bit(name) != 0 {
+            if let Some(s) = self.slots[..self.live].iter_mut().find(|(k, _)| k == name) {
+                s.1.clear();
+                s.1.push_str(value);
+                return;
+            }
         }
         self.push_slot(name, value);
     }
@@ -258,6 +271,18 @@ impl LabelsBuilder {
     }
 }
 
+/// One of 64 bits chosen by a name's length and first and last bytes.
+pub(crate) fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let h = b
+        .len()
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(*b.first().unwrap_or(&0)))
+        .wrapping_mul(31)
+        .wrapping_add(usize::from(*b.last().unwrap_or(&0)));
+    1u64 << (h % 64)
+}
+
 /// FNV-1a of `k`, a separator and `v`.
 fn pair_hash(k: &str, v: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -275,6 +300,14 @@ fn pair_hash(k: &str, v: &str) -> u64 {
 /// with `_`. Writes into `out` (cleared first).
 pub(crate) fn sanitize_key(key: &str, out: &mut String) {
     out.clear();
+    let b = key.as_bytes();
+    if !b.is_empty()
+        && !b[0].is_ascii_digit()
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    {
+        out.push_str(key);
+        return;
+    }
     let key = key.trim_matches(' ');
     if key.is_empty() {
         return;

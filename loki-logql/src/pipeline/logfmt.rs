@@ -55,7 +55,18 @@ impl LogfmtParser {
         self.ex.begin();
         let b = line.as_bytes();
         let mut i = 0;
+        // With an extraction list, stop once every key has been seen
+        // (later repeats would lose to the first value anyway).
+        let mut found = 0u64;
+        let all = if self.params.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.params.len()) - 1
+        };
         loop {
+            if !self.params.is_empty() && found == all {
+                return;
+            }
             while i < b.len() && b[i] <= b' ' {
                 i += 1;
             }
@@ -93,6 +104,9 @@ impl LogfmtParser {
                     }
                     if self.val.is_empty() && !self.keep_empty {
                         continue;
+                    }
+                    if let Some(ix) = idx.filter(|&ix| ix < 64) {
+                        found |= 1 << ix;
                     }
                     let label = idx.map_or(key, |ix| self.params[ix].0.as_str());
                     self.ex.set(lbs, label, &self.val);
