@@ -19,8 +19,10 @@
 //! 2. **Order.** Within one stream, entries come in time order for
 //!    [`SelectRequest::direction`]: ascending timestamps for
 //!    [`Direction::Forward`], descending for [`Direction::Backward`], across
-//!    all of that stream's batches. Entries of one stream with equal
-//!    timestamps keep their push order (forward) or the reverse (backward).
+//!    all of that stream's batches. The order of one stream's entries with
+//!    equal timestamps is the storage's, but stable: [`MemoryStorage`]
+//!    keeps push order (reversed backward); `loki-store` keeps chunk order
+//!    and orders by line where chunks overlap.
 //!    Batches of different streams may interleave in any order.
 //! 3. **Duplicates.** Storage removes exact duplicates (same stream, same
 //!    timestamp, same line) before yielding; the evaluator does not.

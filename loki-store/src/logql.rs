@@ -291,8 +291,15 @@ impl Select {
             key: crate::store::describe(&index_labels),
             source,
         };
+        // Filters are applied exactly here, so batches say so with an
+        // all-true mask and the evaluator does not run them again.
+        let new_batch = || {
+            let mut batch = EntryBatch::new(labels.clone());
+            batch.mask = (!filters.is_empty()).then(Vec::new);
+            batch
+        };
         let mut batches = VecDeque::new();
-        let mut batch = EntryBatch::new(labels.clone());
+        let mut batch = new_batch();
         let mut merged: Vec<ReadEntry> = Vec::new();
         for chunk in &chunks {
             let mut walk = chunk.entries(self.req.start, self.req.end, direction);
@@ -307,10 +314,7 @@ impl Select {
                     let pairs: Vec<(&str, &str)> = e.metadata.iter().collect();
                     batch.push(e.timestamp, &line, &pairs);
                     if batch.len() == BATCH {
-                        batches.push_back(std::mem::replace(
-                            &mut batch,
-                            EntryBatch::new(labels.clone()),
-                        ));
+                        batches.push_back(std::mem::replace(&mut batch, new_batch()));
                     }
                 } else {
                     let metadata = e
@@ -336,10 +340,7 @@ impl Select {
                     .collect();
                 batch.push(*ts, line, &pairs);
                 if batch.len() == BATCH {
-                    batches.push_back(std::mem::replace(
-                        &mut batch,
-                        EntryBatch::new(labels.clone()),
-                    ));
+                    batches.push_back(std::mem::replace(&mut batch, new_batch()));
                 }
             }
         }
