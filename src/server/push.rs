@@ -10,10 +10,17 @@ use loki_index::Labels;
 use loki_store::{PushEntry, PushStream};
 
 use super::proto;
-use super::{ApiError, AppState, MAX_BODY_BYTES};
+use super::{ApiError, AppState};
 
-/// Largest decompressed body accepted (Loki: 50 × the compressed limit).
-const MAX_DECOMPRESSED_BYTES: usize = 50 * MAX_BODY_BYTES;
+/// Largest decompressed body accepted. Loki allows 5000 MiB; a body is
+/// held in memory while it is decoded, so this server stops at 256 MiB
+/// (agents send batches of about 1 MiB).
+const MAX_DECOMPRESSED_BYTES: usize = 256 << 20;
+
+/// Snappy cannot expand input by more than about 21 times (a 3-byte copy
+/// of 64 bytes); a larger declared length is a lie, refused before any
+/// memory is allocated for it.
+const MAX_SNAPPY_EXPANSION: usize = 32;
 
 /// Labels Loki takes `service_name` from when a stream has none, in order.
 const SERVICE_NAME_SOURCES: [&str; 13] = [
@@ -155,6 +162,17 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("cannot decode snappy body: {e}")))?;
     if declared > MAX_DECOMPRESSED_BYTES {
         return Err(too_large());
+    }
+    if declared
+        > body
+            .len()
+            .saturating_mul(MAX_SNAPPY_EXPANSION)
+            .saturating_add(64)
+    {
+        return Err(ApiError::bad_request(format!(
+            "cannot decode snappy body: it declares {declared} bytes from {}",
+            body.len()
+        )));
     }
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
