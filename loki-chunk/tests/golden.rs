@@ -146,6 +146,40 @@ fn hand_built_v3_chunk_decodes() {
 }
 
 #[test]
+fn hand_built_v2_chunk_decodes() {
+    // Version 2: block metas have no uncompressed size. Codec gzip (byte 1).
+    let block_plain: Vec<u8> =
+        [&[0xd0, 0x0f, 5][..], b"hello", &[0xd2, 0x0f, 5], b"world"].concat();
+    let block = {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&block_plain).unwrap();
+        enc.finish().unwrap()
+    };
+    let mut chunk = vec![0x01, 0x2e, 0xe5, 0x6a, 2, 1];
+    chunk.extend_from_slice(&block);
+    chunk.extend_from_slice(&crc(&block));
+    let metas_offset = chunk.len();
+    let mut metas = vec![1, 2, 0xd0, 0x0f, 0xd2, 0x0f, 6];
+    uvarint(&mut metas, block.len() as u64);
+    chunk.extend_from_slice(&metas);
+    chunk.extend_from_slice(&crc(&metas));
+    chunk.extend_from_slice(&(metas_offset as u64).to_be_bytes());
+
+    let chunk = Chunk::open(Bytes::from(chunk)).unwrap();
+    assert_eq!((chunk.version(), chunk.codec()), (Version::V2, Codec::Gzip));
+    chunk.verify().unwrap();
+    assert_eq!(chunk.stats().uncompressed_bytes, 0, "v2 does not record it");
+    assert_eq!(
+        read(&chunk),
+        vec![
+            (1000, b"hello".to_vec(), vec![]),
+            (1001, b"world".to_vec(), vec![])
+        ]
+    );
+}
+
+#[test]
 fn hand_built_v4_chunk_with_symbols_decodes() {
     // Symbols: 0 "trace_id", 1 "abc" (codec none: the stream is plain).
     let mut symbols = vec![2];
