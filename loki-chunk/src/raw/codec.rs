@@ -224,6 +224,8 @@ impl Compressor {
 /// calls so that walking many blocks allocates nothing per block.
 pub(crate) struct Decompressor {
     zstd: Option<zstd::bulk::Decompressor<'static>>,
+    /// One LZ4 block's worth of reused output space.
+    lz4_scratch: Vec<u8>,
 }
 
 impl fmt::Debug for Decompressor {
@@ -234,7 +236,10 @@ impl fmt::Debug for Decompressor {
 
 impl Decompressor {
     pub(crate) fn new() -> Decompressor {
-        Decompressor { zstd: None }
+        Decompressor {
+            zstd: None,
+            lz4_scratch: Vec::new(),
+        }
     }
 
     /// Replaces the contents of `out` with the decompressed `input`.
@@ -273,7 +278,7 @@ impl Decompressor {
                 read_limited(flate2::read::DeflateDecoder::new(input), out, limit).map_err(fail)
             }
             Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
-                lz4_frame::decode_into(input, out, limit).map_err(fail)
+                lz4_frame::decode_into(input, out, limit, &mut self.lz4_scratch).map_err(fail)
             }
             Codec::Zstd => self.zstd_into(input, out, limit).map_err(fail),
         }

@@ -4,9 +4,9 @@
 //! `lz4_flex::frame::FrameDecoder` allocates and zeroes a buffer of the
 //! frame's maximum block size (up to 4 MiB) for every frame, then copies
 //! each block out of it; for Loki's one-frame-per-block chunks that costs
-//! more than the decompression. This decoder parses the frame itself, sizes
-//! each block exactly with a pass over its sequence headers, and lets
-//! `lz4_flex::block` decompress into the output. Checksums (header, block
+//! more than the decompression. This decoder parses the frame itself and
+//! lets `lz4_flex::block` decompress each block into a scratch buffer the
+//! caller keeps between calls, appending it to the output. Checksums (header, block
 //! and content, all xxHash32) are checked whenever the frame has them.
 //!
 //! ```text
@@ -60,7 +60,12 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes every frame of `input`, replacing `out`'s contents.
-pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+pub(crate) fn decode_into(
+    input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
     out.clear();
     let mut r = Reader { input, pos: 0 };
     if input.is_empty() {
@@ -76,12 +81,17 @@ pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> io::
         if magic != MAGIC {
             return Err(invalid(format!("bad lz4 frame magic {magic:#010x}")));
         }
-        decode_frame(&mut r, out, limit)?;
+        decode_frame(&mut r, out, limit, scratch)?;
     }
     Ok(())
 }
 
-fn decode_frame(r: &mut Reader<'_>, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+fn decode_frame(
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    limit: usize,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
     let descriptor_start = r.pos;
     let header = r.take(2, "frame descriptor")?;
     let (flg, bd) = (header[0], header[1]);
@@ -139,25 +149,21 @@ fn decode_frame(r: &mut Reader<'_>, out: &mut Vec<u8>, limit: usize) -> io::Resu
             out.extend_from_slice(data);
             continue;
         }
-        let size = decompressed_len(data)?;
-        if size > max_block {
-            return Err(invalid(
-                "lz4 block decompresses past the frame's block size",
-            ));
+        // Decompress into the reused scratch block (zeroed only when it
+        // grows), then append: one copy, no sizing pass.
+        if scratch.len() < max_block {
+            scratch.resize(max_block, 0);
         }
-        check_limit(start + size, limit)?;
-        out.resize(start + size, 0);
+        let target = &mut scratch[..max_block];
         let written = if independent {
-            lz4_flex::block::decompress_into(data, &mut out[start..])
+            lz4_flex::block::decompress_into(data, target)
         } else {
-            let (previous, rest) = out.split_at_mut(start);
-            let dict = &previous[previous.len().saturating_sub(WINDOW).max(frame_start)..];
-            lz4_flex::block::decompress_into_with_dict(data, rest, dict)
+            let dict = &out[start.saturating_sub(WINDOW).max(frame_start)..];
+            lz4_flex::block::decompress_into_with_dict(data, target, dict)
         }
         .map_err(|e| invalid(format!("lz4 block: {e}")))?;
-        if written != size {
-            return Err(invalid("lz4 block shorter than its sequences say"));
-        }
+        check_limit(start + written, limit)?;
+        out.extend_from_slice(&scratch[..written]);
     }
     let produced = (out.len() - frame_start) as u64;
     if declared.is_some_and(|d| d != produced) {
@@ -167,48 +173,6 @@ fn decode_frame(r: &mut Reader<'_>, out: &mut Vec<u8>, limit: usize) -> io::Resu
         return Err(invalid("lz4 content checksum mismatch"));
     }
     Ok(())
-}
-
-/// The decompressed size of an LZ4 block, from its sequence headers alone.
-fn decompressed_len(block: &[u8]) -> io::Result<usize> {
-    let short = || invalid("lz4 block sequence cut short");
-    let mut pos = 0;
-    let mut total = 0usize;
-    let extra = |pos: &mut usize, mut n: usize| -> io::Result<usize> {
-        loop {
-            let byte = *block.get(*pos).ok_or_else(short)?;
-            *pos += 1;
-            n = n.checked_add(usize::from(byte)).ok_or_else(short)?;
-            if byte != 255 {
-                return Ok(n);
-            }
-        }
-    };
-    loop {
-        let token = *block.get(pos).ok_or_else(short)?;
-        pos += 1;
-        let mut literals = usize::from(token >> 4);
-        if literals == 15 {
-            literals = extra(&mut pos, literals)?;
-        }
-        pos = pos
-            .checked_add(literals)
-            .filter(|&p| p <= block.len())
-            .ok_or_else(short)?;
-        total = total.checked_add(literals).ok_or_else(short)?;
-        if pos == block.len() {
-            return Ok(total); // the last sequence has literals only
-        }
-        pos = pos
-            .checked_add(2)
-            .filter(|&p| p <= block.len())
-            .ok_or_else(short)?; // offset
-        let mut matched = usize::from(token & 0xF);
-        if matched == 15 {
-            matched = extra(&mut pos, matched)?;
-        }
-        total = total.checked_add(matched + 4).ok_or_else(short)?;
-    }
 }
 
 fn check_limit(len: usize, limit: usize) -> io::Result<()> {
@@ -253,7 +217,7 @@ mod tests {
                         .content_size(checksums.then_some(data.len() as u64));
                     let packed = frame(&data, info);
                     let mut ours = Vec::new();
-                    decode_into(&packed, &mut ours, usize::MAX).unwrap();
+                    decode_into(&packed, &mut ours, usize::MAX, &mut Vec::new()).unwrap();
                     let mut theirs = Vec::new();
                     lz4_flex::frame::FrameDecoder::new(&packed[..])
                         .read_to_end(&mut theirs)
@@ -277,14 +241,14 @@ mod tests {
             for mask in [0x01, 0x80] {
                 let mut bad = packed.clone();
                 bad[i] ^= mask;
-                if decode_into(&bad, &mut out, usize::MAX).is_ok() {
+                if decode_into(&bad, &mut out, usize::MAX, &mut Vec::new()).is_ok() {
                     assert_eq!(out, data, "flip at {i}");
                 }
             }
         }
         for cut in 0..packed.len() {
             assert!(
-                decode_into(&packed[..cut], &mut out, usize::MAX).is_err(),
+                decode_into(&packed[..cut], &mut out, usize::MAX, &mut Vec::new()).is_err(),
                 "cut at {cut}"
             );
         }
