@@ -19,7 +19,7 @@ use loki_logql::ast::{MatchOp, Matcher};
 use loki_logql::{Direction, EntryBatch, LabelSet, SelectRequest, Storage, StorageError};
 
 use crate::query::with_queriers;
-use crate::retention::{is_deleted, DeleteStatus, Deletions};
+use crate::retention::{is_deleted, Deletions};
 use crate::store::{chunk_key, ms_range, Store};
 use crate::Error;
 
@@ -195,22 +195,10 @@ impl Select {
             let Some(state) = self.store.inner.tenants.read().get(tenant).cloned() else {
                 continue;
             };
-            let deletions: Deletions = state
-                .deletes
-                .read()
-                .iter()
-                .filter(|r| r.status != DeleteStatus::Cancelled)
-                .map(|r| Ok((r.selector()?, r.start, r.end)))
-                .collect::<crate::Result<_>>()?;
+            let deletions = state.active_deletions()?;
             let deletions = Arc::new(deletions);
             let mut by_labels: HashMap<Labels, Vec<Source>> = HashMap::new();
-            let in_memory: Vec<_> = state
-                .streams
-                .read()
-                .iter()
-                .filter(|(labels, _)| selector.matches(labels))
-                .map(|(labels, s)| (labels.clone(), s.clone()))
-                .collect();
+            let in_memory = state.streams_matching(Some(&selector));
             for (labels, stream) in in_memory {
                 let chunks = stream.lock().chunks(start, end)?;
                 by_labels

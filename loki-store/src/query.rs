@@ -8,9 +8,11 @@ use std::sync::Arc;
 use futures::StreamExt;
 use loki_chunk::{Chunk, ChunkKey, ChunkObject, Direction};
 use loki_index::{Labels, Querier, Selector};
+use parking_lot::Mutex;
 
 use crate::retention::{is_deleted, DeleteStatus, Deletions};
 use crate::store::{chunk_key, describe, ms_range, Store, Tenant, TenantIndex};
+use crate::stream::Stream;
 use crate::{Error, Result};
 
 /// One returned entry.
@@ -73,8 +75,32 @@ impl ChunkCache {
 }
 
 impl Tenant {
-    fn index_snapshot(&self) -> TenantIndex {
+    pub(crate) fn index_snapshot(&self) -> TenantIndex {
         self.index.read().clone()
+    }
+
+    /// The in-memory streams whose labels `selector` matches (all with
+    /// `None`), taken out of the lock.
+    pub(crate) fn streams_matching(
+        &self,
+        selector: Option<&Selector>,
+    ) -> Vec<(Labels, Arc<Mutex<Stream>>)> {
+        self.streams
+            .read()
+            .iter()
+            .filter(|(labels, _)| selector.is_none_or(|s| s.matches(labels)))
+            .map(|(labels, s)| (labels.clone(), s.clone()))
+            .collect()
+    }
+
+    /// The delete requests queries must honour (all but cancelled ones).
+    pub(crate) fn active_deletions(&self) -> Result<Deletions> {
+        self.deletes
+            .read()
+            .iter()
+            .filter(|r| r.status != DeleteStatus::Cancelled)
+            .map(|r| Ok((r.selector()?, r.start, r.end)))
+            .collect()
     }
 }
 
@@ -126,13 +152,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut per_stream: HashMap<Labels, Vec<Chunk>> = HashMap::new();
-        let in_memory: Vec<_> = state
-            .streams
-            .read()
-            .iter()
-            .filter(|(labels, _)| selector.matches(labels))
-            .map(|(labels, s)| (labels.clone(), s.clone()))
-            .collect();
+        let in_memory = state.streams_matching(Some(selector));
         for (labels, stream) in in_memory {
             let chunks = stream.lock().chunks(from, through)?;
             per_stream.entry(labels).or_default().extend(chunks);
@@ -170,13 +190,7 @@ impl Store {
             }
         }
 
-        let deletions: Deletions = state
-            .deletes
-            .read()
-            .iter()
-            .filter(|r| r.status != DeleteStatus::Cancelled)
-            .map(|r| Ok((r.selector()?, r.start, r.end)))
-            .collect::<Result<_>>()?;
+        let deletions = state.active_deletions()?;
         let mut picked: Vec<(i64, usize, QueryEntry)> = Vec::new();
         let mut streams: Vec<Labels> = Vec::with_capacity(per_stream.len());
         for (labels, chunks) in per_stream {
@@ -345,13 +359,7 @@ impl Store {
             with_queriers(&index, |q| q.series(Some(selector), range))?
                 .into_iter()
                 .collect();
-        let in_memory: Vec<_> = state
-            .streams
-            .read()
-            .iter()
-            .filter(|(labels, _)| selector.matches(labels))
-            .map(|(labels, s)| (labels.clone(), s.clone()))
-            .collect();
+        let in_memory = state.streams_matching(Some(selector));
         for (labels, stream) in in_memory {
             let chunks = stream.lock().chunks(from, through)?;
             if chunks.is_empty() {
@@ -376,13 +384,7 @@ impl Store {
         from: i64,
         through: i64,
     ) -> Result<Vec<Labels>> {
-        let streams: Vec<_> = state
-            .streams
-            .read()
-            .iter()
-            .filter(|(labels, _)| selector.is_none_or(|s| s.matches(labels)))
-            .map(|(l, s)| (l.clone(), s.clone()))
-            .collect();
+        let streams = state.streams_matching(selector);
         let mut out = Vec::new();
         for (labels, stream) in streams {
             if !stream.lock().chunks(from, through)?.is_empty() {
