@@ -176,16 +176,10 @@ impl Store {
             let described: Vec<LoggedStream> = snapshot
                 .iter()
                 .map(|(stream, entries)| {
-                    let s = stream.lock();
-                    LoggedStream {
-                        id: s.id,
-                        tenant: s.tenant.clone(),
-                        pairs: s.pairs.clone(),
-                        entries: entries
-                            .iter()
-                            .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()))
-                            .collect(),
-                    }
+                    let entries = entries
+                        .iter()
+                        .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()));
+                    LoggedStream::new(&stream.lock(), entries)
                 })
                 .collect();
             wal.lock()
@@ -266,7 +260,20 @@ pub(crate) struct LoggedStream<'a> {
     pub(crate) entries: Vec<EntryRef<'a>>,
 }
 
-impl LoggedStream<'_> {
+impl<'a> LoggedStream<'a> {
+    /// A stream's identity, copied out of its lock, with `entries`.
+    pub(crate) fn new(
+        stream: &Stream,
+        entries: impl Iterator<Item = EntryRef<'a>>,
+    ) -> LoggedStream<'a> {
+        LoggedStream {
+            id: stream.id,
+            tenant: stream.tenant.clone(),
+            pairs: stream.pairs.clone(),
+            entries: entries.collect(),
+        }
+    }
+
     pub(crate) fn batch(&self) -> StreamBatch<'_> {
         StreamBatch {
             stream: self.id,

@@ -363,16 +363,10 @@ impl Store {
                 let described: Vec<LoggedStream> = work
                     .iter()
                     .map(|(s, entries)| {
-                        let s = s.lock();
-                        LoggedStream {
-                            id: s.id,
-                            tenant: s.tenant.clone(),
-                            pairs: s.pairs.clone(),
-                            entries: entries
-                                .iter()
-                                .map(|e| (e.timestamp, e.line.as_bytes(), e.metadata.as_slice()))
-                                .collect(),
-                        }
+                        let entries = entries
+                            .iter()
+                            .map(|e| (e.timestamp, e.line.as_bytes(), e.metadata.as_slice()));
+                        LoggedStream::new(&s.lock(), entries)
                     })
                     .collect();
                 let batch: Vec<StreamBatch<'_>> =
