@@ -39,34 +39,27 @@ fn small_chunk(codec: Codec, version: Version) -> (Bytes, Entries) {
     (builder.encode().unwrap(), want)
 }
 
+/// Every entry of `chunk` in `direction`.
+fn walk(chunk: &Chunk, direction: Direction) -> Result<Entries, loki_chunk::Error> {
+    let mut out = Vec::new();
+    let mut entries = chunk.entries(i64::MIN, i64::MAX, direction);
+    while let Some(e) = entries.next()? {
+        let metadata = e
+            .metadata
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        out.push((e.timestamp, e.line.to_vec(), metadata));
+    }
+    Ok(out)
+}
+
 /// Opens, verifies and reads everything both ways; `Ok` only if every step
 /// succeeded.
 fn read_all(bytes: Bytes) -> Result<(Entries, Entries), loki_chunk::Error> {
     let chunk = Chunk::open(bytes)?;
-    let mut forward = Vec::new();
-    let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Forward);
-    while let Some(e) = entries.next()? {
-        forward.push((
-            e.timestamp,
-            e.line.to_vec(),
-            e.metadata
-                .iter()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect(),
-        ));
-    }
-    let mut backward = Vec::new();
-    let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Backward);
-    while let Some(e) = entries.next()? {
-        backward.push((
-            e.timestamp,
-            e.line.to_vec(),
-            e.metadata
-                .iter()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect(),
-        ));
-    }
+    let forward = walk(&chunk, Direction::Forward)?;
+    let backward = walk(&chunk, Direction::Backward)?;
     chunk.verify()?;
     Ok((forward, backward))
 }

@@ -351,17 +351,7 @@ async fn damaged_stored_data_is_a_typed_error_never_a_panic() {
     let store = Store::open(test_config(dir.path(), now.clone()))
         .await
         .unwrap();
-    let err = store
-        .select(
-            "t",
-            &selector("app", "shop"),
-            0,
-            i64::MAX,
-            Direction::Forward,
-            10,
-        )
-        .await
-        .unwrap_err();
+    let err = select_err(&store).await;
     assert!(matches!(err, Error::Chunk { .. }), "{err}");
     drop(store);
 
@@ -371,17 +361,7 @@ async fn damaged_stored_data_is_a_typed_error_never_a_panic() {
         .unwrap();
     std::fs::write(segment, b"not a segment").unwrap();
     let store = Store::open(test_config(dir.path(), now)).await.unwrap();
-    let err = store
-        .select(
-            "t",
-            &selector("app", "shop"),
-            0,
-            i64::MAX,
-            Direction::Forward,
-            10,
-        )
-        .await
-        .unwrap_err();
+    let err = select_err(&store).await;
     assert!(
         matches!(
             err,
@@ -392,6 +372,20 @@ async fn damaged_stored_data_is_a_typed_error_never_a_panic() {
         ),
         "{err}"
     );
+}
+
+async fn select_err(store: &Store) -> Error {
+    store
+        .select(
+            "t",
+            &selector("app", "shop"),
+            0,
+            i64::MAX,
+            Direction::Forward,
+            10,
+        )
+        .await
+        .unwrap_err()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
