@@ -96,14 +96,20 @@ fn rfc3339(ns: i64) -> String {
     }
 }
 
+/// The label Loki leaves out of `max_label_names_per_series`.
+const SERVICE_NAME: &str = "service_name";
+
 /// Checks a stream's labels; `Some(message)` if they break a limit.
 pub(crate) fn check_labels(labels: &Labels, limits: &Limits) -> Option<String> {
     let text = || labels_text(labels);
-    if labels.len() > limits.max_label_names_per_series {
+    // As Loki's validator: `service_name`, often added by the push path
+    // itself, does not count toward the limit.
+    let counted = labels.len() - usize::from(labels.get(SERVICE_NAME).is_some());
+    if counted > limits.max_label_names_per_series {
         return Some(format!(
             "entry for stream '{}' has {} label names; limit {}",
             text(),
-            labels.len(),
+            counted,
             limits.max_label_names_per_series
         ));
     }
@@ -239,6 +245,27 @@ mod tests {
             bucket.try_take(usize::MAX, 0.0, 0.0, 0),
             "rate 0 means no limit"
         );
+    }
+
+    #[test]
+    fn service_name_is_not_counted_toward_the_label_limit() {
+        let mut limits = Limits::default();
+        limits.max_label_names_per_series = 2;
+        let with_service =
+            Labels::new([("app", "a"), ("env", "b"), ("service_name", "c")]).unwrap();
+        assert_eq!(check_labels(&with_service, &limits), None);
+        let three = Labels::new([("app", "a"), ("env", "b"), ("zone", "c")]).unwrap();
+        let message = check_labels(&three, &limits).unwrap();
+        assert!(message.contains("has 3 label names; limit 2"), "{message}");
+        let four = Labels::new([
+            ("app", "a"),
+            ("env", "b"),
+            ("service_name", "c"),
+            ("zone", "d"),
+        ])
+        .unwrap();
+        let message = check_labels(&four, &limits).unwrap();
+        assert!(message.contains("has 3 label names; limit 2"), "{message}");
     }
 
     #[test]
