@@ -223,3 +223,45 @@ proptest! {
         prop_assert!(want.starts_with(&got));
     }
 }
+
+/// Writers that arrive while an fsync is in flight share the next one, and
+/// each commit returns only once its own batch is synced.
+#[test]
+fn concurrent_writers_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(dir.path(), WalOptions::default(), |_| Ok(())).unwrap();
+    let wal = std::sync::Mutex::new(wal);
+    const THREADS: i64 = 16;
+    const BATCHES: i64 = 20;
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let wal = &wal;
+            scope.spawn(move || {
+                for b in 0..BATCHES {
+                    let e = entry(t * BATCHES + b);
+                    let entries: Vec<EntryRef<'_>> =
+                        vec![(e.timestamp, e.line.as_slice(), e.metadata.as_slice())];
+                    let labels = labels(t as u64 + 1);
+                    let commit = wal
+                        .lock()
+                        .unwrap()
+                        .write(&[StreamBatch {
+                            stream: t as u64 + 1,
+                            tenant: "t",
+                            labels: &labels,
+                            entries: &entries,
+                        }])
+                        .unwrap();
+                    commit.wait().unwrap();
+                }
+            });
+        }
+    });
+    let stats = wal.lock().unwrap().stats();
+    assert_eq!(stats.appends, (THREADS * BATCHES) as u64);
+    assert!(stats.fsyncs < stats.appends, "{stats:?}");
+    drop(wal);
+    let (logged, report) = replay(dir.path());
+    assert!(report.damage.is_empty());
+    assert_eq!(logged.len(), (THREADS * BATCHES) as usize);
+}

@@ -13,6 +13,17 @@
 //! segment (a crash in the middle of a write) is truncated at the last good
 //! record and reported; damage inside an older segment skips the rest of
 //! that segment, reported too. Nothing in the log can make replay panic.
+//!
+//! # Group commit
+//!
+//! [`Wal::write`] appends a batch and returns a [`Commit`]; waiting on it
+//! ([`Commit::wait`]) returns once the batch is on stable storage. Writers
+//! that arrive while an fsync is in flight share the next one: the first to
+//! find no fsync running leads it, covering every batch written so far, and
+//! the rest wait for its result. [`Wal::stats`] counts appends and fsyncs.
+//! An append or fsync that fails poisons the log: a batch whose bytes may be
+//! torn, or whose sync state is unknown, must not be followed by batches
+//! acknowledged as durable, so every later write fails too.
 
 mod record;
 
@@ -20,6 +31,10 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 
 use record::{decode, encode_entries, encode_series, read_frame, Framed, SEGMENT_MAGIC};
 pub use record::{Record, WalEntry};
@@ -121,17 +136,145 @@ pub struct ReplayReport {
     pub damage: Vec<WalDamage>,
 }
 
+/// Counters of a log's work since it was opened.
+///
+/// ```
+/// use loki_store::wal::{StreamBatch, Wal, WalOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (mut wal, _) = Wal::open(dir.path(), WalOptions::default(), |_| Ok(()))?;
+/// let entries = [(1_i64, &b"hello"[..], &[][..])];
+/// wal.append(&[StreamBatch { stream: 1, tenant: "t", labels: &[], entries: &entries }])?;
+/// let stats = wal.stats();
+/// assert_eq!((stats.appends, stats.fsyncs), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalStats {
+    /// Batches appended.
+    pub appends: u64,
+    /// Fsyncs of appended batches (one may cover many batches), including
+    /// the sync of a segment closed by rotation.
+    pub fsyncs: u64,
+}
+
+/// What the group commit shares between writers.
+#[derive(Debug)]
+struct SyncState {
+    /// The segment being written, shared with fsync leaders.
+    file: Arc<File>,
+    path: PathBuf,
+    /// Batches written so far (a sequence number).
+    written: u64,
+    /// Batches known to be on stable storage.
+    synced: u64,
+    /// Whether a leader is syncing now.
+    syncing: bool,
+    /// Why the log can no longer be written, once an append or fsync failed.
+    failed: Option<String>,
+}
+
+#[derive(Debug)]
+struct Syncer {
+    state: Mutex<SyncState>,
+    done: Condvar,
+    appends: AtomicU64,
+    fsyncs: AtomicU64,
+}
+
+impl Syncer {
+    fn poisoned(&self) -> Result<()> {
+        let state = self.state.lock();
+        match &state.failed {
+            Some(reason) => Err(poisoned_error(&state.path, reason)),
+            None => Ok(()),
+        }
+    }
+
+    fn poison(&self, reason: String) {
+        self.state.lock().failed.get_or_insert(reason);
+        self.done.notify_all();
+    }
+}
+
+fn poisoned_error(path: &Path, reason: &str) -> Error {
+    Error::io(
+        "writing the WAL after an earlier failure",
+        path,
+        std::io::Error::other(reason.to_owned()),
+    )
+}
+
+/// A written batch, durable once [`wait`](Self::wait) returns `Ok`.
+#[derive(Debug)]
+#[must_use = "a batch is not durable until its commit is waited on"]
+pub struct Commit {
+    sync: Arc<Syncer>,
+    sequence: u64,
+    needs_sync: bool,
+}
+
+impl Commit {
+    /// Blocks until the batch is on stable storage, leading an fsync that
+    /// covers every batch written so far, or waiting for the one in flight.
+    /// Returns at once under [`FsyncPolicy::Never`].
+    ///
+    /// # Errors
+    /// The fsync failed (now or for an earlier batch): the batch must be
+    /// treated as not written.
+    pub fn wait(self) -> Result<()> {
+        if !self.needs_sync {
+            return Ok(());
+        }
+        let sync = &*self.sync;
+        let mut state = sync.state.lock();
+        loop {
+            if let Some(reason) = &state.failed {
+                return Err(poisoned_error(&state.path, reason));
+            }
+            if state.synced >= self.sequence {
+                return Ok(());
+            }
+            if state.syncing {
+                sync.done.wait(&mut state);
+                continue;
+            }
+            state.syncing = true;
+            let target = state.written;
+            let file = state.file.clone();
+            let path = state.path.clone();
+            let result = parking_lot::MutexGuard::unlocked(&mut state, || file.sync_data());
+            state.syncing = false;
+            match result {
+                Ok(()) => {
+                    sync.fsyncs.fetch_add(1, Ordering::Relaxed);
+                    state.synced = state.synced.max(target);
+                }
+                Err(e) => {
+                    let err = Error::io("syncing the WAL", &path, e);
+                    state.failed.get_or_insert(err.to_string());
+                    sync.done.notify_all();
+                    return Err(err);
+                }
+            }
+            sync.done.notify_all();
+        }
+    }
+}
+
 /// The write-ahead log. See the [module docs](self).
 #[derive(Debug)]
 pub struct Wal {
     dir: PathBuf,
     options: WalOptions,
-    file: File,
+    file: Arc<File>,
     segment: u64,
     size: u64,
     /// Streams whose series record is in the current segment.
     series_written: HashSet<u64>,
     buf: Vec<u8>,
+    sync: Arc<Syncer>,
 }
 
 fn segment_path(dir: &Path, segment: u64) -> PathBuf {
@@ -248,8 +391,9 @@ impl Wal {
         Ok((wal, report))
     }
 
-    fn create_segment(dir: PathBuf, options: WalOptions, segment: u64) -> Result<Wal> {
-        let path = segment_path(&dir, segment);
+    /// Creates segment file `segment`, holding just the magic, synced.
+    fn create_file(dir: &Path, segment: u64) -> Result<File> {
+        let path = segment_path(dir, segment);
         let mut file = OpenOptions::new()
             .create_new(true)
             .append(true)
@@ -258,7 +402,25 @@ impl Wal {
         file.write_all(&SEGMENT_MAGIC)
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("writing a WAL segment", &path, e))?;
-        sync_dir(&dir)?;
+        sync_dir(dir)?;
+        Ok(file)
+    }
+
+    fn create_segment(dir: PathBuf, options: WalOptions, segment: u64) -> Result<Wal> {
+        let file = Arc::new(Wal::create_file(&dir, segment)?);
+        let sync = Arc::new(Syncer {
+            state: Mutex::new(SyncState {
+                file: file.clone(),
+                path: segment_path(&dir, segment),
+                written: 0,
+                synced: 0,
+                syncing: false,
+                failed: None,
+            }),
+            done: Condvar::new(),
+            appends: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+        });
         Ok(Wal {
             dir,
             options,
@@ -267,15 +429,43 @@ impl Wal {
             size: SEGMENT_MAGIC.len() as u64,
             series_written: HashSet::new(),
             buf: Vec::new(),
+            sync,
         })
     }
 
     /// Appends a batch and, with [`FsyncPolicy::EveryBatch`], syncs it
     /// before returning: once this returns `Ok`, the batch survives a crash.
+    /// The same as [`write`](Self::write) then [`Commit::wait`].
     ///
     /// # Errors
     /// I/O errors; the batch must then be treated as not written.
     pub fn append(&mut self, batch: &[StreamBatch<'_>]) -> Result<()> {
+        self.write(batch)?.wait()
+    }
+
+    /// Appends a batch without waiting for it to be synced: the returned
+    /// [`Commit`] is waited on (outside any lock around the log) before the
+    /// batch is acknowledged, so that concurrent writers share fsyncs.
+    ///
+    /// ```
+    /// use loki_store::wal::{StreamBatch, Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (mut wal, _) = Wal::open(dir.path(), WalOptions::default(), |_| Ok(()))?;
+    /// let entries = [(1_i64, &b"hello"[..], &[][..])];
+    /// let first = wal.write(&[StreamBatch { stream: 1, tenant: "t", labels: &[], entries: &entries }])?;
+    /// let second = wal.write(&[StreamBatch { stream: 1, tenant: "t", labels: &[], entries: &entries }])?;
+    /// second.wait()?; // one fsync covers both batches
+    /// first.wait()?;
+    /// assert_eq!((wal.stats().appends, wal.stats().fsyncs), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// I/O errors, or an earlier failure that poisoned the log; the batch
+    /// must then be treated as not written.
+    pub fn write(&mut self, batch: &[StreamBatch<'_>]) -> Result<Commit> {
+        self.sync.poisoned()?;
         self.encode(batch);
         if self.size + self.buf.len() as u64 > self.options.segment_size
             && self.size > SEGMENT_MAGIC.len() as u64
@@ -283,17 +473,35 @@ impl Wal {
             self.rotate()?;
             self.encode(batch); // series records are repeated in the new segment
         }
-        let path = segment_path(&self.dir, self.segment);
-        self.file
-            .write_all(&self.buf)
-            .map_err(|e| Error::io("appending to the WAL", &path, e))?;
-        self.size += self.buf.len() as u64;
-        if self.options.fsync == FsyncPolicy::EveryBatch {
-            self.file
-                .sync_data()
-                .map_err(|e| Error::io("syncing the WAL", &path, e))?;
+        if let Err(e) = (&*self.file).write_all(&self.buf) {
+            let err = Error::io(
+                "appending to the WAL",
+                &segment_path(&self.dir, self.segment),
+                e,
+            );
+            self.sync.poison(err.to_string());
+            return Err(err);
         }
-        Ok(())
+        self.size += self.buf.len() as u64;
+        self.sync.appends.fetch_add(1, Ordering::Relaxed);
+        let sequence = {
+            let mut state = self.sync.state.lock();
+            state.written += 1;
+            state.written
+        };
+        Ok(Commit {
+            sync: self.sync.clone(),
+            sequence,
+            needs_sync: self.options.fsync == FsyncPolicy::EveryBatch,
+        })
+    }
+
+    /// Appends and fsyncs since the log was opened.
+    pub fn stats(&self) -> WalStats {
+        WalStats {
+            appends: self.sync.appends.load(Ordering::Relaxed),
+            fsyncs: self.sync.fsyncs.load(Ordering::Relaxed),
+        }
     }
 
     fn encode(&mut self, batch: &[StreamBatch<'_>]) {
@@ -313,13 +521,29 @@ impl Wal {
     /// # Errors
     /// I/O errors.
     pub fn rotate(&mut self) -> Result<u64> {
+        self.sync.poisoned()?;
         let path = segment_path(&self.dir, self.segment);
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io("syncing the WAL", &path, e))?;
-        let next = Wal::create_segment(self.dir.clone(), self.options, self.segment + 1)?;
-        *self = next;
-        Ok(self.segment)
+        if let Err(e) = self.file.sync_data() {
+            let err = Error::io("syncing the WAL", &path, e);
+            self.sync.poison(err.to_string());
+            return Err(err);
+        }
+        self.sync.fsyncs.fetch_add(1, Ordering::Relaxed);
+        let next = self.segment + 1;
+        let file = Arc::new(Wal::create_file(&self.dir, next)?);
+        {
+            // Everything written so far was in the segment just synced.
+            let mut state = self.sync.state.lock();
+            state.synced = state.synced.max(state.written);
+            state.file = file.clone();
+            state.path = segment_path(&self.dir, next);
+        }
+        self.sync.done.notify_all();
+        self.file = file;
+        self.segment = next;
+        self.size = SEGMENT_MAGIC.len() as u64;
+        self.series_written.clear();
+        Ok(next)
     }
 
     /// Deletes every segment numbered below `segment`.
