@@ -162,6 +162,10 @@ pub struct StoreConfig {
     pub fetch_concurrency: usize,
     /// Byte budget of the decoded-chunk cache.
     pub chunk_cache_bytes: usize,
+    /// Byte budget of the index segment cache, shared by every tenant
+    /// (default 256 MiB). Segments are read from the object store on
+    /// demand; a segment larger than the budget is read for each use.
+    pub segment_cache_bytes: usize,
     /// Limits for tenants without their own.
     pub limits: Limits,
     /// Per-tenant limits.
@@ -187,6 +191,7 @@ impl StoreConfig {
             compaction_interval: Duration::from_secs(600),
             fetch_concurrency: 16,
             chunk_cache_bytes: 256 << 20,
+            segment_cache_bytes: 256 << 20,
             limits: Limits::default(),
             tenant_limits: HashMap::new(),
             clock: Clock::system(),

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use loki_index::{Labels, Segment};
+use loki_index::Labels;
 use parking_lot::Mutex;
 
+use crate::segments::SegmentMeta;
 use crate::store::{FlushSummary, Store, Tenant};
 use crate::stream::{SealedChunk, Stream};
 use crate::wal::{EntryRef, StreamBatch, WalEntry};
@@ -119,8 +120,7 @@ impl Store {
             .as_millis()
             .clamp(1, i64::MAX as u128) as i64;
         let parts = sealing.write_segments(&tenant.id, period_ms)?;
-        let mut opened = Vec::with_capacity(parts.len());
-        let mut paths = Vec::with_capacity(parts.len());
+        let mut written = Vec::with_capacity(parts.len());
         for (period, bytes) in parts {
             let sequence = format!("{:020}-{:08x}", inner.config.clock.now(), fastrand_u32());
             let path = inner
@@ -128,19 +128,21 @@ impl Store {
                 .segment_path(&tenant.id, period.start, &sequence);
             let bytes = bytes::Bytes::from(bytes);
             inner.objects.put(&path, bytes.clone()).await?;
-            opened.push(Segment::open(bytes)?);
-            paths.push(path);
+            written.push(Arc::new(SegmentMeta::written(
+                path.clone(),
+                period,
+                bytes.len() as u64,
+            )));
+            // Just written, likely read soon.
+            inner.segment_cache.insert(path, bytes);
         }
-        let written = opened.len();
+        let count = written.len();
         let mut index = tenant.index.write();
-        let mut segments = reopen(&index.segments)?;
-        segments.extend(opened);
+        let mut segments = (*index.segments).clone();
+        segments.extend(written);
         index.segments = Arc::new(segments);
-        let mut all_paths = (*index.segment_paths).clone();
-        all_paths.extend(paths);
-        index.segment_paths = Arc::new(all_paths);
         index.sealing = None;
-        Ok(written)
+        Ok(count)
     }
 
     /// Rewrites the WAL as one checkpoint of what memory holds, and drops
@@ -256,7 +258,7 @@ impl Store {
 pub(crate) struct LoggedStream<'a> {
     pub(crate) id: u64,
     pub(crate) tenant: Arc<str>,
-    pub(crate) pairs: Vec<(String, String)>,
+    pub(crate) pairs: Arc<[(String, String)]>,
     pub(crate) entries: Vec<EntryRef<'a>>,
 }
 
@@ -297,12 +299,4 @@ fn fastrand_u32() -> u32 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     (n as u32) ^ std::process::id().rotate_left(16)
-}
-
-/// A new list of the same segments (opening one from its bytes is O(1)).
-pub(crate) fn reopen(segments: &[Segment]) -> Result<Vec<Segment>> {
-    Ok(segments
-        .iter()
-        .map(|s| Segment::open(s.as_bytes().clone()))
-        .collect::<loki_index::Result<_>>()?)
 }

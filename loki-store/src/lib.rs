@@ -41,6 +41,7 @@
 //! | `stream` | one stream: the open chunk, sealed chunks, the out-of-order window |
 //! | `logql` | [`TenantStorage`]: the store as the LogQL evaluator's storage |
 //! | `query` | selecting entries, label names and values, series; the chunk cache |
+//! | `segments` | the index segment cache: segment metadata resident, bytes loaded on demand within a byte budget ([`SegmentCacheStats`]) |
 //! | `retention` | retention periods, delete requests, the compactor pass |
 //! | `objects` | the object store by URL; chunk and segment paths |
 //! | [`wal`] | the write-ahead log: framed, checksummed records; checkpoints; replay |
@@ -65,7 +66,7 @@
 //! - `tokio`, `futures`: concurrent uploads and fetches; blocking WAL writes
 //!   off the async threads.
 //! - `parking_lot`: short critical sections around streams and indexes.
-//! - `lru`: the decoded-chunk cache.
+//! - `lru`: the decoded-chunk and index segment caches.
 //! - `crc32fast`: WAL record checksums (our own format, so IEEE CRC-32).
 //! - `humantime`: timestamps in Loki's refusal messages.
 //! - `serde`, `serde_json`: delete requests as stored JSON.
@@ -83,6 +84,7 @@ mod logql;
 mod objects;
 mod query;
 mod retention;
+mod segments;
 mod store;
 mod stream;
 mod tenant;
@@ -95,6 +97,7 @@ pub use logql::{index_selector, TenantStorage};
 pub use loki_index::Selector;
 pub use query::{QueryEntry, StreamEntries};
 pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};
+pub use segments::SegmentCacheStats;
 pub use store::{FlushSummary, Store};
 pub use stream::PushEntry;
 pub use tenant::{validate_tenant, MAX_TENANT_LEN};

@@ -206,8 +206,8 @@ impl Select {
                     .or_default()
                     .extend(chunks.into_iter().map(Source::Memory));
             }
-            let index = state.index.read().clone();
             let range = ms_range(start, end);
+            let index = self.store.index_view(&state, range).await?;
             let refs = with_queriers(&index, |q| q.chunk_refs(&selector, range))?;
             if !refs.is_empty() {
                 let series = with_queriers(&index, |q| q.series(Some(&selector), range))?;

@@ -165,21 +165,35 @@ impl Objects {
         Ok(metas.into_iter().map(|m| m.location).collect())
     }
 
-    /// Every index segment path of every tenant, as `(tenant, path)`.
-    pub(crate) async fn list_segments(&self) -> Result<Vec<(String, Path)>> {
+    /// Every index segment of every tenant, as `(tenant, period start in
+    /// ms, path, size)`, read from the listing alone. Objects under
+    /// `index/` that do not follow the layout are skipped.
+    pub(crate) async fn list_segments(&self) -> Result<Vec<(String, i64, Path, u64)>> {
         let prefix = self.path("index");
         let skip = prefix.parts().count();
-        let mut out: Vec<(String, Path)> = self
-            .list(&prefix)
-            .await?
+        let metas: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| Error::Object {
+                op: "list",
+                path: prefix.to_string(),
+                source,
+            })?;
+        let mut out: Vec<(String, i64, Path, u64)> = metas
             .into_iter()
-            .filter(|p| p.extension() == Some("seg"))
-            .filter_map(|p| {
-                let tenant = p.parts().nth(skip)?.as_ref().to_owned();
-                Some((tenant, p))
+            .filter(|m| m.location.extension() == Some("seg"))
+            .filter_map(|m| {
+                let (tenant, start) = {
+                    let mut parts = m.location.parts().skip(skip);
+                    let tenant = parts.next()?.as_ref().to_owned();
+                    (tenant, parts.next()?.as_ref().parse::<i64>().ok()?)
+                };
+                Some((tenant, start, m.location, m.size))
             })
             .collect();
-        out.sort_by(|a, b| a.1.as_ref().cmp(b.1.as_ref()));
+        out.sort_by(|a, b| a.2.as_ref().cmp(b.2.as_ref()));
         Ok(out)
     }
 }

@@ -11,7 +11,8 @@ use loki_index::{Labels, Querier, Selector};
 use parking_lot::Mutex;
 
 use crate::retention::{is_deleted, DeleteStatus, Deletions};
-use crate::store::{chunk_key, describe, ms_range, Store, Tenant, TenantIndex};
+use crate::segments::IndexView;
+use crate::store::{chunk_key, describe, ms_range, Store, Tenant};
 use crate::stream::Stream;
 use crate::{Error, Result};
 
@@ -75,10 +76,6 @@ impl ChunkCache {
 }
 
 impl Tenant {
-    pub(crate) fn index_snapshot(&self) -> TenantIndex {
-        self.index.read().clone()
-    }
-
     /// The in-memory streams whose labels `selector` matches (all with
     /// `None`), taken out of the lock.
     pub(crate) fn streams_matching(
@@ -107,15 +104,9 @@ impl Tenant {
 /// Runs `f` over a querier of the head and one of the sealing head (if any),
 /// both with the segments, collecting both answers.
 pub(crate) fn with_queriers<T>(
-    index: &TenantIndex,
+    index: &IndexView,
     mut f: impl FnMut(&Querier<'_>) -> loki_index::Result<Vec<T>>,
 ) -> Result<Vec<T>> {
-    if let Some(broken) = index.broken.first() {
-        return Err(Error::Corrupt {
-            what: "index segment",
-            detail: broken.clone(),
-        });
-    }
     let mut out = f(&Querier::new(Some(&index.head), &index.segments))?;
     if let Some(sealing) = &index.sealing {
         out.extend(f(&Querier::new(Some(sealing), &[]))?);
@@ -158,8 +149,8 @@ impl Store {
             per_stream.entry(labels).or_default().extend(chunks);
         }
 
-        let index = state.index_snapshot();
         let range = ms_range(from, through);
+        let index = self.index_view(&state, range).await?;
         let refs = with_queriers(&index, |q| q.chunk_refs(selector, range))?;
         if !refs.is_empty() {
             let labels: Vec<Labels> = with_queriers(&index, |q| q.series(Some(selector), range))?;
@@ -270,10 +261,9 @@ impl Store {
             .iter()
             .flat_map(|l| l.iter().map(|(n, _)| n.to_owned()).collect::<Vec<_>>())
             .collect();
-        let index = state.index_snapshot();
-        names.extend(with_queriers(&index, |q| {
-            q.label_names(selector, ms_range(from, through))
-        })?);
+        let range = ms_range(from, through);
+        let index = self.index_view(&state, range).await?;
+        names.extend(with_queriers(&index, |q| q.label_names(selector, range))?);
         Ok(names.into_iter().collect())
     }
 
@@ -298,9 +288,10 @@ impl Store {
             .iter()
             .filter_map(|l| l.get(name).map(str::to_owned))
             .collect();
-        let index = state.index_snapshot();
+        let range = ms_range(from, through);
+        let index = self.index_view(&state, range).await?;
         values.extend(with_queriers(&index, |q| {
-            q.label_values(name, selector, ms_range(from, through))
+            q.label_values(name, selector, range)
         })?);
         Ok(values.into_iter().collect())
     }
@@ -324,10 +315,9 @@ impl Store {
             .memory_series(&state, selector, from, through)?
             .into_iter()
             .collect();
-        let index = state.index_snapshot();
-        series.extend(with_queriers(&index, |q| {
-            q.series(selector, ms_range(from, through))
-        })?);
+        let range = ms_range(from, through);
+        let index = self.index_view(&state, range).await?;
+        series.extend(with_queriers(&index, |q| q.series(selector, range))?);
         Ok(series.into_iter().collect())
     }
 
@@ -348,8 +338,8 @@ impl Store {
         let Some(state) = self.tenant_state(tenant) else {
             return Ok(stats);
         };
-        let index = state.index_snapshot();
         let range = ms_range(from, through);
+        let index = self.index_view(&state, range).await?;
         for part in with_queriers(&index, |q| q.stats(selector, range).map(|s| vec![s]))? {
             stats.chunks += part.chunks;
             stats.entries += part.entries;

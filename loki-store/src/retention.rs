@@ -18,6 +18,7 @@ use loki_index::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::segments::SegmentMeta;
 use crate::store::{chunk_key, Store, Tenant};
 use crate::{Error, Result};
 
@@ -255,10 +256,12 @@ impl Store {
             .collect::<Result<_>>()?;
         let index = tenant.index.read().clone();
         summary.segments_before += index.segments.len();
-        // Group the segments by period.
+        // Group the segments by period (read through the segment cache,
+        // one at a time, so the pass stays within its budget).
+        let cache = &inner.segment_cache;
         let mut by_period: BTreeMap<(i64, i64), Vec<usize>> = BTreeMap::new();
-        for (i, segment) in index.segments.iter().enumerate() {
-            let period = segment.period();
+        for (i, meta) in index.segments.iter().enumerate() {
+            let period = cache.load(&inner.objects, meta).await?.period();
             by_period
                 .entry((period.start, period.end))
                 .or_default()
@@ -277,7 +280,7 @@ impl Store {
             )
         };
 
-        let mut kept_segments: Vec<Segment> = Vec::new();
+        let mut kept_segments: Vec<Arc<SegmentMeta>> = Vec::new();
         let mut old_paths = Vec::new();
         let mut doomed_chunks: HashMap<String, loki_chunk::ChunkKey> = HashMap::new();
         let mut rewritten: HashSet<String> = HashSet::new();
@@ -286,7 +289,8 @@ impl Store {
             let mut builder = SegmentBuilder::new();
             let mut rewrites: Vec<(Labels, ChunkRef)> = Vec::new();
             for &i in &members {
-                builder.add_segment(&index.segments[i], |labels, chunk| {
+                let segment = cache.load(&inner.objects, &index.segments[i]).await?;
+                builder.add_segment(&segment, |labels, chunk| {
                     let fingerprint = loki_index::fingerprint(labels);
                     let key = chunk_key(&tenant.id, fingerprint, chunk);
                     let expired = retention(labels).is_some_and(|cutoff| chunk.through < cutoff);
@@ -338,48 +342,37 @@ impl Store {
             }
             let bytes = bytes::Bytes::from(builder.build(&tenant.id, period)?);
             let merged = Segment::open(bytes.clone())?;
+            let member_paths = members.iter().map(|&i| index.segments[i].path.clone());
             if merged.series_count() > 0 {
                 let sequence = format!("{:020}-compacted", now);
                 let path = inner
                     .objects
                     .segment_path(&tenant.id, period.start, &sequence);
-                inner.objects.put(&path, bytes).await?;
-                old_paths.extend(
-                    members
-                        .iter()
-                        .map(|&i| index.segment_paths[i].clone())
-                        .filter(|p| *p != path),
-                );
-                kept_segments.push(merged);
+                inner.objects.put(&path, bytes.clone()).await?;
+                old_paths.extend(member_paths.filter(|p| *p != path));
+                kept_segments.push(Arc::new(SegmentMeta::written(
+                    path.clone(),
+                    period,
+                    bytes.len() as u64,
+                )));
+                cache.insert(path, bytes);
             } else {
-                old_paths.extend(members.iter().map(|&i| index.segment_paths[i].clone()));
+                old_paths.extend(member_paths);
             }
         }
         // The merged index is in place: now the old one and the chunks it
         // alone referenced can go.
         {
             let mut live = tenant.index.write();
-            let added_since: Vec<usize> = (index.segments.len()..live.segments.len()).collect();
+            // Segments flushed during the pass are kept as they are.
             let mut segments = kept_segments;
-            let mut paths: Vec<object_store::path::Path> = segments
-                .iter()
-                .map(|s| {
-                    inner.objects.segment_path(
-                        &tenant.id,
-                        s.period().start,
-                        &format!("{:020}-compacted", now),
-                    )
-                })
-                .collect();
-            for i in added_since {
-                segments.push(Segment::open(live.segments[i].as_bytes().clone())?);
-                paths.push(live.segment_paths[i].clone());
-            }
+            let added = live.segments.get(index.segments.len()..).unwrap_or(&[]);
+            segments.extend(added.iter().cloned());
             live.segments = Arc::new(segments);
-            live.segment_paths = Arc::new(paths);
         }
         for path in &old_paths {
             inner.objects.delete(path).await?;
+            cache.remove(path);
         }
         for (name, key) in &doomed_chunks {
             inner.objects.delete(&inner.objects.chunk_path(key)).await?;

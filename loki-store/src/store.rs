@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use loki_chunk::ChunkKey;
-use loki_index::{HeadIndex, Labels, Segment, TimeRange};
+use loki_index::{HeadIndex, Labels, TimeRange};
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::StoreConfig;
-use crate::flush::{reopen, LoggedStream};
+use crate::flush::LoggedStream;
 use crate::ingest::{
     check_entry, check_labels, labels_text, too_far_behind, PushStream, PushSummary, RateLimiter,
     Refusal, RefusalKind,
@@ -18,22 +18,20 @@ use crate::ingest::{
 use crate::objects::Objects;
 use crate::query::ChunkCache;
 use crate::retention::DeleteRequest;
+use crate::segments::{SegmentCache, SegmentMeta};
 use crate::stream::{PushEntry, Refusal as StreamRefusal, Stream};
 use crate::tenant::validate_tenant;
 use crate::wal::{Record, ReplayReport, StreamBatch, Wal};
 use crate::{Error, Result};
 
-/// A tenant's index: the head being filled, one being written out, and the
-/// segments in the object store.
+/// A tenant's index: the head being filled, one being written out, and
+/// what is known of the segments in the object store (their bytes are read
+/// through the segment cache).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TenantIndex {
     pub(crate) head: Arc<HeadIndex>,
     pub(crate) sealing: Option<Arc<HeadIndex>>,
-    pub(crate) segments: Arc<Vec<Segment>>,
-    /// Where each of `segments` is stored.
-    pub(crate) segment_paths: Arc<Vec<object_store::path::Path>>,
-    /// Segments that failed to open: queries of this tenant report them.
-    pub(crate) broken: Arc<Vec<String>>,
+    pub(crate) segments: Arc<Vec<Arc<SegmentMeta>>>,
 }
 
 #[derive(Debug)]
@@ -60,6 +58,8 @@ pub(crate) struct Inner {
     /// Delete request updates run one at a time.
     pub(crate) deletes_lock: tokio::sync::Mutex<()>,
     pub(crate) cache: Mutex<ChunkCache>,
+    /// Index segment bytes, shared by every tenant.
+    pub(crate) segment_cache: SegmentCache,
 }
 
 /// The storage engine. Cheap to clone; every clone is the same engine.
@@ -178,8 +178,8 @@ impl Inner {
 }
 
 impl Store {
-    /// Opens the engine: the object store, every index segment in it, and
-    /// the WAL, replaying what it holds.
+    /// Opens the engine: the object store (listing its index segments, not
+    /// reading them), and the WAL, replaying what it holds.
     ///
     /// # Errors
     /// An unusable configuration, I/O errors, or a WAL record that replays
@@ -199,6 +199,7 @@ impl Store {
             config.object_store.as_ref(),
         )?;
         let cache = Mutex::new(ChunkCache::new(config.chunk_cache_bytes));
+        let segment_cache_bytes = config.segment_cache_bytes;
         let wal_dir = config.wal_dir.clone();
         let wal_options = config.wal;
         let inner = Arc::new(Inner {
@@ -211,6 +212,7 @@ impl Store {
             flushing: tokio::sync::Mutex::new(()),
             deletes_lock: tokio::sync::Mutex::new(()),
             cache,
+            segment_cache: SegmentCache::new(segment_cache_bytes),
         });
         load_segments(&inner).await?;
         load_deletes(&inner).await?;
@@ -268,7 +270,7 @@ impl Store {
     ) -> Result<PushSummary> {
         validate_tenant(tenant_id)?;
         let inner = &self.inner;
-        let limits = inner.config.limits_for(tenant_id).clone();
+        let limits = inner.config.limits_for(tenant_id);
         let bytes: usize = streams
             .iter()
             .flat_map(|s| &s.entries)
@@ -296,7 +298,7 @@ impl Store {
         // Decide what each stream accepts.
         let mut work: Vec<(Arc<Mutex<Stream>>, Vec<PushEntry>)> = Vec::new();
         for PushStream { labels, entries } in streams {
-            if let Some(message) = check_labels(&labels, &limits) {
+            if let Some(message) = check_labels(&labels, limits) {
                 summary.refusals.push(Refusal {
                     kind: RefusalKind::InvalidLabels,
                     entries: entries.len(),
@@ -306,7 +308,7 @@ impl Store {
             }
             let mut valid = Vec::with_capacity(entries.len());
             for entry in entries {
-                match check_entry(&entry, &labels, &limits, now) {
+                match check_entry(&entry, &labels, limits, now) {
                     Some((kind, message)) => push_refusal(&mut summary, kind, message),
                     None => valid.push(entry),
                 }
@@ -314,8 +316,7 @@ impl Store {
             if valid.is_empty() {
                 continue;
             }
-            let Some(stream) =
-                self.stream_for(&tenant, labels.clone(), limits.max_streams_per_tenant)
+            let Some(stream) = self.stream_for(&tenant, &labels, limits.max_streams_per_tenant)
             else {
                 let message = format!(
                     "Maximum active stream limit exceeded, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '{tenant_id}'"
@@ -371,9 +372,11 @@ impl Store {
                     .collect();
                 let batch: Vec<StreamBatch<'_>> =
                     described.iter().map(LoggedStream::batch).collect();
-                let result = wal.lock().append(&batch);
+                // Written under the log's lock, synced outside it: pushes
+                // arriving while an fsync is in flight share the next one.
+                let commit = wal.lock().write(&batch);
                 drop(batch);
-                result.map(|()| work)
+                commit?.wait().map(|()| work)
             })
             .await
             .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?;
@@ -401,14 +404,14 @@ impl Store {
     fn stream_for(
         &self,
         tenant: &Tenant,
-        labels: Labels,
+        labels: &Labels,
         max_streams: usize,
     ) -> Option<Arc<Mutex<Stream>>> {
-        if let Some(s) = tenant.streams.read().get(&labels) {
+        if let Some(s) = tenant.streams.read().get(labels) {
             return Some(s.clone());
         }
         let mut streams = tenant.streams.write();
-        if let Some(s) = streams.get(&labels) {
+        if let Some(s) = streams.get(labels) {
             return Some(s.clone());
         }
         if max_streams > 0 && streams.len() >= max_streams {
@@ -420,7 +423,7 @@ impl Store {
             tenant.id.clone(),
             labels.clone(),
         )));
-        streams.insert(labels, stream.clone());
+        streams.insert(labels.clone(), stream.clone());
         Some(stream)
     }
 
@@ -441,6 +444,28 @@ impl Store {
             .read()
             .get(tenant)
             .map_or(0, |t| t.streams.read().len())
+    }
+
+    /// The WAL's append and fsync counters since the engine opened (`None`
+    /// without a WAL). Under concurrent pushes, fsyncs fall below appends:
+    /// pushes share them.
+    ///
+    /// ```
+    /// # use loki_store::{PushEntry, PushStream, Store, StoreConfig};
+    /// # use loki_index::Labels;
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(StoreConfig::filesystem(dir.path())).await?;
+    /// let now = 1_700_000_000_000_000_000;
+    /// let labels = Labels::new([("app", "shop")])?;
+    /// store.push_at("t", vec![PushStream { labels, entries: vec![PushEntry::new(now, "x")] }], now).await?;
+    /// assert_eq!(store.wal_stats().unwrap().appends, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wal_stats(&self) -> Option<crate::wal::WalStats> {
+        self.inner.wal.as_ref().map(|wal| wal.lock().stats())
     }
 
     /// Bytes the WAL takes on disk (0 without a WAL).
@@ -496,34 +521,18 @@ async fn load_deletes(inner: &Inner) -> Result<()> {
     Ok(())
 }
 
-/// Opens every index segment in the object store.
+/// Lists every index segment in the object store. Only what the listing
+/// tells (path, period start, size) is kept; segments are read on demand.
 async fn load_segments(inner: &Inner) -> Result<()> {
-    for (tenant_id, path) in inner.objects.list_segments().await? {
+    for (tenant_id, period_start, path, size) in inner.objects.list_segments().await? {
         if validate_tenant(&tenant_id).is_err() {
             continue;
         }
         let tenant = inner.tenant(&tenant_id);
-        let opened = match inner.objects.get(&path).await? {
-            Some(bytes) => Segment::open(bytes).map_err(|e| e.to_string()),
-            None => Err("listed but gone".to_owned()),
-        };
         let mut index = tenant.index.write();
-        match opened {
-            Ok(segment) => {
-                let mut segments = reopen(&index.segments)?;
-                segments.push(segment);
-                index.segments = Arc::new(segments);
-                let mut paths = (*index.segment_paths).clone();
-                paths.push(path);
-                index.segment_paths = Arc::new(paths);
-            }
-            Err(reason) => {
-                tracing::error!(path = %path, %reason, "index segment does not open");
-                let mut broken = (*index.broken).clone();
-                broken.push(format!("{path}: {reason}"));
-                index.broken = Arc::new(broken);
-            }
-        }
+        let mut segments = (*index.segments).clone();
+        segments.push(Arc::new(SegmentMeta::new(path, period_start, size)));
+        index.segments = Arc::new(segments);
     }
     Ok(())
 }

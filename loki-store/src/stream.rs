@@ -67,7 +67,9 @@ pub(crate) struct Stream {
     pub(crate) id: u64,
     pub(crate) tenant: Arc<str>,
     pub(crate) labels: Labels,
-    pub(crate) pairs: Vec<(String, String)>,
+    /// The labels as WAL records and chunk metadata take them (shared, so
+    /// logging a push copies no strings).
+    pub(crate) pairs: Arc<[(String, String)]>,
     head: Option<OpenChunk>,
     pub(crate) sealed: Vec<Arc<SealedChunk>>,
     highest: i64,

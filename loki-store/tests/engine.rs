@@ -400,3 +400,115 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Many pushes at once share fsyncs (group commit), and every one of them
+/// survives a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_share_fsyncs_and_all_survive_a_restart() {
+    const WRITERS: i64 = 32;
+    const PUSHES: i64 = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for p in 0..PUSHES {
+                    let n = w * PUSHES + p;
+                    let line = format!("push {n}");
+                    let stream = format!("s{}", w % 4);
+                    let streams = push(&[("app", "group"), ("s", &stream)], &[(BASE + n, &line)]);
+                    store.push_at("t", streams, BASE).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let stats = store.wal_stats().unwrap();
+    assert_eq!(stats.appends, (WRITERS * PUSHES) as u64);
+    assert!(
+        stats.fsyncs < stats.appends,
+        "every push did its own fsync: {stats:?}"
+    );
+    drop(store);
+
+    let store = Store::open(test_config(dir.path(), now)).await.unwrap();
+    let mut found = lines(&store, "t", &selector("app", "group")).await;
+    found.sort();
+    let mut expected: Vec<String> = (0..WRITERS * PUSHES).map(|n| format!("push {n}")).collect();
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+/// With a segment cache far smaller than the index, every read still
+/// answers as with an ample one (segments evicted and read again), and the
+/// cache never holds more than its budget.
+#[tokio::test]
+async fn a_segment_cache_smaller_than_the_index_answers_the_same() {
+    const HOUR: i64 = 3_600 * SECOND;
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE + 8 * HOUR));
+    let config = |budget: usize| {
+        let mut config = test_config(dir.path(), now.clone());
+        config.index_period = Duration::from_secs(3_600);
+        config.segment_cache_bytes = budget;
+        config
+    };
+    let store = Store::open(config(256 << 20)).await.unwrap();
+    for hour in 0..6 {
+        for app in ["cart", "pay", "ship"] {
+            let line = format!("{app} in hour {hour}");
+            let ts = BASE + hour * HOUR + 1;
+            store
+                .push_at(
+                    "t",
+                    push(&[("app", app), ("h", &hour.to_string())], &[(ts, &line)]),
+                    ts,
+                )
+                .await
+                .unwrap();
+        }
+        store.flush(true).await.unwrap();
+    }
+    async fn answers(store: &Store) -> (Vec<String>, Vec<String>, u64, u64) {
+        let every =
+            Selector::new(vec![Matcher::new("app", MatchOp::Regex, ".+").unwrap()]).unwrap();
+        let mut found = lines(store, "t", &every).await;
+        found.sort();
+        let hours = store
+            .label_values("t", "h", None, 0, i64::MAX)
+            .await
+            .unwrap();
+        let stats = store.index_stats("t", &every, 0, i64::MAX).await.unwrap();
+        (found, hours, stats.streams, stats.entries)
+    }
+    let ample = answers(&store).await;
+    assert_eq!(ample.0.len(), 18);
+    assert_eq!((ample.2, ample.3), (18, 18));
+    let written = store.segment_cache_stats();
+    assert!(written.segments >= 6, "{written:?}");
+    drop(store);
+
+    let budget = written.bytes / 3;
+    let store = Store::open(config(budget)).await.unwrap();
+    assert_eq!(store.segment_cache_stats().bytes, 0, "nothing read at open");
+    for _ in 0..2 {
+        assert_eq!(answers(&store).await, ample);
+        let stats = store.segment_cache_stats();
+        assert!(stats.bytes <= budget, "{stats:?}");
+    }
+    let stats = store.segment_cache_stats();
+    assert!(stats.evictions > 0, "{stats:?}");
+    assert!(
+        stats.misses > written.segments as u64,
+        "segments were read again: {stats:?}"
+    );
+    store.compact().await.unwrap();
+    assert_eq!(answers(&store).await, ample);
+    assert!(store.segment_cache_stats().bytes <= budget);
+}
