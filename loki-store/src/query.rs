@@ -142,11 +142,14 @@ impl Store {
         if from >= through || limit == 0 {
             return Ok(Vec::new());
         }
+        // Per stream, its chunks in the order their entries were pushed, as
+        // far as it is known: stored chunks by time range, then the ones in
+        // memory (sealed, then open). Equal timestamps keep that order.
         let mut per_stream: HashMap<Labels, Vec<Chunk>> = HashMap::new();
-        let in_memory = state.streams_matching(Some(selector));
-        for (labels, stream) in in_memory {
+        let mut in_memory: Vec<(Labels, Vec<Chunk>)> = Vec::new();
+        for (labels, stream) in state.streams_matching(Some(selector)) {
             let chunks = stream.lock().chunks(from, through)?;
-            per_stream.entry(labels).or_default().extend(chunks);
+            in_memory.push((labels, chunks));
         }
 
         let range = ms_range(from, through);
@@ -162,14 +165,16 @@ impl Store {
                 .iter()
                 .map(|r| (r.fingerprint, chunk_key(tenant, r.fingerprint, &r.chunk)))
                 .collect();
-            let fetched: Vec<(u64, Result<Chunk>)> = futures::stream::iter(
-                keys.into_iter()
-                    .map(|(fp, key)| async move { (fp, self.fetch_chunk(key).await) }),
-            )
-            .buffer_unordered(self.inner.config.fetch_concurrency.max(1))
-            .collect()
-            .await;
-            for (fp, chunk) in fetched {
+            let mut fetched: Vec<(u64, (i64, i64, u32), Result<Chunk>)> =
+                futures::stream::iter(keys.into_iter().map(|(fp, key)| async move {
+                    let order = (key.from_ms, key.through_ms, key.checksum);
+                    (fp, order, self.fetch_chunk(key).await)
+                }))
+                .buffer_unordered(self.inner.config.fetch_concurrency.max(1))
+                .collect()
+                .await;
+            fetched.sort_unstable_by_key(|(fp, order, _)| (*fp, *order));
+            for (fp, _, chunk) in fetched {
                 let labels = by_fingerprint
                     .get(&fp)
                     .cloned()
@@ -179,6 +184,10 @@ impl Store {
                     })?;
                 per_stream.entry(labels).or_default().push(chunk?);
             }
+        }
+
+        for (labels, chunks) in in_memory {
+            per_stream.entry(labels).or_default().extend(chunks);
         }
 
         let deletions = state.active_deletions()?;
@@ -399,8 +408,10 @@ fn read_stream(
     limit: usize,
     deletions: &Deletions,
 ) -> Result<Vec<QueryEntry>> {
+    // Every chunk's entries in push order, chunk after chunk.
     let mut all: Vec<QueryEntry> = Vec::new();
     for chunk in chunks {
+        let start = all.len();
         let mut entries = chunk.entries(from, through, direction);
         let mut taken = 0;
         let mut last = None;
@@ -427,14 +438,30 @@ fn read_stream(
             taken += 1;
             last = Some(e.timestamp);
         }
+        if direction == Direction::Backward {
+            all[start..].reverse();
+        }
     }
-    all.sort_unstable_by(|a, b| {
-        (a.timestamp, &a.line, &a.metadata).cmp(&(b.timestamp, &b.line, &b.metadata))
-    });
-    all.dedup();
+    // As Loki's merge: time order, entries with equal timestamps in the
+    // order they were pushed, an entry identical to an earlier one of the
+    // same timestamp dropped.
+    all.sort_by_key(|e| e.timestamp);
+    let mut kept: Vec<QueryEntry> = Vec::with_capacity(all.len());
+    let mut group = 0;
+    for entry in all {
+        if kept
+            .get(group)
+            .is_none_or(|g| g.timestamp != entry.timestamp)
+        {
+            group = kept.len();
+        }
+        if !kept[group..].contains(&entry) {
+            kept.push(entry);
+        }
+    }
     if direction == Direction::Backward {
-        all.reverse();
+        kept.reverse();
     }
-    all.truncate(limit);
-    Ok(all)
+    kept.truncate(limit);
+    Ok(kept)
 }

@@ -512,3 +512,41 @@ async fn a_segment_cache_smaller_than_the_index_answers_the_same() {
     assert_eq!(answers(&store).await, ample);
     assert!(store.segment_cache_stats().bytes <= budget);
 }
+
+/// Entries with equal timestamps come back in the order they were pushed,
+/// within a chunk and across a stored and an open chunk, as Loki's merge
+/// keeps them; backward reverses it.
+#[tokio::test]
+async fn equal_timestamps_keep_push_order() {
+    let store = Store::open(StoreConfig::in_memory()).await.unwrap();
+    let labels = [("app", "tie")];
+    store
+        .push_at("t", push(&labels, &[(BASE, "zulu"), (BASE, "alpha")]), BASE)
+        .await
+        .unwrap();
+    store.flush(true).await.unwrap();
+    store
+        .push_at("t", push(&labels, &[(BASE, "mike"), (BASE, "bravo")]), BASE)
+        .await
+        .unwrap();
+    let read = |direction| {
+        let store = store.clone();
+        async move {
+            store
+                .select("t", &selector("app", "tie"), BASE, BASE + 1, direction, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .flat_map(|s| s.entries.into_iter().map(|e| e.line))
+                .collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(
+        read(Direction::Forward).await,
+        ["zulu", "alpha", "mike", "bravo"]
+    );
+    assert_eq!(
+        read(Direction::Backward).await,
+        ["bravo", "mike", "alpha", "zulu"]
+    );
+}
