@@ -249,8 +249,10 @@ mod tests {
 
     #[test]
     fn service_name_is_not_counted_toward_the_label_limit() {
-        let mut limits = Limits::default();
-        limits.max_label_names_per_series = 2;
+        let limits = Limits {
+            max_label_names_per_series: 2,
+            ..Limits::default()
+        };
         let with_service =
             Labels::new([("app", "a"), ("env", "b"), ("service_name", "c")]).unwrap();
         assert_eq!(check_labels(&with_service, &limits), None);

@@ -36,6 +36,10 @@ pub struct StreamEntries {
     pub entries: Vec<QueryEntry>,
 }
 
+/// Where a stored chunk goes among a stream's chunks: `(from, through,
+/// checksum)` of its key.
+type ChunkOrder = (i64, i64, u32);
+
 /// Decoded chunks by key, evicted least recently used past a byte budget.
 #[derive(Debug)]
 pub(crate) struct ChunkCache {
@@ -165,7 +169,7 @@ impl Store {
                 .iter()
                 .map(|r| (r.fingerprint, chunk_key(tenant, r.fingerprint, &r.chunk)))
                 .collect();
-            let mut fetched: Vec<(u64, (i64, i64, u32), Result<Chunk>)> =
+            let mut fetched: Vec<(u64, ChunkOrder, Result<Chunk>)> =
                 futures::stream::iter(keys.into_iter().map(|(fp, key)| async move {
                     let order = (key.from_ms, key.through_ms, key.checksum);
                     (fp, order, self.fetch_chunk(key).await)
