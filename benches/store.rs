@@ -7,9 +7,11 @@
 //! `store/scan_warm` and `store/scan_cold` (read every entry back from the
 //! store, with the chunk cache warm, or from a freshly opened engine).
 //!
-//! A summary then measures, in one run, ingest against zstd compressing the
-//! same lines (the floor of any chunk store's write cost), the scan against
-//! zstd decompressing them, and memory held per MiB ingested.
+//! Summaries then measure, in one run: ingest over 128 MiB in MB per
+//! CPU-second of the whole process and wall MB/s, without the WAL, against
+//! zstd compressing the same lines (the floor of any zstd chunk store's
+//! write cost), and peak memory per MB ingested; flush throughput; the scan
+//! against zstd decompressing the same lines.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -18,34 +20,46 @@ use criterion::{criterion_group, Criterion, Throughput};
 use loki::chunk::Direction;
 use loki::corpus::Corpus;
 use loki::index::{Labels, MatchOp, Matcher, Selector};
+use loki::store::wal::{FsyncPolicy, WalOptions};
 use loki::store::{Limits, PushEntry, PushStream, Store, StoreConfig};
 
 const BASE: i64 = 1_700_000_000_000_000_000;
 
 /// Pushes of about 1 MiB each, over 100 streams: 32 MiB in all.
 fn corpus() -> (Vec<Vec<PushStream>>, usize) {
+    corpus_of(32 << 20)
+}
+
+/// Pushes of about 1 MiB each, over 100 streams, at least `at_least` bytes
+/// of lines in all.
+fn corpus_of(at_least: usize) -> (Vec<Vec<PushStream>>, usize) {
     let mut corpus = Corpus::new(7);
-    let streams = corpus.streams(100);
+    let streams: Vec<Labels> = corpus
+        .streams(100)
+        .iter()
+        .map(|s| Labels::new(s.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap())
+        .collect();
     let mut pushes = Vec::new();
     let mut total = 0;
     let mut line = String::new();
-    while total < 32 << 20 {
+    while total < at_least {
         let mut push: Vec<PushStream> = Vec::new();
+        let mut slot = [usize::MAX; 100];
         let mut size = 0;
         while size < 1 << 20 {
             let ts = corpus.next_into(&mut line);
-            let stream = &streams[(ts / 1_000 % 100) as usize];
-            let labels =
-                Labels::new(stream.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
-            let entry = PushEntry::new(ts, line.clone());
-            size += line.len();
-            match push.iter_mut().find(|s| s.labels == labels) {
-                Some(s) => s.entries.push(entry),
-                None => push.push(PushStream {
-                    labels,
-                    entries: vec![entry],
-                }),
+            let stream = (ts / 1_000 % 100) as usize;
+            if slot[stream] == usize::MAX {
+                slot[stream] = push.len();
+                push.push(PushStream {
+                    labels: streams[stream].clone(),
+                    entries: Vec::new(),
+                });
             }
+            push[slot[stream]]
+                .entries
+                .push(PushEntry::new(ts, line.clone()));
+            size += line.len();
         }
         total += size;
         pushes.push(push);
@@ -141,17 +155,92 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-/// CPU seconds this process's live threads have used, summed from each
-/// thread's `/proc/self/task/*/schedstat` (nanosecond resolution).
+/// CPU seconds this process has used, every thread (ended ones too),
+/// user and system: `CLOCK_PROCESS_CPUTIME_ID`, in nanoseconds.
 fn cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`), 0 if unknown.
+fn status_bytes(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with(field))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib * 1024.0)
+}
+
+/// Ingest on its own, over a corpus large enough (128 MiB) for a stable
+/// per-CPU-second figure: CPU time of the whole process (the WAL's blocking
+/// threads included) around each push, wall time, and the peak resident
+/// memory the engine added per MB ingested. Each push is cloned from the
+/// kept corpus outside the timed part, so freed input never hides the
+/// engine's memory.
+fn ingest_summary() {
+    let (pushes, bytes) = corpus_of(128 << 20);
+    let mb = bytes as f64 / 1e6;
+    let rt = runtime();
+    let run = |config: StoreConfig| {
+        let (mut cpu, mut wall) = (0.0, 0.0);
+        // Reset the peak (VmHWM) to the current resident size.
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = status_bytes("VmRSS:");
+        let store = rt.block_on(Store::open(config)).unwrap();
+        for push in &pushes {
+            let push = push.clone();
+            let (start, cpu_start) = (Instant::now(), cpu_seconds());
+            rt.block_on(store.push_at("bench", push, BASE)).unwrap();
+            cpu += cpu_seconds() - cpu_start;
+            wall += start.elapsed().as_secs_f64();
+        }
+        let peak = status_bytes("VmHWM:") - before;
+        let held = store.memory_bytes() as f64;
+        let fsyncs = store.wal_stats().map_or(0, |s| s.fsyncs);
+        (cpu.max(1e-9), wall.max(1e-9), peak, held, fsyncs)
     };
-    let nanos: u64 = tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    nanos as f64 / 1e9
+    let dir = tempfile::tempdir().unwrap();
+    let (cpu, wall, peak, held, fsyncs) = run(config(dir.path()));
+    let mut no_wal = config(&dir.path().join("no-wal"));
+    no_wal.wal_dir = None;
+    let (cpu_no_wal, _, _, _, _) = run(no_wal);
+    let mut no_fsync = config(&dir.path().join("no-fsync"));
+    no_fsync.wal = WalOptions::default().fsync(FsyncPolicy::Never);
+    let (cpu_no_fsync, _, _, _, _) = run(no_fsync);
+    // The codec alone on the same lines, in 256 KiB blocks as chunks cut them.
+    let lines: Vec<u8> = pushes
+        .iter()
+        .flatten()
+        .flat_map(|s| s.entries.iter().flat_map(|e| e.line.bytes().chain([b'\n'])))
+        .collect();
+    let cpu_start = cpu_seconds();
+    let mut zstd = zstd::bulk::Compressor::new(1).unwrap();
+    for block in lines.chunks(256 << 10) {
+        black_box(zstd.compress(block).unwrap());
+    }
+    let zstd_cpu = (cpu_seconds() - cpu_start).max(1e-9);
+    println!(
+        "\ningest summary: {mb:.1} MB of lines in {} pushes of ~1 MiB over 100 streams",
+        pushes.len()
+    );
+    println!(
+        "ingest (WAL, fsync per push, {fsyncs} fsyncs): {:.0} MB per CPU-second ({cpu:.2} CPU-s), {:.0} MB/s wall",
+        mb / cpu,
+        mb / wall
+    );
+    println!(
+        "ingest, WAL without fsync: {:.0} MB per CPU-second; without WAL: {:.0} MB per CPU-second; zstd level 1 alone on the same lines: {:.0} MB per CPU-second",
+        mb / cpu_no_fsync,
+        mb / cpu_no_wal,
+        mb / zstd_cpu
+    );
+    println!(
+        "memory: peak resident growth {:.2} MB per MB ingested; engine-accounted {:.2} MB per MB",
+        peak / bytes as f64,
+        held / bytes as f64
+    );
 }
 
 fn seconds(f: impl FnOnce()) -> f64 {
@@ -170,16 +259,12 @@ fn summary() {
     let mb = bytes as f64 / 1e6;
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let mut store = None;
-    let owned = pushes.clone();
-    let cpu_before = cpu_seconds();
-    let ingest_s = seconds(|| store = Some(rt.block_on(ingest(dir.path(), owned))));
-    let ingest_cpu = (cpu_seconds() - cpu_before).max(1e-6);
-    let store = store.unwrap();
-    let held = store.memory_bytes() as f64;
+    let store = rt.block_on(ingest(dir.path(), pushes.clone()));
+    let flush_cpu_before = cpu_seconds();
     let flush_s = seconds(|| {
         rt.block_on(store.flush(true)).unwrap();
     });
+    let flush_cpu = (cpu_seconds() - flush_cpu_before).max(1e-9);
     black_box(rt.block_on(scan(&store)));
     let scan_s = seconds(|| {
         black_box(rt.block_on(scan(&store)));
@@ -203,7 +288,7 @@ fn summary() {
     let count_cpu = (cpu_seconds() - cpu_before).max(1e-6);
     // The codec alone, on 256 KiB blocks as the chunk writer cuts them.
     let mut packed: Vec<Vec<u8>> = Vec::new();
-    let compress_s = seconds(|| {
+    seconds(|| {
         let mut zstd = zstd::bulk::Compressor::new(1).unwrap();
         packed = lines
             .chunks(256 << 10)
@@ -221,12 +306,10 @@ fn summary() {
         pushes.len()
     );
     println!(
-        "ingest CPU: {:.0} MB per CPU-second ({:.2} CPU-s for {mb:.1} MB; the rest of the wall time waits on fsync)",
-        mb / ingest_cpu,
-        ingest_cpu
+        "flush (seal, upload, index, checkpoint): {:.0} MB/s wall, {:.0} MB per CPU-second",
+        mb / flush_s,
+        mb / flush_cpu
     );
-    println!("ingest (WAL, fsync per push): {:.0} MB/s = {:.2}x zstd (level 1, as chunks use) compressing the same lines ({:.0} MB/s)", mb / ingest_s, compress_s / ingest_s, mb / compress_s);
-    println!("flush: {:.0} MB/s", mb / flush_s);
     println!(
         "warm scan: {:.0} MB/s = {:.2}x zstd decompression of the same lines ({:.0} MB/s)",
         mb / scan_s,
@@ -239,10 +322,6 @@ fn summary() {
         mb / count_cpu,
         decompress_s / count_s
     );
-    println!(
-        "held in memory after ingest: {:.2} bytes per line byte",
-        held / bytes as f64
-    );
 }
 
 criterion_group! {
@@ -254,6 +333,7 @@ criterion_group! {
 fn main() {
     store();
     if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        ingest_summary();
         summary();
     }
     Criterion::default().configure_from_args().final_summary();
