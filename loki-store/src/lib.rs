@@ -44,7 +44,7 @@
 //! | `segments` | the index segment cache: segment metadata resident, bytes loaded on demand within a byte budget ([`SegmentCacheStats`]) |
 //! | `retention` | retention periods, delete requests, the compactor pass |
 //! | `objects` | the object store by URL; chunk and segment paths |
-//! | [`wal`] | the write-ahead log: framed, checksummed records; checkpoints; replay |
+//! | [`wal`] | the write-ahead log: framed, checksummed records; group commit; checkpoints; replay |
 //! | `config` | [`StoreConfig`], [`Limits`] |
 //! | `tenant` | [`validate_tenant`] |
 //!
