@@ -69,6 +69,7 @@
 //! - `lru`: the decoded-chunk and index segment caches.
 //! - `crc32fast`: WAL record checksums (our own format, so IEEE CRC-32).
 //! - `humantime`: timestamps in Loki's refusal messages.
+//! - `libc`: the `O_DIRECT` flag for WAL segments on Linux.
 //! - `serde`, `serde_json`: delete requests as stored JSON.
 //! - `url`: storage locations.
 //! - `tracing`: warnings about damage found and uploads retried.
