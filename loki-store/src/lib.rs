@@ -52,8 +52,8 @@
 //!
 //! - `s3`, `gcs`, `azure` (off): the cloud object stores (`s3://`, `gs://`,
 //!   `az://` URLs), through `object_store`'s backends.
-//! - `integration` (off, unstable): the backend conformance suite
-//!   [`integration`], which every backend's tests run.
+//! - `integration` (off, unstable): the backend conformance suite, the
+//!   `integration` module, which every backend's tests run.
 //!
 //! The local filesystem (`file://`) and in-memory (`memory://`) stores are
 //! always available.

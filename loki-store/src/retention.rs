@@ -224,10 +224,12 @@ impl Store {
         Ok(())
     }
 
-    /// Runs one compactor pass over every tenant: see the [module docs](self).
+    /// Runs one compactor pass over every tenant: merges each period's index
+    /// segments into one, dropping chunks past retention or wholly deleted
+    /// and rewriting chunks a deletion covers in part.
     ///
     /// # Errors
-    /// Object store errors and corrupt chunks; a failed pass leaves the old
+    /// Object store errors, corrupt chunks and segments; a failed pass leaves the old
     /// index in place and can simply be run again.
     pub async fn compact(&self) -> Result<CompactSummary> {
         let _serial = self.inner.flushing.lock().await;
