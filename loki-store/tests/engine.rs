@@ -550,3 +550,59 @@ async fn equal_timestamps_keep_push_order() {
         ["bravo", "mike", "alpha", "zulu"]
     );
 }
+
+/// Segments are read on demand: one that vanishes or changes after the
+/// engine listed it is a typed error at the read, never a panic or a
+/// silently shorter answer.
+#[tokio::test]
+async fn a_segment_gone_or_changed_after_open_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    store
+        .push_at("t", push(&[("app", "shop")], &[(BASE, "precious")]), BASE)
+        .await
+        .unwrap();
+    store.flush(true).await.unwrap();
+    drop(store);
+    let segment = walk(&dir.path().join("chunks"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let bytes = std::fs::read(&segment).unwrap();
+
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    std::fs::write(&segment, &bytes[..bytes.len() - 1]).unwrap();
+    let err = select_err(&store).await;
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                what: "index segment",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    std::fs::remove_file(&segment).unwrap();
+    let err = select_err(&store).await;
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                what: "index segment",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    std::fs::write(&segment, &bytes).unwrap();
+    assert_eq!(
+        lines(&store, "t", &selector("app", "shop")).await,
+        ["precious"]
+    );
+}
