@@ -30,7 +30,7 @@
 //! | `--bytes` | | stop after this many raw line bytes (`2GB`, `500MiB`) |
 //! | `--duration` | `30s` when `--bytes` is absent | stop after this long |
 //! | `--tenant` | none (no `X-Scope-OrgID`) | tenant of every push and query |
-//! | `--tenants` | 1 | spread streams over `<tenant>-0` … `<tenant>-<n-1>` |
+//! | `--tenants` | 1 | spread streams over `<tenant>-0` … `<tenant>-<n-1>` (`loadgen-…` without `--tenant`); queries read them all |
 //! | `--streams` | 200 | distinct streams |
 //! | `--format` | `protobuf` | `protobuf` (snappy) or `json` |
 //! | `--seed` | 1 | corpus seed |
@@ -892,6 +892,15 @@ fn url_encode(text: &str) -> String {
 async fn query_mode(options: Options) -> Result<bool, String> {
     let target = target(&options.url)?;
     let duration = options.duration.unwrap_or(Duration::from_secs(30));
+    // With several tenants, one query reads them all (`a|b|…`).
+    let mut options = options;
+    if options.tenants > 1 {
+        let base = options.tenant.clone().unwrap_or_default();
+        let all: Vec<String> = (0..options.tenants)
+            .map(|t| format!("{base}-{t}"))
+            .collect();
+        options.tenant = Some(all.join("|"));
+    }
     let options = Arc::new(options);
     let started = Instant::now();
     let mut handles = Vec::new();
