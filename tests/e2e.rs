@@ -29,11 +29,14 @@ impl Drop for Reaper {
     }
 }
 
+/// Acknowledged entries per stream id: (timestamp, xxh64 of the line).
+type Acked = HashMap<u64, Vec<(i64, u64)>>;
+
 /// The ack log: streams by id (labels) and acknowledged entries per stream.
-fn read_ack_log(path: &PathBuf) -> (HashMap<u64, String>, HashMap<u64, Vec<(i64, u64)>>) {
+fn read_ack_log(path: &PathBuf) -> (HashMap<u64, String>, Acked) {
     let text = std::fs::read_to_string(path).expect("the ack log");
     let mut streams = HashMap::new();
-    let mut entries: HashMap<u64, Vec<(i64, u64)>> = HashMap::new();
+    let mut entries: Acked = HashMap::new();
     for line in text.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
