@@ -8,10 +8,26 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// The `server` and `loadgen` example binaries of this build profile,
-/// built with cargo first (a no-op when they are fresh).
+/// The newest modification time under `path` (files and directories).
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mut time = meta.modified().ok()?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).ok()?.flatten() {
+            if let Some(t) = newest(&entry.path()) {
+                time = time.max(t);
+            }
+        }
+    }
+    Some(time)
+}
+
+/// The `server` and `loadgen` example binaries of this build profile.
+/// `cargo test --workspace` has just built them; otherwise (a single
+/// `--test`, or sources newer than the binaries) they are built with cargo
+/// first.
 pub(crate) fn examples() -> (PathBuf, PathBuf) {
     let exe = std::env::current_exe().expect("the test binary's path");
     // target/<profile>/deps/<test> → target/<profile>
@@ -21,6 +37,31 @@ pub(crate) fn examples() -> (PathBuf, PathBuf) {
         .expect("the test binary lives in target/<profile>/deps")
         .to_owned();
     let target_dir = profile_dir.parent().expect("target/<profile>").to_owned();
+    let examples = profile_dir.join("examples");
+    let binaries = (examples.join("server"), examples.join("loadgen"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src",
+        "examples",
+        "loki-chunk/src",
+        "loki-index/src",
+        "loki-logql/src",
+        "loki-ring/src",
+        "loki-store/src",
+    ]
+    .iter()
+    .filter_map(|p| newest(&root.join(p)))
+    .max();
+    let built = [&binaries.0, &binaries.1]
+        .iter()
+        .map(|b| std::fs::metadata(b).and_then(|m| m.modified()).ok())
+        .min()
+        .flatten();
+    if matches!((built, sources), (Some(b), Some(s)) if b >= s) {
+        return binaries;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
@@ -33,7 +74,7 @@ pub(crate) fn examples() -> (PathBuf, PathBuf) {
             "loadgen",
         ])
         .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg(root.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target_dir);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         command.arg("--release");
@@ -44,8 +85,7 @@ pub(crate) fn examples() -> (PathBuf, PathBuf) {
         "building the examples failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let examples = profile_dir.join("examples");
-    (examples.join("server"), examples.join("loadgen"))
+    binaries
 }
 
 /// A port free on 127.0.0.1 a moment ago.
