@@ -5,6 +5,8 @@
 //! package and sets `LOKI_TEST_PYTHON_CLIENT=1`, which makes its absence a
 //! failure instead of a skipped check.
 
+#![cfg(feature = "server")]
+
 mod common;
 
 use loki::server::{serve, AppState};

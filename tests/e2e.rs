@@ -6,6 +6,8 @@
 //! when `cargo test` has just built them) and talks plain HTTP/1.0 to the
 //! server, so nothing here shares code with the server's decoder.
 
+#![cfg(feature = "server")]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};
