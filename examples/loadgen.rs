@@ -211,10 +211,11 @@ fn target(url: &str) -> Result<Target, String> {
     if authority.is_empty() {
         return Err(format!("--url {url:?} has no host"));
     }
-    let host_port = if authority.rsplit(':').next().is_some_and(|p| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && authority.contains(':')
-    }) && !authority.ends_with(']')
-    {
+    // A port is whatever follows the last ':' outside an IPv6 literal.
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    let host_port = if has_port {
         authority.to_owned()
     } else {
         format!("{authority}:80")
