@@ -21,7 +21,7 @@ mod delete;
 mod error;
 mod metrics;
 mod params;
-mod proto;
+pub mod proto;
 mod push;
 mod query;
 

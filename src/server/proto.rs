@@ -1,60 +1,166 @@
 //! Loki's push protobuf messages (`package logproto`), as prost derives:
 //! no code generation step, field numbers as in Loki's `push.proto`.
+//!
+//! The server decodes push bodies into these; clients (the `loadgen`
+//! example, embedding programs) build them to push in the wire format
+//! Promtail and Grafana Alloy use: the message encoded with prost, then
+//! compressed with raw (unframed) snappy, sent with
+//! `Content-Type: application/x-protobuf`.
+//!
+//! ```
+//! use loki::server::proto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
+//!
+//! let request = PushRequest {
+//!     streams: vec![StreamAdapter {
+//!         labels: r#"{app="shop"}"#.to_owned(),
+//!         entries: vec![EntryAdapter {
+//!             timestamp: Some(Timestamp::from_unix_nanos(1_700_000_000_000_000_123)),
+//!             line: "level=info msg=ok".to_owned(),
+//!             structured_metadata: Vec::new(),
+//!         }],
+//!         hash: 0,
+//!     }],
+//! };
+//! let body = request.encode_snappy();
+//! let streams = loki::server::decode_push("application/x-protobuf", "", body.into())?;
+//! assert_eq!(streams[0].entries[0].timestamp, 1_700_000_000_000_000_123);
+//! assert_eq!(streams[0].entries[0].line, "level=info msg=ok");
+//! # Ok::<(), loki::server::ApiError>(())
+//! ```
 
-/// `logproto.PushRequest`.
+/// `logproto.PushRequest`: one push, several streams.
+///
+/// ```
+/// use loki::server::proto::PushRequest;
+///
+/// let empty = PushRequest::default();
+/// assert!(empty.streams.is_empty());
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct PushRequest {
+pub struct PushRequest {
     /// The streams.
     #[prost(message, repeated, tag = "1")]
-    pub(crate) streams: Vec<StreamAdapter>,
+    pub streams: Vec<StreamAdapter>,
 }
 
-/// `logproto.StreamAdapter`.
+impl PushRequest {
+    /// The request as a push body: protobuf, then raw snappy.
+    ///
+    /// ```
+    /// use loki::server::proto::PushRequest;
+    /// use prost::Message;
+    ///
+    /// let body = PushRequest::default().encode_snappy();
+    /// let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+    /// assert_eq!(PushRequest::decode(&raw[..]).unwrap(), PushRequest::default());
+    /// ```
+    pub fn encode_snappy(&self) -> Vec<u8> {
+        let raw = prost::Message::encode_to_vec(self);
+        // Compressing a buffer in memory has no failure mode but its size,
+        // which snappy bounds far above any push body.
+        snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .unwrap_or_default()
+    }
+}
+
+/// `logproto.StreamAdapter`: a label set and its entries.
+///
+/// ```
+/// use loki::server::proto::StreamAdapter;
+///
+/// let stream = StreamAdapter { labels: r#"{job="nginx"}"#.to_owned(), ..Default::default() };
+/// assert!(stream.entries.is_empty());
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct StreamAdapter {
+pub struct StreamAdapter {
     /// The label set text, `{a="b", …}`.
     #[prost(string, tag = "1")]
-    pub(crate) labels: String,
+    pub labels: String,
     /// The entries.
     #[prost(message, repeated, tag = "2")]
-    pub(crate) entries: Vec<EntryAdapter>,
-    /// Internal; ignored.
+    pub entries: Vec<EntryAdapter>,
+    /// Internal to Loki's distributors; ignored (send 0).
     #[prost(uint64, tag = "3")]
-    pub(crate) hash: u64,
+    pub hash: u64,
 }
 
-/// `logproto.EntryAdapter`.
+/// `logproto.EntryAdapter`: one log line.
+///
+/// ```
+/// use loki::server::proto::{EntryAdapter, LabelPairAdapter, Timestamp};
+///
+/// let entry = EntryAdapter {
+///     timestamp: Some(Timestamp::from_unix_nanos(5)),
+///     line: "hello".to_owned(),
+///     structured_metadata: vec![LabelPairAdapter { name: "trace_id".into(), value: "abc".into() }],
+/// };
+/// assert_eq!(entry.timestamp.unwrap().nanos, 5);
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct EntryAdapter {
+pub struct EntryAdapter {
     /// The entry time.
     #[prost(message, optional, tag = "1")]
-    pub(crate) timestamp: Option<Timestamp>,
+    pub timestamp: Option<Timestamp>,
     /// The line.
     #[prost(string, tag = "2")]
-    pub(crate) line: String,
+    pub line: String,
     /// Structured metadata.
     #[prost(message, repeated, tag = "3")]
-    pub(crate) structured_metadata: Vec<LabelPairAdapter>,
+    pub structured_metadata: Vec<LabelPairAdapter>,
 }
 
 /// `google.protobuf.Timestamp`.
+///
+/// ```
+/// use loki::server::proto::Timestamp;
+///
+/// let ts = Timestamp::from_unix_nanos(1_700_000_000_000_000_123);
+/// assert_eq!((ts.seconds, ts.nanos), (1_700_000_000, 123));
+/// assert_eq!(ts.unix_nanos(), 1_700_000_000_000_000_123);
+/// assert_eq!(Timestamp::from_unix_nanos(-1).unix_nanos(), -1);
+/// ```
 #[derive(Clone, Copy, PartialEq, prost::Message)]
-pub(crate) struct Timestamp {
+pub struct Timestamp {
     /// Seconds since the Unix epoch.
     #[prost(int64, tag = "1")]
-    pub(crate) seconds: i64,
-    /// Nanoseconds within the second.
+    pub seconds: i64,
+    /// Nanoseconds within the second (0 to 999,999,999).
     #[prost(int32, tag = "2")]
-    pub(crate) nanos: i32,
+    pub nanos: i32,
 }
 
-/// `logproto.LabelPairAdapter`.
+impl Timestamp {
+    /// The timestamp of `ns` nanoseconds since the Unix epoch.
+    pub fn from_unix_nanos(ns: i64) -> Timestamp {
+        Timestamp {
+            seconds: ns.div_euclid(1_000_000_000),
+            nanos: ns.rem_euclid(1_000_000_000) as i32,
+        }
+    }
+
+    /// Nanoseconds since the Unix epoch (saturating).
+    pub fn unix_nanos(self) -> i64 {
+        self.seconds
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(self.nanos))
+    }
+}
+
+/// `logproto.LabelPairAdapter`: a structured-metadata pair.
+///
+/// ```
+/// use loki::server::proto::LabelPairAdapter;
+///
+/// let pair = LabelPairAdapter { name: "user".into(), value: "42".into() };
+/// assert_eq!(pair.name, "user");
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct LabelPairAdapter {
+pub struct LabelPairAdapter {
     /// The name.
     #[prost(string, tag = "1")]
-    pub(crate) name: String,
+    pub name: String,
     /// The value.
     #[prost(string, tag = "2")]
-    pub(crate) value: String,
+    pub value: String,
 }
