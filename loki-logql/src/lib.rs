@@ -50,7 +50,7 @@
 //! | [`Error`], [`ParseError`], [`ParseErrorKind`] | what went wrong, where |
 //! | [`Engine`], [`QueryParams`], [`Limits`] | running queries, with resource limits |
 //! | [`QueryResult`], [`Stream`], [`Series`], [`Sample`], [`Entry`] | results (serde: Loki's JSON `data` shape) |
-//! | [`storage`]: [`Storage`], [`SelectRequest`], [`EntryBatch`], [`LineFilterSet`], [`MemoryStorage`] | the seam storage implements |
+//! | [`storage`]: [`Storage`], [`SelectRequest`], [`EntryBatch`], [`SampleRequest`], [`SampleBatch`], [`Cutoff`], [`LineFilterSet`], [`MemoryStorage`] | the seam storage implements |
 //!
 //! Internally `syntax/` holds the lexer, one parser file per construct,
 //! the semantic checks, the Go-template and pattern parsers, and the two
@@ -104,7 +104,10 @@ mod template;
 pub use error::{Error, ParseError, ParseErrorKind, Result};
 pub use eval::{Engine, Entry, Limits, QueryParams, QueryResult, Sample, Series, Stream};
 pub use pipeline::LineFilterSet;
-pub use storage::{Direction, EntryBatch, MemoryStorage, SelectRequest, Storage, StorageError};
+pub use storage::{
+    Cutoff, Direction, EntryBatch, MemoryStorage, SampleBatch, SampleRequest, SelectRequest,
+    Storage, StorageError,
+};
 pub use syntax::ast::{self, Expr, Span};
 pub use syntax::labels::{parse_labels, LabelSet};
 
