@@ -21,8 +21,30 @@ impl Extractor {
 
     /// Adds `key` (raw, unsanitised) = `value` unless this line already set it.
     pub(crate) fn set(&mut self, lbs: &mut LabelsBuilder, key: &str, value: &str) {
+        if is_label_name(key) && !lbs.base_has(key) {
+            // Already a valid name and no clash: no copy.
+            self.add(lbs, key, value);
+            return;
+        }
         sanitize_key(key, &mut self.buf);
         self.set_sanitized(lbs, value);
+    }
+
+    /// Adds the final name `name` unless this line already set it.
+    fn add(&mut self, lbs: &mut LabelsBuilder, name: &str, value: &str) {
+        let bit = super::labels::name_bit(name);
+        if self.bits & bit != 0 && self.names[..self.live].iter().any(|n| n == name) {
+            return;
+        }
+        self.bits |= bit;
+        if self.live < self.names.len() {
+            self.names[self.live].clear();
+            self.names[self.live].push_str(name);
+        } else {
+            self.names.push(name.to_owned());
+        }
+        self.live += 1;
+        lbs.set(name, value);
     }
 
     /// Adds the name already sanitised into the buffer.
@@ -33,18 +55,17 @@ impl Extractor {
         if lbs.base_has(&self.buf) {
             self.buf.push_str("_extracted");
         }
-        let bit = super::labels::name_bit(&self.buf);
-        if self.bits & bit != 0 && self.names[..self.live].contains(&self.buf) {
-            return;
-        }
-        self.bits |= bit;
-        if self.live < self.names.len() {
-            self.names[self.live].clear();
-            self.names[self.live].push_str(&self.buf);
-        } else {
-            self.names.push(self.buf.clone());
-        }
-        self.live += 1;
-        lbs.set(&self.buf, value);
+        let name = std::mem::take(&mut self.buf);
+        self.add(lbs, &name, value);
+        self.buf = name;
     }
+}
+
+/// Whether `key` is already a label name as sanitising would leave it:
+/// non-empty, `[A-Za-z0-9_]` only, not starting with a digit.
+fn is_label_name(key: &str) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && !b[0].is_ascii_digit()
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
