@@ -59,6 +59,32 @@ proptest! {
     }
 
     #[test]
+    fn parser_hints_do_not_change_results(
+        lines in proptest::collection::vec(
+            "\\{(\"[a-c_.]{0,3}\":(\"[a-c\\\\\"]{0,3}\"|[0-9]{1,2}|\\{\"[ab]\":[0-9]\\}|\\[1\\]|null),?){0,5}\\}?|[a-c]{1,2}=[a-c0-9\"]{0,3}( [a-c]=[0-9])?",
+            1..8,
+        ),
+    ) {
+        // A `line_format` that keeps the line turns the hints off.
+        let mut s = MemoryStorage::new();
+        let l = parse_labels(r#"{app="x", a="stream"}"#).unwrap();
+        for (i, line) in lines.iter().enumerate() {
+            s.push(&l, (i as i64 + 1) * S, line);
+        }
+        let e = Engine::new(s);
+        for parser in ["json", "logfmt", "regexp `(?P<a>[a-c])(?P<b_c>[0-9]?)`", "unpack", "json | logfmt"] {
+            for tail in ["keep a, b_c", "a != \"zz\" | keep a_extracted, b", "drop a | keep a, b_c, c"] {
+                let hinted = format!(r#"{{app="x"}} | {parser} | {tail}"#);
+                let plain = format!(r#"{{app="x"}} | {parser} | line_format "{{{{__line__}}}}" | {tail}"#);
+                let p = QueryParams::range(0, 100 * S, 0).with_limit(1000);
+                let a = block_on(e.query(&hinted, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                let b = block_on(e.query(&plain, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                prop_assert_eq!(a, b, "{}", hinted);
+            }
+        }
+    }
+
+    #[test]
     fn batching_does_not_change_results(
         entries in proptest::collection::vec((0usize..3, 0i64..30, 0u8..20, 0u8..3, any::<bool>()), 1..60),
         split in 1usize..7,

@@ -1,5 +1,12 @@
 //! How parsers add labels: sanitised names, `_extracted` on a clash with a
 //! stream label, and the first value winning when a key repeats in a line.
+//!
+//! Like Loki's parser label hints, a parser can be told which names the
+//! rest of the query can observe (when a later `keep` discards all
+//! others, see [`wanted_after`]); it then skips adding the rest. Lines are
+//! still parsed whole, so errors are the same.
+
+use crate::syntax::ast::{LabelFilter, LabelSelection, Stage, StageKind};
 
 use super::labels::{sanitize_key, LabelsBuilder};
 
@@ -10,6 +17,8 @@ pub(crate) struct Extractor {
     live: usize,
     bits: u64,
     buf: String,
+    /// `Some`: only these final names can matter; others are not added.
+    pub(crate) wanted: Option<Vec<String>>,
 }
 
 impl Extractor {
@@ -21,10 +30,22 @@ impl Extractor {
 
     /// Adds `key` (raw, unsanitised) = `value` unless this line already set it.
     pub(crate) fn set(&mut self, lbs: &mut LabelsBuilder, key: &str, value: &str) {
-        if is_label_name(key) && !lbs.base_has(key) {
-            // Already a valid name and no clash: no copy.
-            self.add(lbs, key, value);
-            return;
+        if is_label_name(key) {
+            // The final name is `key` or `key_extracted`.
+            if let Some(w) = &self.wanted {
+                let may_want = |n: &String| {
+                    n.strip_prefix(key)
+                        .is_some_and(|rest| rest.is_empty() || rest == "_extracted")
+                };
+                if !w.iter().any(may_want) {
+                    return;
+                }
+            }
+            if !lbs.base_has(key) {
+                // Already a valid name and no clash: no copy.
+                self.add(lbs, key, value);
+                return;
+            }
         }
         sanitize_key(key, &mut self.buf);
         self.set_sanitized(lbs, value);
@@ -32,6 +53,11 @@ impl Extractor {
 
     /// Adds the final name `name` unless this line already set it.
     fn add(&mut self, lbs: &mut LabelsBuilder, name: &str, value: &str) {
+        if let Some(w) = &self.wanted {
+            if !w.iter().any(|n| n == name) {
+                return;
+            }
+        }
         let bit = super::labels::name_bit(name);
         if self.bits & bit != 0 && self.names[..self.live].iter().any(|n| n == name) {
             return;
@@ -65,7 +91,90 @@ impl Extractor {
 /// non-empty, `[A-Za-z0-9_]` only, not starting with a digit.
 fn is_label_name(key: &str) -> bool {
     let b = key.as_bytes();
-    !b.is_empty()
-        && !b[0].is_ascii_digit()
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|&c| NAME_BYTE[usize::from(c)])
+}
+
+/// `[A-Za-z0-9_]`.
+static NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
+
+/// The label names that stages after a parser can observe, if a `keep`
+/// bounds them: the names of that `keep` and of every label filter, `drop`
+/// before it. `None` (everything matters) without a `keep`, or when a
+/// template (`line_format`, `label_format`), which may read any label,
+/// comes first.
+pub(crate) fn wanted_after(stages: &[Stage]) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    let selection = |s: &LabelSelection| match s {
+        LabelSelection::Name { name, .. } => name.clone(),
+        LabelSelection::Matcher(m) => m.name.clone(),
+    };
+    for s in stages {
+        match &s.kind {
+            StageKind::LineFilter(_)
+            | StageKind::Json(_)
+            | StageKind::Logfmt(_)
+            | StageKind::Regexp(_)
+            | StageKind::Pattern(_)
+            | StageKind::Unpack
+            | StageKind::Decolorize => {}
+            StageKind::LabelFilter(f) => filter_names(f, &mut names),
+            StageKind::Drop(sel) => names.extend(sel.iter().map(selection)),
+            StageKind::Keep(sel) => {
+                names.extend(sel.iter().map(selection));
+                return Some(names);
+            }
+            StageKind::LineFormat(_) | StageKind::LabelFormat(_) => return None,
+        }
+    }
+    None
+}
+
+fn filter_names(f: &LabelFilter, out: &mut Vec<String>) {
+    match f {
+        LabelFilter::Matcher(m) => out.push(m.name.clone()),
+        LabelFilter::Ip { name, .. } | LabelFilter::Compare { name, .. } => out.push(name.clone()),
+        LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+            filter_names(a, out);
+            filter_names(b, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::ast::Expr;
+
+    fn wanted(q: &str) -> Option<Vec<String>> {
+        let Ok(Expr::Log(l)) = crate::parse(q) else {
+            panic!("{q}")
+        };
+        wanted_after(&l.pipeline[1..])
+    }
+
+    #[test]
+    fn hints() {
+        assert_eq!(
+            wanted(r#"{a="b"} | json | x > 1 | drop y | keep z, w="v""#),
+            Some(vec!["x".into(), "y".into(), "z".into(), "w".into()])
+        );
+        assert_eq!(wanted(r#"{a="b"} | json | x > 1"#), None);
+        assert_eq!(
+            wanted(r#"{a="b"} | json | line_format "{{.q}}" | keep z"#),
+            None
+        );
+        assert_eq!(
+            wanted(r#"{a="b"} | json | label_format q=r | keep z"#),
+            None
+        );
+    }
 }

@@ -25,7 +25,7 @@ pub(crate) enum Step {
 #[derive(Debug, Clone)]
 pub(crate) struct JsonParser {
     paths: Vec<(String, Vec<Step>)>,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
     val: String,
     key: String,
     prefix: String,

@@ -17,7 +17,7 @@ pub(crate) struct LogfmtParser {
     keep_empty: bool,
     /// `(label, key)` pairs; empty = all keys.
     params: Vec<(String, String)>,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
     val: String,
 }
 

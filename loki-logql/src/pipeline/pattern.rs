@@ -20,7 +20,7 @@ enum Part {
 #[derive(Debug, Clone)]
 pub(crate) struct PatternParser {
     parts: Vec<Part>,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
 }
 
 impl PatternParser {

@@ -12,7 +12,7 @@ pub(crate) struct RegexpParser {
     re: Regex,
     names: Vec<(usize, String)>,
     locs: CaptureLocations,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
 }
 
 impl RegexpParser {

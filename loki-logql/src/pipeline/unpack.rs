@@ -8,7 +8,7 @@ use super::labels::{errors, LabelsBuilder};
 /// A compiled `unpack` stage.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Unpacker {
-    ex: Extractor,
+    pub(crate) ex: Extractor,
     key: String,
     val: String,
 }
