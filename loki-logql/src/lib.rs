@@ -71,7 +71,16 @@
 //!   [`Error::Pipeline`]. Division and modulo by zero give NaN.
 //! - Templates run in UTC; `toDateInZone` knows `UTC`/`Local` (as UTC) and
 //!   fixed offsets (`+02:00`), not the tz database. `approx_topk` is
-//!   computed exactly (a valid answer of the approximate one).
+//!   computed exactly (a valid answer of the approximate one), with Loki's
+//!   restrictions: no grouping, instant queries only, outermost
+//!   aggregation only.
+//! - Sample pushdown: `count_over_time`, `rate`, `bytes_over_time`,
+//!   `bytes_rate` and `absent_over_time` over a selector and line filters
+//!   read timestamps (and line lengths) through
+//!   [`Storage::select_samples`] instead of entries.
+//! - Parser label hints: a parser followed (before any template) by a
+//!   `keep` adds only the labels later stages can see, as Loki's parser
+//!   hints do; lines are still parsed whole, so errors are unchanged.
 //!
 //! # Crate features
 //!

@@ -331,6 +331,7 @@ impl<S: Storage> Engine<S> {
                 log::eval_log(&mut ctx, l).await.map(QueryResult::Streams)
             }
             Expr::Metric(m) => {
+                check_approx_topk(m, true, params.is_instant())?;
                 ctx.steps = params.steps()?;
                 ctx.watch = watch_for(m);
                 let v = eval_metric(&mut ctx, m).await?;
@@ -369,6 +370,39 @@ pub(crate) fn eval_metric<'a>(
             }
         })
     })
+}
+
+/// Loki's restrictions on `approx_topk` (besides no `by`/`without`, which
+/// the parser enforces): instant queries only, and only as the outermost
+/// aggregation (the one Loki's query sharding rewrites into a count-min
+/// sketch per shard). Within them it is computed exactly, a valid answer
+/// of the approximation.
+fn check_approx_topk(e: &MetricExpr, top: bool, instant: bool) -> Result<()> {
+    use crate::syntax::ast::VectorOp;
+    match e {
+        MetricExpr::VectorAggregation(v) => {
+            if v.op == VectorOp::ApproxTopk {
+                if !instant {
+                    return Err(Error::Evaluation(
+                        "approx_topk error: count min sketches are only supported on instant queries"
+                            .to_owned(),
+                    ));
+                }
+                if !top {
+                    return Err(Error::Evaluation(
+                        "approx_topk is only supported as the outermost aggregation".to_owned(),
+                    ));
+                }
+            }
+            check_approx_topk(&v.expr, false, instant)
+        }
+        MetricExpr::LabelReplace(l) => check_approx_topk(&l.expr, false, instant),
+        MetricExpr::Binary(b) => {
+            check_approx_topk(&b.lhs, false, instant)?;
+            check_approx_topk(&b.rhs, false, instant)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether the outermost aggregation orders the result itself.
