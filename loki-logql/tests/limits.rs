@@ -280,3 +280,47 @@ fn max_series_fails_while_streaming() {
         assert_eq!(e.storage().read(), 50);
     }
 }
+
+#[test]
+fn interval_with_limit_reads_up_to_the_last_entry_it_returns() {
+    // Two streams, one entry per second each, interleaved timestamps.
+    let mut s = MemoryStorage::new().with_batch_size(3);
+    for (app, offset) in [("a", 0), ("b", S / 2)] {
+        let l = parse_labels(&format!(r#"{{app="{app}"}}"#)).unwrap();
+        for t in 0..200 {
+            s.push(&l, t * S + offset, &format!("t={t}"));
+        }
+    }
+    for (direction, want) in [
+        (Direction::Forward, vec![0, 10 * S, 20 * S, 30 * S]),
+        (
+            Direction::Backward,
+            vec![
+                199 * S + S / 2,
+                189 * S + S / 2,
+                179 * S + S / 2,
+                169 * S + S / 2,
+            ],
+        ),
+    ] {
+        let e = Engine::new(Counting::new(s.clone()));
+        let p = QueryParams::range(0, 300 * S, 0)
+            .with_limit(4)
+            .with_direction(direction)
+            .with_interval(10 * S);
+        let QueryResult::Streams(st) = block_on(e.query(r#"{app=~"a|b"}"#, &p)).unwrap() else {
+            panic!()
+        };
+        let mut ts: Vec<i64> = st
+            .iter()
+            .flat_map(|s| s.entries.iter().map(|e| e.timestamp))
+            .collect();
+        ts.sort_unstable();
+        if direction == Direction::Backward {
+            ts.reverse();
+        }
+        assert_eq!(ts, want);
+        // Each stream is read up to about 31 entries past its start, not 200.
+        assert!(e.storage().read() <= 80, "read {}", e.storage().read());
+    }
+}

@@ -84,9 +84,9 @@ impl Keeper {
         let beats = |worst: i64| if backward { ts > worst } else { ts < worst };
         match self {
             Keeper::Heap(heap) => heap.len() < limit || heap.peek().is_some_and(|k| beats(k.key.0)),
-            Keeper::Interval {
-                candidates, bound, ..
-            } => bound.is_none_or(beats) && !candidates.contains_key(&ts),
+            // An entry at a timestamp already held loses the tie; `offer`
+            // keeps the first.
+            Keeper::Interval { bound, .. } => bound.is_none_or(beats),
         }
     }
 
@@ -241,11 +241,8 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
                 continue;
             }
             if !keeper.wants(ts, limit, backward) {
-                if matches!(keeper, Keeper::Heap(_)) {
-                    // The stream's later entries are no better.
-                    break;
-                }
-                continue;
+                // The stream's later entries are no better.
+                break;
             }
             let line = batch.line(i);
             if !pipeline.process(ts, line, &batch.labels, batch.metadata(i), true) {
