@@ -130,6 +130,17 @@ impl SelectRequest {
 
     /// Whether the evaluator can still use an entry at `ts` (always, without
     /// a cutoff).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loki_logql::{storage::Cutoff, Direction, SelectRequest};
+    /// let mut req = SelectRequest::new(Vec::new(), 0, 100);
+    /// assert!(req.wants(50));
+    /// let cutoff = Arc::new(Cutoff::new(Direction::Forward));
+    /// cutoff.tighten(40);
+    /// req.cutoff = Some(cutoff);
+    /// assert!(req.wants(39) && !req.wants(50));
+    /// ```
     pub fn wants(&self, ts: i64) -> bool {
         self.cutoff.as_ref().is_none_or(|c| c.wants(ts))
     }
@@ -485,6 +496,24 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// `[req.start, req.end)` (contract point 6). The default reads
     /// [`Storage::select`] forward and extracts the samples from the
     /// entries.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use loki_logql::{parse, parse_labels, Expr, LineFilterSet, MemoryStorage, Storage};
+    /// use loki_logql::storage::SampleRequest;
+    /// let mut s = MemoryStorage::new();
+    /// let l = parse_labels(r#"{app="a"}"#)?;
+    /// s.push(&l, 1, "error: disk");
+    /// s.push(&l, 2, "all fine");
+    /// let Expr::Log(q) = parse(r#"{app="a"} |= "error""#)? else { unreachable!() };
+    /// let req = SampleRequest::new(q.selector.matchers, 0, 10)
+    ///     .with_line_filters(LineFilterSet::leading(&q.pipeline))
+    ///     .with_bytes(true);
+    /// let batches: Vec<_> = futures::executor::block_on(s.select_samples(&req).collect());
+    /// let b = batches[0].as_ref().unwrap();
+    /// assert_eq!((b.timestamps.as_slice(), b.bytes.as_slice()), (&[1][..], &[11][..]));
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
     fn select_samples(
         &self,
         req: &SampleRequest,
