@@ -11,7 +11,10 @@
 //!   ceiling for the literal filter. Each query runs as
 //!   `sum(count_over_time(<query> [everything]))`, so every line goes
 //!   through the pipeline; parser queries end in `| keep level` (or
-//!   `method`) so that per-line ids do not make a million series.
+//!   `method`) so that per-line ids do not make a million series. With
+//!   `keep`, parsers only add the labels that can still be seen (parser
+//!   hints, as in Loki); `json_all_labels` puts a `label_format` first,
+//!   which turns the hints off, so every member becomes a label.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -195,6 +198,10 @@ fn eval(c: &mut Criterion) {
         Some(LineKind::Json),
         &[
             ("json", r#"{job="bench"} | json | keep level"#),
+            (
+                "json_all_labels",
+                r#"{job="bench"} | json | label_format lvl=level | keep lvl"#,
+            ),
             ("json_level", r#"{job="bench"} | json level"#),
         ],
     );

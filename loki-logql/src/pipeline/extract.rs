@@ -13,9 +13,8 @@ use super::labels::{sanitize_key, LabelsBuilder};
 /// Reusable per-stage state for adding extracted labels.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Extractor {
-    names: Vec<String>,
-    live: usize,
-    bits: u64,
+    /// This run's stamp in the label builder.
+    stamp: u32,
     buf: String,
     /// `Some`: only these final names can matter; others are not added.
     pub(crate) wanted: Option<Vec<String>>,
@@ -23,9 +22,8 @@ pub(crate) struct Extractor {
 
 impl Extractor {
     /// Starts a new line.
-    pub(crate) fn begin(&mut self) {
-        self.live = 0;
-        self.bits = 0;
+    pub(crate) fn begin(&mut self, lbs: &mut LabelsBuilder) {
+        self.stamp = lbs.new_stamp();
     }
 
     /// Adds `key` (raw, unsanitised) = `value` unless this line already set it.
@@ -58,19 +56,7 @@ impl Extractor {
                 return;
             }
         }
-        let bit = super::labels::name_bit(name);
-        if self.bits & bit != 0 && self.names[..self.live].iter().any(|n| n == name) {
-            return;
-        }
-        self.bits |= bit;
-        if self.live < self.names.len() {
-            self.names[self.live].clear();
-            self.names[self.live].push_str(name);
-        } else {
-            self.names.push(name.to_owned());
-        }
-        self.live += 1;
-        lbs.set(name, value);
+        lbs.set_once(name, value, self.stamp);
     }
 
     /// Adds the name already sanitised into the buffer.
@@ -159,6 +145,31 @@ mod tests {
             panic!("{q}")
         };
         wanted_after(&l.pipeline[1..])
+    }
+
+    #[test]
+    fn first_value_of_a_repeated_key_wins_within_a_run() {
+        let labels = |q: &str, line: &str| {
+            let Ok(Expr::Log(l)) = crate::parse(q) else {
+                panic!("{q}")
+            };
+            let mut p = crate::pipeline::Pipeline::new(&l.pipeline).unwrap();
+            let base = std::sync::Arc::new(crate::parse_labels(r#"{app="x"}"#).unwrap());
+            assert!(p.process(0, line, &base, &[], false));
+            p.lbs.build_label_set().to_string()
+        };
+        let line = r#"{"a":"1","a":"2","app":"y","app":"z"}"#;
+        let want = r#"{a="1", app="x", app_extracted="y"}"#;
+        assert_eq!(labels(r#"{app="x"} | json"#, line), want);
+        // A value set before the parser runs is replaced by its first one.
+        assert_eq!(
+            labels(r#"{app="x"} | label_format a="z" | json"#, line),
+            want
+        );
+        assert_eq!(
+            labels(r#"{app="x"} | logfmt"#, "a=1 a=2"),
+            r#"{a="1", app="x"}"#
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl JsonParser {
     }
 
     pub(crate) fn process(&mut self, line: &str, lbs: &mut LabelsBuilder) {
-        self.ex.begin();
+        self.ex.begin(lbs);
         let b = line.as_bytes();
         if self.paths.is_empty() {
             let start = skip_ws(b, 0);

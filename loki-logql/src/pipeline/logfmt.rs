@@ -52,7 +52,7 @@ impl LogfmtParser {
     }
 
     pub(crate) fn process(&mut self, line: &str, lbs: &mut LabelsBuilder) {
-        self.ex.begin();
+        self.ex.begin(lbs);
         let b = line.as_bytes();
         let mut i = 0;
         // With an extraction list, stop once every key has been seen

@@ -21,7 +21,7 @@ impl Unpacker {
         lbs: &mut LabelsBuilder,
         out: &mut String,
     ) -> bool {
-        self.ex.begin();
+        self.ex.begin(lbs);
         let b = line.as_bytes();
         let mut entry = false;
         out.clear();
