@@ -12,11 +12,18 @@
 //!   `sum(count_over_time(<query> [everything]))`, so every line goes
 //!   through the pipeline; parser queries end in `| keep level` (or
 //!   `method`) so that per-line ids do not make a million series.
+//!
+//! A summary then reports every evaluation case as MB per CPU-second of
+//! the evaluating thread (`/proc/thread-self/schedstat`), which holds
+//! when other processes share the cores. With
+//!   `keep`, parsers only add the labels that can still be seen (parser
+//!   hints, as in Loki); `json_all_labels` puts a `label_format` first,
+//!   which turns the hints off, so every member becomes a label.
 
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use futures::executor::block_on;
 use futures::stream::{self, BoxStream, StreamExt};
 use loki::corpus::{Corpus, LineKind};
@@ -133,13 +140,7 @@ fn eval_group(c: &mut Criterion, name: &str, kind: Option<LineKind>, queries: &[
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes));
     for (id, q) in queries {
-        let (query, params) = if q.starts_with("sum by") {
-            let step = 300_000_000_000;
-            let start = first - first.rem_euclid(step) + step;
-            (q.to_string(), QueryParams::range(start, last + step, step))
-        } else {
-            count_all(q, first, last)
-        };
+        let (query, params) = case(q, first, last);
         let r = block_on(engine.query(&query, &params)).unwrap_or_else(|e| panic!("{query}: {e}"));
         if let QueryResult::Vector(v) = &r {
             eprintln!(
@@ -172,9 +173,15 @@ fn eval_group(c: &mut Criterion, name: &str, kind: Option<LineKind>, queries: &[
     group.finish();
 }
 
-fn eval(c: &mut Criterion) {
-    eval_group(
-        c,
+/// The evaluation cases: group, line kind, and `(id, query)` pairs.
+type Group = (
+    &'static str,
+    Option<LineKind>,
+    &'static [(&'static str, &'static str)],
+);
+
+const GROUPS: [Group; 4] = [
+    (
         "mixed",
         None,
         &[
@@ -188,18 +195,20 @@ fn eval(c: &mut Criterion) {
                 r#"{job="bench"} | line_format "{{.env}} {{__line__}}""#,
             ),
         ],
-    );
-    eval_group(
-        c,
+    ),
+    (
         "json",
         Some(LineKind::Json),
         &[
             ("json", r#"{job="bench"} | json | keep level"#),
+            (
+                "json_all_labels",
+                r#"{job="bench"} | json | label_format lvl=level | keep lvl"#,
+            ),
             ("json_level", r#"{job="bench"} | json level"#),
         ],
-    );
-    eval_group(
-        c,
+    ),
+    (
         "logfmt",
         Some(LineKind::Logfmt),
         &[
@@ -213,17 +222,88 @@ fn eval(c: &mut Criterion) {
                 r#"sum by (level) (count_over_time({job="bench"} | logfmt level [5m]))"#,
             ),
         ],
-    );
-    eval_group(
-        c,
+    ),
+    (
         "nginx",
         Some(LineKind::Nginx),
         &[(
             "pattern",
             r#"{job="bench"} | pattern "<ip> - - [<_>] \"<method> <path> <_>\" <status> <size> <_>" | keep method"#,
         )],
-    );
+    ),
+];
+
+fn eval(c: &mut Criterion) {
+    for (name, kind, queries) in GROUPS {
+        eval_group(c, name, kind, queries);
+    }
+}
+
+/// The query and parameters a case runs with.
+fn case(q: &str, first: i64, last: i64) -> (String, QueryParams) {
+    if q.starts_with("sum by") {
+        let step = 300_000_000_000;
+        let start = first - first.rem_euclid(step) + step;
+        (q.to_string(), QueryParams::range(start, last + step, step))
+    } else {
+        count_all(q, first, last)
+    }
+}
+
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat`
+/// (nanoseconds on CPU), so the figure holds on a shared machine.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// Per-core throughput of every case, as MB of line text per CPU-second
+/// of the evaluating thread (three runs after a warm-up).
+fn summary(filter: Option<&str>) {
+    if thread_cpu_seconds().is_none() {
+        return;
+    }
+    println!("\nlogql summary: MB of line text per CPU-second of the evaluating thread");
+    for (name, kind, queries) in GROUPS {
+        let wanted: Vec<&(&str, &str)> = queries
+            .iter()
+            .filter(|(id, _)| filter.is_none_or(|f| format!("logql/eval/{name}/{id}").contains(f)))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let (store, bytes, first, last) = corpus(kind);
+        let engine = Engine::new(store);
+        for (id, q) in wanted {
+            let (query, params) = case(q, first, last);
+            black_box(block_on(engine.query(&query, &params)).ok());
+            let before = thread_cpu_seconds().unwrap_or(0.0);
+            for _ in 0..3 {
+                black_box(block_on(engine.query(&query, &params)).ok());
+            }
+            let cpu = (thread_cpu_seconds().unwrap_or(0.0) - before).max(1e-9);
+            let mb = 3.0 * bytes as f64 / 1e6;
+            println!(
+                "  {name}/{id}: {:.0} MB/s per core ({:.2} M lines/s)",
+                mb / cpu,
+                3.0 * LINES as f64 / 1e6 / cpu
+            );
+        }
+    }
 }
 
 criterion_group!(benches, parse, eval);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--test" || a == "--list") {
+        let filter = args
+            .iter()
+            .find(|a| !a.starts_with('-'))
+            .map(String::as_str);
+        summary(filter);
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

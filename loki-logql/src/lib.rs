@@ -50,7 +50,7 @@
 //! | [`Error`], [`ParseError`], [`ParseErrorKind`] | what went wrong, where |
 //! | [`Engine`], [`QueryParams`], [`Limits`] | running queries, with resource limits |
 //! | [`QueryResult`], [`Stream`], [`Series`], [`Sample`], [`Entry`] | results (serde: Loki's JSON `data` shape) |
-//! | [`storage`]: [`Storage`], [`SelectRequest`], [`EntryBatch`], [`LineFilterSet`], [`MemoryStorage`] | the seam storage implements |
+//! | [`storage`]: [`Storage`], [`SelectRequest`], [`EntryBatch`], [`SampleRequest`], [`SampleBatch`], [`Cutoff`], [`LineFilterSet`], [`MemoryStorage`] | the seam storage implements |
 //!
 //! Internally `syntax/` holds the lexer, one parser file per construct,
 //! the semantic checks, the Go-template and pattern parsers, and the two
@@ -71,7 +71,16 @@
 //!   [`Error::Pipeline`]. Division and modulo by zero give NaN.
 //! - Templates run in UTC; `toDateInZone` knows `UTC`/`Local` (as UTC) and
 //!   fixed offsets (`+02:00`), not the tz database. `approx_topk` is
-//!   computed exactly (a valid answer of the approximate one).
+//!   computed exactly (a valid answer of the approximate one), with Loki's
+//!   restrictions: no grouping, instant queries only, outermost
+//!   aggregation only.
+//! - Sample pushdown: `count_over_time`, `rate`, `bytes_over_time`,
+//!   `bytes_rate` and `absent_over_time` over a selector and line filters
+//!   read timestamps (and line lengths) through
+//!   [`Storage::select_samples`] instead of entries.
+//! - Parser label hints: a parser followed (before any template) by a
+//!   `keep` adds only the labels later stages can see, as Loki's parser
+//!   hints do; lines are still parsed whole, so errors are unchanged.
 //!
 //! # Crate features
 //!
@@ -104,7 +113,10 @@ mod template;
 pub use error::{Error, ParseError, ParseErrorKind, Result};
 pub use eval::{Engine, Entry, Limits, QueryParams, QueryResult, Sample, Series, Stream};
 pub use pipeline::LineFilterSet;
-pub use storage::{Direction, EntryBatch, MemoryStorage, SelectRequest, Storage, StorageError};
+pub use storage::{
+    Cutoff, Direction, EntryBatch, MemoryStorage, SampleBatch, SampleRequest, SelectRequest,
+    Storage, StorageError,
+};
 pub use syntax::ast::{self, Expr, Span};
 pub use syntax::labels::{parse_labels, LabelSet};
 

@@ -36,16 +36,37 @@
 //!    also ignore them. The time range is pushed down by definition (1).
 //!    [`SelectRequest::limit`] is only a hint (the number of entries the
 //!    query may return); storage may ignore it and must never truncate a
-//!    stream because of it. Sample extraction is not pushed down: metric
-//!    queries read entries and extract samples in the evaluator.
-//! 5. **Batches.** A batch holds at least one entry. Batch size is up to the
-//!    storage; results do not depend on it.
-//! 6. **Errors and cancellation.** An `Err` item ends the query with
+//!    stream because of it.
+//! 5. **Early stop.** A log query with a limit passes a [`Cutoff`] in
+//!    [`SelectRequest::cutoff`]. Once the evaluator holds `limit` entries it
+//!    tightens the cutoff to the worst one held; from then on an entry for
+//!    which [`Cutoff::wants`] is `false` cannot change the answer. Storage
+//!    *may* skip such entries, and since a stream's entries come in
+//!    direction order, it may stop reading a stream at its first unwanted
+//!    entry and skip whole chunks or streams that hold none it wants. The
+//!    cutoff only ever tightens, so a stale read is safe.
+//! 6. **Samples.** For metric queries that need no line content beyond the
+//!    pushed-down line filters (`count_over_time`, `rate`,
+//!    `bytes_over_time`, `bytes_rate`, `absent_over_time` over a selector
+//!    and leading line filters), the evaluator calls
+//!    [`Storage::select_samples`] instead of [`Storage::select`]. Storage
+//!    must apply [`SampleRequest::line_filters`] and yields per stream, in
+//!    ascending time order, the timestamps of the entries that pass (with
+//!    their line lengths when [`SampleRequest::bytes`] is set, and their
+//!    structured metadata), deduplicated as in 3. The default
+//!    implementation does this over [`Storage::select`]; an implementation
+//!    that can produce timestamps straight from its encoded form (without
+//!    copying lines) should override it.
+//! 7. **Batches.** An entry batch holds at least one entry (a sample batch
+//!    may be empty). Batch size is up to the storage; results do not depend
+//!    on it.
+//! 8. **Errors and cancellation.** An `Err` item ends the query with
 //!    [`Error::Storage`](crate::Error::Storage). The evaluator may drop the
 //!    stream at any point (limit reached, timeout, cancellation); storage
 //!    must release its resources on drop.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
@@ -79,6 +100,278 @@ pub struct SelectRequest {
     pub limit: Option<usize>,
     /// The query's leading line filters, which storage may apply early.
     pub line_filters: LineFilterSet,
+    /// For log queries with a limit: which entries can still change the
+    /// answer (see the contract, point 5). `None` for metric queries.
+    pub cutoff: Option<Arc<Cutoff>>,
+}
+
+impl SelectRequest {
+    /// A request for every entry of the matching streams in
+    /// `[start, end)`, forward, with no filters, limit or cutoff.
+    ///
+    /// ```
+    /// use loki_logql::{parse, Expr, SelectRequest};
+    /// let Expr::Log(q) = parse(r#"{app="a"}"#)? else { unreachable!() };
+    /// let req = SelectRequest::new(q.selector.matchers, 0, 10);
+    /// assert!(req.line_filters.is_empty() && req.cutoff.is_none());
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
+    pub fn new(matchers: Vec<Matcher>, start: i64, end: i64) -> SelectRequest {
+        SelectRequest {
+            matchers,
+            start,
+            end,
+            direction: Direction::Forward,
+            limit: None,
+            line_filters: LineFilterSet::default(),
+            cutoff: None,
+        }
+    }
+
+    /// Whether the evaluator can still use an entry at `ts` (always, without
+    /// a cutoff).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loki_logql::{storage::Cutoff, Direction, SelectRequest};
+    /// let mut req = SelectRequest::new(Vec::new(), 0, 100);
+    /// assert!(req.wants(50));
+    /// let cutoff = Arc::new(Cutoff::new(Direction::Forward));
+    /// cutoff.tighten(40);
+    /// req.cutoff = Some(cutoff);
+    /// assert!(req.wants(39) && !req.wants(50));
+    /// ```
+    pub fn wants(&self, ts: i64) -> bool {
+        self.cutoff.as_ref().is_none_or(|c| c.wants(ts))
+    }
+}
+
+/// The bound a limited log query puts on the timestamps it can still use,
+/// shared between the evaluator (which tightens it) and storage (which may
+/// stop reading at it). See the [contract](self), point 5.
+///
+/// Forward, entries at or after the bound are not wanted; backward,
+/// entries at or before it. (An entry at the bound itself would tie with
+/// the worst entry held and lose the tie, since that one came first.)
+///
+/// ```
+/// use loki_logql::{storage::Cutoff, Direction};
+/// let c = Cutoff::new(Direction::Backward);
+/// assert!(c.wants(5));
+/// c.tighten(10);
+/// assert!(c.wants(11) && !c.wants(10) && !c.wants(5));
+/// c.tighten(3); // a looser bound is ignored
+/// assert_eq!(c.bound(), Some(10));
+/// ```
+#[derive(Debug)]
+pub struct Cutoff {
+    direction: Direction,
+    set: AtomicBool,
+    bound: AtomicI64,
+}
+
+impl Cutoff {
+    /// A cutoff that still wants everything.
+    pub fn new(direction: Direction) -> Cutoff {
+        Cutoff {
+            direction,
+            set: AtomicBool::new(false),
+            bound: AtomicI64::new(0),
+        }
+    }
+
+    /// The direction the bound applies in.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The current bound, if any.
+    pub fn bound(&self) -> Option<i64> {
+        self.set
+            .load(Ordering::Acquire)
+            .then(|| self.bound.load(Ordering::Acquire))
+    }
+
+    /// Whether an entry at `ts` can still change the answer.
+    pub fn wants(&self, ts: i64) -> bool {
+        match self.bound() {
+            None => true,
+            Some(b) => match self.direction {
+                Direction::Forward => ts < b,
+                Direction::Backward => ts > b,
+            },
+        }
+    }
+
+    /// Narrows the bound to `ts` (ignored unless tighter than the current
+    /// one).
+    pub fn tighten(&self, ts: i64) {
+        let tighter = match self.bound() {
+            None => true,
+            Some(b) => match self.direction {
+                Direction::Forward => ts < b,
+                Direction::Backward => ts > b,
+            },
+        };
+        if tighter {
+            self.bound.store(ts, Ordering::Release);
+            self.set.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// What the evaluator asks storage for when it needs only samples (see
+/// the [contract](self), point 6).
+///
+/// ```
+/// use loki_logql::{parse, Expr, storage::SampleRequest};
+/// let Expr::Log(q) = parse(r#"{app="a"} |= "err""#)? else { unreachable!() };
+/// let req = SampleRequest::new(q.selector.matchers, 0, 10)
+///     .with_line_filters(loki_logql::LineFilterSet::leading(&q.pipeline))
+///     .with_bytes(true);
+/// assert_eq!(req.line_filters.len(), 1);
+/// assert!(req.bytes);
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SampleRequest {
+    /// Label matchers, all of which a stream must satisfy.
+    pub matchers: Vec<Matcher>,
+    /// Inclusive lower bound, Unix nanoseconds.
+    pub start: i64,
+    /// Exclusive upper bound, Unix nanoseconds.
+    pub end: i64,
+    /// Line filters storage must apply.
+    pub line_filters: LineFilterSet,
+    /// Whether to report each entry's line length in bytes.
+    pub bytes: bool,
+}
+
+impl SampleRequest {
+    /// Samples of every entry of the matching streams in `[start, end)`.
+    pub fn new(matchers: Vec<Matcher>, start: i64, end: i64) -> SampleRequest {
+        SampleRequest {
+            matchers,
+            start,
+            end,
+            line_filters: LineFilterSet::default(),
+            bytes: false,
+        }
+    }
+
+    /// Sets the line filters.
+    pub fn with_line_filters(mut self, filters: LineFilterSet) -> SampleRequest {
+        self.line_filters = filters;
+        self
+    }
+
+    /// Asks for line lengths.
+    pub fn with_bytes(mut self, bytes: bool) -> SampleRequest {
+        self.bytes = bytes;
+        self
+    }
+
+    /// The equivalent entry request (what the default
+    /// [`Storage::select_samples`] reads).
+    pub fn to_select(&self) -> SelectRequest {
+        SelectRequest {
+            line_filters: self.line_filters.clone(),
+            ..SelectRequest::new(self.matchers.clone(), self.start, self.end)
+        }
+    }
+}
+
+/// Samples of one stream: the timestamps of entries that passed the line
+/// filters, in ascending order.
+///
+/// ```
+/// use loki_logql::{EntryBatch, LineFilterSet, parse_labels, storage::SampleBatch};
+/// let mut e = EntryBatch::new(parse_labels(r#"{app="a"}"#)?.into());
+/// e.push(10, "hello", &[]);
+/// e.push(20, "world!", &[]);
+/// let s = SampleBatch::from_entries(&e, &LineFilterSet::default(), true);
+/// assert_eq!(s.timestamps, [10, 20]);
+/// assert_eq!(s.bytes, [5, 6]);
+/// assert_eq!(s.scanned_bytes, 11);
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SampleBatch {
+    /// The stream's labels.
+    pub labels: Arc<LabelSet>,
+    /// Entry timestamps, Unix nanoseconds.
+    pub timestamps: Vec<i64>,
+    /// Line length in bytes per entry when [`SampleRequest::bytes`] was
+    /// set; empty otherwise.
+    pub bytes: Vec<u64>,
+    /// Structured metadata per entry; may be shorter than the batch (down
+    /// to empty) when the trailing entries have none.
+    pub structured_metadata: Vec<Vec<(String, String)>>,
+    /// Line bytes read to produce the batch, filtered-out lines included
+    /// (charged against [`Limits::max_bytes`](crate::Limits::max_bytes)).
+    pub scanned_bytes: u64,
+}
+
+impl SampleBatch {
+    /// An empty batch for a stream.
+    pub fn new(labels: Arc<LabelSet>) -> SampleBatch {
+        SampleBatch {
+            labels,
+            timestamps: Vec::new(),
+            bytes: Vec::new(),
+            structured_metadata: Vec::new(),
+            scanned_bytes: 0,
+        }
+    }
+
+    /// The samples of an entry batch: entries passing its mask (or, without
+    /// one, `filters`), with line lengths when `bytes`.
+    pub fn from_entries(batch: &EntryBatch, filters: &LineFilterSet, bytes: bool) -> SampleBatch {
+        let mut out = SampleBatch::new(batch.labels.clone());
+        out.scanned_bytes = batch.line_data.len() as u64;
+        let mut mask_buf = Vec::new();
+        let mask: &[bool] = match &batch.mask {
+            Some(m) => m,
+            None if filters.is_empty() => &[],
+            None => {
+                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
+                &mask_buf
+            }
+        };
+        for i in 0..batch.len() {
+            if mask.get(i) == Some(&false) {
+                continue;
+            }
+            let md = batch.metadata(i);
+            if !md.is_empty() {
+                out.structured_metadata
+                    .resize(out.timestamps.len(), Vec::new());
+                out.structured_metadata.push(md.to_vec());
+            }
+            out.timestamps.push(batch.timestamps[i]);
+            if bytes {
+                out.bytes.push(batch.line(i).len() as u64);
+            }
+        }
+        out
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.timestamps.is_empty()
+    }
+
+    /// Structured metadata of entry `i`.
+    pub fn metadata(&self, i: usize) -> &[(String, String)] {
+        self.structured_metadata
+            .get(i)
+            .map_or(&[][..], |v| v.as_slice())
+    }
 }
 
 /// Entries of one stream, in the requested order.
@@ -198,6 +491,81 @@ impl std::error::Error for StorageError {}
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Streams matching `req.matchers`, entries in `[req.start, req.end)`.
     fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>>;
+
+    /// Samples of the streams matching `req.matchers` in
+    /// `[req.start, req.end)` (contract point 6). The default reads
+    /// [`Storage::select`] forward and extracts the samples from the
+    /// entries.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use loki_logql::{parse, parse_labels, Expr, LineFilterSet, MemoryStorage, Storage};
+    /// use loki_logql::storage::SampleRequest;
+    /// let mut s = MemoryStorage::new();
+    /// let l = parse_labels(r#"{app="a"}"#)?;
+    /// s.push(&l, 1, "error: disk");
+    /// s.push(&l, 2, "all fine");
+    /// let Expr::Log(q) = parse(r#"{app="a"} |= "error""#)? else { unreachable!() };
+    /// let req = SampleRequest::new(q.selector.matchers, 0, 10)
+    ///     .with_line_filters(LineFilterSet::leading(&q.pipeline))
+    ///     .with_bytes(true);
+    /// let batches: Vec<_> = futures::executor::block_on(s.select_samples(&req).collect());
+    /// let b = batches[0].as_ref().unwrap();
+    /// assert_eq!((b.timestamps.as_slice(), b.bytes.as_slice()), (&[1][..], &[11][..]));
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
+    fn select_samples(
+        &self,
+        req: &SampleRequest,
+    ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+        let filters = req.line_filters.clone();
+        let bytes = req.bytes;
+        self.select(&req.to_select())
+            .map(move |b| b.map(|b| SampleBatch::from_entries(&b, &filters, bytes)))
+            .boxed()
+    }
+}
+
+/// A boxed storage is a storage (e.g. to pick one at run time).
+///
+/// ```
+/// use loki_logql::{Engine, MemoryStorage, Storage};
+/// let s: Box<dyn Storage> = Box::new(MemoryStorage::new());
+/// let engine = Engine::new(s);
+/// # let _ = engine;
+/// ```
+impl<T: Storage + ?Sized> Storage for Box<T> {
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        (**self).select(req)
+    }
+
+    fn select_samples(
+        &self,
+        req: &SampleRequest,
+    ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+        (**self).select_samples(req)
+    }
+}
+
+/// A shared storage is a storage.
+///
+/// ```
+/// use std::sync::Arc;
+/// use loki_logql::{Engine, MemoryStorage};
+/// let engine = Engine::new(Arc::new(MemoryStorage::new()));
+/// # let _ = engine;
+/// ```
+impl<T: Storage + ?Sized> Storage for Arc<T> {
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        (**self).select(req)
+    }
+
+    fn select_samples(
+        &self,
+        req: &SampleRequest,
+    ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+        (**self).select_samples(req)
+    }
 }
 
 /// Whether `labels` satisfy every matcher (regexes fully anchored, missing
@@ -242,7 +610,7 @@ pub fn matches_all(matchers: &[Matcher], labels: &LabelSet) -> bool {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStorage {
-    streams: Vec<MemStream>,
+    streams: Vec<Arc<MemStream>>,
     batch_size: usize,
 }
 
@@ -286,10 +654,10 @@ impl MemoryStorage {
         let idx = match self.streams.iter().position(|s| *s.labels == *labels) {
             Some(i) => i,
             None => {
-                self.streams.push(MemStream {
+                self.streams.push(Arc::new(MemStream {
                     labels: Arc::new(labels.clone()),
                     entries: Vec::new(),
-                });
+                }));
                 self.streams.len() - 1
             }
         };
@@ -297,7 +665,7 @@ impl MemoryStorage {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let s = &mut self.streams[idx];
+        let s = Arc::make_mut(&mut self.streams[idx]);
         let entry = (ts, line.to_owned(), md);
         if s.entries.contains(&entry) {
             return;
@@ -312,41 +680,120 @@ impl MemoryStorage {
     }
 }
 
-impl Storage for MemoryStorage {
-    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
-        let mut out = Vec::new();
-        for s in &self.streams {
-            if !matches_all(&req.matchers, &s.labels) {
-                continue;
-            }
-            let lo = s.entries.partition_point(|e| e.0 < req.start);
-            let hi = s.entries.partition_point(|e| e.0 < req.end);
-            let range = &s.entries[lo..hi.max(lo)];
-            let ordered: Box<dyn Iterator<Item = _>> = match req.direction {
-                Direction::Forward => Box::new(range.iter()),
-                Direction::Backward => Box::new(range.iter().rev()),
-            };
+impl MemoryStorage {
+    /// The matching streams with the index range of their entries in
+    /// `[start, end)`.
+    fn matching(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<(Arc<MemStream>, std::ops::Range<usize>)> {
+        self.streams
+            .iter()
+            .filter(|s| matches_all(matchers, &s.labels))
+            .map(|s| {
+                let lo = s.entries.partition_point(|e| e.0 < start);
+                let hi = s.entries.partition_point(|e| e.0 < end);
+                (s.clone(), lo..hi.max(lo))
+            })
+            .filter(|(_, r)| !r.is_empty())
+            .collect()
+    }
+}
+
+/// A select over [`MemoryStorage`] in progress: batches are cut lazily, so
+/// a dropped stream or a tightened cutoff stops the reading.
+struct MemSelect {
+    streams: std::collections::VecDeque<(Arc<MemStream>, std::ops::Range<usize>)>,
+    req: SelectRequest,
+    batch_size: usize,
+}
+
+impl MemSelect {
+    fn next_batch(&mut self) -> Option<EntryBatch> {
+        loop {
+            let (s, range) = self.streams.front_mut()?;
             let mut batch = EntryBatch::new(s.labels.clone());
             batch.mask = Some(Vec::new());
-            for (ts, line, md) in ordered {
+            while batch.len() < self.batch_size && range.start < range.end {
+                let i = match self.req.direction {
+                    Direction::Forward => range.next(),
+                    Direction::Backward => range.next_back(),
+                }
+                .expect("not empty");
+                let (ts, line, md) = &s.entries[i];
+                if !self.req.wants(*ts) {
+                    // Entries come in direction order: the rest of this
+                    // stream is not wanted either.
+                    *range = 0..0;
+                    break;
+                }
                 let md: Vec<(&str, &str)> =
                     md.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 batch.push(*ts, line, &md);
                 if let Some(m) = &mut batch.mask {
-                    *m.last_mut().expect("just pushed") = req.line_filters.matches(line);
+                    *m.last_mut().expect("just pushed") = self.req.line_filters.matches(line);
                 }
-                if batch.len() >= self.batch_size {
-                    let next = EntryBatch {
-                        mask: Some(Vec::new()),
-                        ..EntryBatch::new(s.labels.clone())
-                    };
-                    out.push(Ok(std::mem::replace(&mut batch, next)));
-                }
+            }
+            if range.start >= range.end {
+                self.streams.pop_front();
             }
             if !batch.is_empty() {
-                out.push(Ok(batch));
+                return Some(batch);
             }
         }
-        stream::iter(out).boxed()
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        let state = MemSelect {
+            streams: self.matching(&req.matchers, req.start, req.end).into(),
+            req: req.clone(),
+            batch_size: self.batch_size,
+        };
+        stream::unfold(state, |mut st| async move {
+            st.next_batch().map(|b| (Ok(b), st))
+        })
+        .boxed()
+    }
+
+    fn select_samples(
+        &self,
+        req: &SampleRequest,
+    ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+        let streams = self.matching(&req.matchers, req.start, req.end);
+        let (filters, bytes, size) = (req.line_filters.clone(), req.bytes, self.batch_size);
+        stream::iter(streams)
+            .flat_map(move |(s, range)| {
+                let mut out = Vec::new();
+                let mut batch = SampleBatch::new(s.labels.clone());
+                for (ts, line, md) in &s.entries[range] {
+                    batch.scanned_bytes += line.len() as u64;
+                    if !filters.matches(line) {
+                        continue;
+                    }
+                    if !md.is_empty() {
+                        batch
+                            .structured_metadata
+                            .resize(batch.timestamps.len(), Vec::new());
+                        batch.structured_metadata.push(md.clone());
+                    }
+                    batch.timestamps.push(*ts);
+                    if bytes {
+                        batch.bytes.push(line.len() as u64);
+                    }
+                    if batch.len() >= size {
+                        let next = SampleBatch::new(s.labels.clone());
+                        out.push(Ok(std::mem::replace(&mut batch, next)));
+                    }
+                }
+                if !batch.is_empty() || batch.scanned_bytes > 0 {
+                    out.push(Ok(batch));
+                }
+                stream::iter(out)
+            })
+            .boxed()
     }
 }

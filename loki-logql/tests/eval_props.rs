@@ -1,6 +1,6 @@
 //! Property tests of the evaluator: no stage panics on any line, and
-//! metric results do not depend on how storage splits streams into
-//! batches.
+//! metric results depend neither on how storage splits streams into
+//! batches nor on whether samples are pushed down to storage.
 
 use futures::executor::block_on;
 use loki_logql::{parse_labels, Engine, MemoryStorage, QueryParams};
@@ -36,6 +36,8 @@ const METRIC_QUERIES: &[&str] = &[
     r#"first_over_time({app=~".+"} | logfmt | unwrap v | __error__="" [6s]) by (app) - last_over_time({app=~".+"} | logfmt | unwrap v | __error__="" [6s]) by (app)"#,
     r#"topk(2, sum by (k) (count_over_time({app=~".+"} | logfmt [10s])))"#,
     r#"absent_over_time({app="a"}[3s])"#,
+    r#"bytes_rate({app=~".+"} != "a=1" [3s])"#,
+    r#"sum(count_over_time({app=~"a|b"} |~ "v=1." [5s])) / 2"#,
 ];
 
 proptest! {
@@ -57,26 +59,54 @@ proptest! {
     }
 
     #[test]
+    fn parser_hints_do_not_change_results(
+        lines in proptest::collection::vec(
+            "\\{(\"[a-c_.]{0,3}\":(\"[a-c\\\\\"]{0,3}\"|[0-9]{1,2}|\\{\"[ab]\":[0-9]\\}|\\[1\\]|null),?){0,5}\\}?|[a-c]{1,2}=[a-c0-9\"]{0,3}( [a-c]=[0-9])?",
+            1..8,
+        ),
+    ) {
+        // A `line_format` that keeps the line turns the hints off.
+        let mut s = MemoryStorage::new();
+        let l = parse_labels(r#"{app="x", a="stream"}"#).unwrap();
+        for (i, line) in lines.iter().enumerate() {
+            s.push(&l, (i as i64 + 1) * S, line);
+        }
+        let e = Engine::new(s);
+        for parser in ["json", "logfmt", "regexp `(?P<a>[a-c])(?P<b_c>[0-9]?)`", "unpack", "json | logfmt"] {
+            for tail in ["keep a, b_c", "a != \"zz\" | keep a_extracted, b", "drop a | keep a, b_c, c"] {
+                let hinted = format!(r#"{{app="x"}} | {parser} | {tail}"#);
+                let plain = format!(r#"{{app="x"}} | {parser} | line_format "{{{{__line__}}}}" | {tail}"#);
+                let p = QueryParams::range(0, 100 * S, 0).with_limit(1000);
+                let a = block_on(e.query(&hinted, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                let b = block_on(e.query(&plain, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                prop_assert_eq!(a, b, "{}", hinted);
+            }
+        }
+    }
+
+    #[test]
     fn batching_does_not_change_results(
         entries in proptest::collection::vec((0usize..3, 0i64..30, 0u8..20, 0u8..3, any::<bool>()), 1..60),
         split in 1usize..7,
         step in 1i64..6,
     ) {
-        let build = |batch: usize| {
+        let build = |batch: usize, pushdown: bool| {
             let mut s = MemoryStorage::new().with_batch_size(batch);
             for (app, t, v, k, extra) in &entries {
                 let l = parse_labels(&format!(r#"{{app="{}"}}"#, ["a", "b", "c"][*app])).unwrap();
                 let line = format!("k=k{k} v={v}{}", if *extra { " a=1" } else { "" });
                 s.push(&l, t * S + i64::from(*v), &line);
             }
-            Engine::new(s)
+            Engine::new(s).with_sample_pushdown(pushdown)
         };
-        let (one, many) = (build(1024), build(split));
+        let (one, many, entries) = (build(1024, true), build(split, true), build(split, false));
         for q in METRIC_QUERIES {
             for p in [QueryParams::instant(20 * S), QueryParams::range(0, 30 * S, step * S)] {
                 let a = block_on(one.query(q, &p)).map(|r| serde_json::to_string(&r).unwrap());
                 let b = block_on(many.query(q, &p)).map(|r| serde_json::to_string(&r).unwrap());
-                prop_assert_eq!(a, b, "{}", q);
+                let c = block_on(entries.query(q, &p)).map(|r| serde_json::to_string(&r).unwrap());
+                prop_assert_eq!(&a, &b, "{}", q);
+                prop_assert_eq!(&a, &c, "{}", q);
             }
         }
     }

@@ -7,7 +7,7 @@
 //! ```text
 //! # comment
 //! > query
-//! @ params          (log START END [limit N] [forward] | instant T | range START END STEP; seconds)
+//! @ params          (log START END [limit N] [interval SECS] [forward] | instant T | range START END STEP; seconds)
 //! expected output, one line per stream entry / series / scalar
 //! ```
 //!
@@ -17,7 +17,11 @@
 //! `error: <message prefix>`.
 
 use futures::executor::block_on;
-use loki_logql::{parse_labels, Direction, Engine, MemoryStorage, QueryParams, QueryResult};
+use futures::stream::BoxStream;
+use loki_logql::{
+    parse_labels, Direction, Engine, EntryBatch, MemoryStorage, QueryParams, QueryResult,
+    SelectRequest, Storage, StorageError,
+};
 
 const S: i64 = 1_000_000_000;
 
@@ -197,6 +201,10 @@ fn params(spec: &str) -> QueryParams {
                         p = p.with_limit(w[i + 1].parse().unwrap());
                         i += 1;
                     }
+                    "interval" => {
+                        p = p.with_interval(n(i + 1));
+                        i += 1;
+                    }
                     "forward" => p = p.with_direction(Direction::Forward),
                     other => panic!("bad param {other}"),
                 }
@@ -245,8 +253,35 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn run_all(batch_size: usize) {
-    let engine = Engine::new(dataset(batch_size));
+/// A storage that implements only `select`, so metric queries eligible
+/// for the sample pushdown go through the seam's default
+/// `select_samples`.
+#[derive(Debug)]
+struct SelectOnly(MemoryStorage);
+
+impl Storage for SelectOnly {
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        self.0.select(req)
+    }
+}
+
+/// How the cases are run: each must give the same answer.
+#[derive(Clone, Copy)]
+enum Path {
+    /// `MemoryStorage`'s own sample selection.
+    Samples,
+    /// The seam's default sample selection over `select`.
+    DefaultSamples,
+    /// No sample pushdown: every metric query reads entries.
+    Entries,
+}
+
+fn run_all(batch_size: usize, path: Path) {
+    let storage: Box<dyn Storage> = match path {
+        Path::DefaultSamples => Box::new(SelectOnly(dataset(batch_size))),
+        _ => Box::new(dataset(batch_size)),
+    };
+    let engine = Engine::new(storage).with_sample_pushdown(!matches!(path, Path::Entries));
     let all = cases();
     assert!(all.len() >= 150, "only {} cases", all.len());
     let mut failures = Vec::new();
@@ -282,10 +317,22 @@ fn run_all(batch_size: usize) {
 
 #[test]
 fn golden_cases() {
-    run_all(1024);
+    run_all(1024, Path::Samples);
 }
 
 #[test]
 fn golden_cases_with_tiny_batches() {
-    run_all(1);
+    run_all(1, Path::Samples);
+}
+
+#[test]
+fn golden_cases_through_default_sample_selection() {
+    run_all(1024, Path::DefaultSamples);
+    run_all(1, Path::DefaultSamples);
+}
+
+#[test]
+fn golden_cases_without_sample_pushdown() {
+    run_all(1024, Path::Entries);
+    run_all(1, Path::Entries);
 }

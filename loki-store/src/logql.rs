@@ -8,6 +8,15 @@
 //! run is merged and deduplicated. One run is decoded at a time, so memory
 //! holds one run's entries, not the stream's. Pushed-down line filters are
 //! applied before a line is copied into a batch.
+//!
+//! A limited log query's [`Cutoff`](loki_logql::Cutoff) is honoured: a run
+//! that starts past it is not fetched, and neither are the stream's later
+//! runs; a walk stops at its first entry past it.
+//!
+//! Metric queries that need only samples ([`Storage::select_samples`]) get
+//! timestamps (and line lengths) straight from the chunk walk: lines are
+//! never copied, and without line filters or `bytes` not even checked as
+//! UTF-8.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -16,7 +25,10 @@ use futures::stream::{self, BoxStream, StreamExt};
 use loki_chunk::{Chunk, ChunkKey};
 use loki_index::{Labels, MatchOp as IndexOp, Matcher as IndexMatcher, Selector};
 use loki_logql::ast::{MatchOp, Matcher};
-use loki_logql::{Direction, EntryBatch, LabelSet, SelectRequest, Storage, StorageError};
+use loki_logql::{
+    Direction, EntryBatch, LabelSet, SampleBatch, SampleRequest, SelectRequest, Storage,
+    StorageError,
+};
 
 use crate::query::with_queriers;
 use crate::retention::{is_deleted, Deletions};
@@ -67,16 +79,41 @@ impl Store {
     }
 }
 
-impl Storage for TenantStorage {
-    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
-        let state = Select {
+impl TenantStorage {
+    fn start(&self, req: SelectRequest) -> Select {
+        Select {
             store: self.store.clone(),
             tenants: self.tenants.clone(),
-            req: req.clone(),
+            req,
             streams: None,
             run: VecDeque::new(),
             ready: VecDeque::new(),
-        };
+        }
+    }
+}
+
+impl Storage for TenantStorage {
+    fn select_samples(
+        &self,
+        req: &SampleRequest,
+    ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+        let state = (self.start(req.to_select()), req.bytes);
+        stream::unfold(state, |(mut state, bytes)| async move {
+            match state.next_samples(bytes).await {
+                Ok(Some(batch)) => Some((Ok(batch), (state, bytes))),
+                Ok(None) => None,
+                Err(err) => {
+                    state.streams = Some(VecDeque::new());
+                    state.run.clear();
+                    Some((Err(to_storage_error(err)), (state, bytes)))
+                }
+            }
+        })
+        .boxed()
+    }
+
+    fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+        let state = self.start(req.clone());
         stream::unfold(state, |mut state| async move {
             match state.next_batch().await {
                 Ok(Some(batch)) => Some((Ok(batch), state)),
@@ -166,21 +203,176 @@ impl Select {
                 return Ok(Some(batch));
             }
             if let Some(run) = self.run.pop_front() {
+                if !self.wanted(&run) {
+                    // Runs come in direction order: the stream's later runs
+                    // are past the cutoff too.
+                    self.run.clear();
+                    continue;
+                }
                 self.ready = self.read_run(run).await?;
                 continue;
             }
-            let Some(stream) = self.streams.as_mut().and_then(VecDeque::pop_front) else {
+            if !self.next_stream() {
                 return Ok(None);
-            };
-            for sources in runs(stream.chunks, self.req.direction) {
-                self.run.push_back(Run {
-                    labels: stream.labels.clone(),
-                    index_labels: stream.index_labels.clone(),
-                    deletions: stream.deletions.clone(),
-                    sources,
-                });
             }
         }
+    }
+
+    /// The next batch of samples, forward, one per run of chunks.
+    async fn next_samples(&mut self, bytes: bool) -> crate::Result<Option<SampleBatch>> {
+        if self.streams.is_none() {
+            self.streams = Some(self.resolve().await?);
+        }
+        loop {
+            if let Some(run) = self.run.pop_front() {
+                return self.read_run_samples(run, bytes).await.map(Some);
+            }
+            if !self.next_stream() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Queues the runs of the next stream; `false` when none is left.
+    fn next_stream(&mut self) -> bool {
+        let Some(stream) = self.streams.as_mut().and_then(VecDeque::pop_front) else {
+            return false;
+        };
+        for sources in runs(stream.chunks, self.req.direction) {
+            self.run.push_back(Run {
+                labels: stream.labels.clone(),
+                index_labels: stream.index_labels.clone(),
+                deletions: stream.deletions.clone(),
+                sources,
+            });
+        }
+        true
+    }
+
+    /// Whether a run may hold an entry the query still wants: its first
+    /// possible entry in direction order is not past the cutoff.
+    fn wanted(&self, run: &Run) -> bool {
+        let (min, max) = run
+            .sources
+            .iter()
+            .map(Source::bounds)
+            .fold((i64::MAX, i64::MIN), |(lo, hi), (a, b)| {
+                (lo.min(a), hi.max(b))
+            });
+        match self.req.direction {
+            Direction::Forward => self.req.wants(min.max(self.req.start)),
+            Direction::Backward => self.req.wants(max.min(self.req.end.saturating_sub(1))),
+        }
+    }
+
+    /// Samples of one run of chunks: timestamps of the entries in range,
+    /// not deleted and passing the line filters, with line lengths when
+    /// `bytes`; overlapping chunks merged and deduplicated like entries.
+    async fn read_run_samples(&self, run: Run, bytes: bool) -> crate::Result<SampleBatch> {
+        let Run {
+            labels,
+            index_labels,
+            deletions,
+            sources,
+        } = run;
+        let chunks = self.fetch(sources).await?;
+        let filters = &self.req.line_filters;
+        let chunk_error = |source| Error::Chunk {
+            key: crate::store::describe(&index_labels),
+            source,
+        };
+        let mut batch = SampleBatch::new(labels);
+        let push =
+            |batch: &mut SampleBatch, ts: i64, line: &[u8], metadata: Vec<(String, String)>| {
+                if !metadata.is_empty() {
+                    batch
+                        .structured_metadata
+                        .resize(batch.timestamps.len(), Vec::new());
+                    batch.structured_metadata.push(metadata);
+                }
+                batch.timestamps.push(ts);
+                if bytes {
+                    // The length of the line as the entry path reads it.
+                    let len = match std::str::from_utf8(line) {
+                        Ok(_) => line.len(),
+                        Err(_) => String::from_utf8_lossy(line).len(),
+                    };
+                    batch.bytes.push(len as u64);
+                }
+            };
+        let passes = |line: &[u8]| {
+            filters.is_empty()
+                || match std::str::from_utf8(line) {
+                    Ok(text) => filters.matches(text),
+                    Err(_) => filters.matches(&String::from_utf8_lossy(line)),
+                }
+        };
+        if let [chunk] = chunks.as_slice() {
+            let mut walk =
+                chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
+            while let Some(e) = walk.next().map_err(chunk_error)? {
+                batch.scanned_bytes += e.line.len() as u64;
+                if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
+                    || !passes(e.line)
+                {
+                    continue;
+                }
+                let metadata = if e.metadata.is_empty() {
+                    Vec::new()
+                } else {
+                    e.metadata
+                        .iter()
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect()
+                };
+                push(&mut batch, e.timestamp, e.line, metadata);
+            }
+            return Ok(batch);
+        }
+        // Overlapping chunks: one copy of each entry, in time order.
+        let mut merged: Vec<ReadEntry> = Vec::new();
+        for chunk in &chunks {
+            let mut walk =
+                chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
+            while let Some(e) = walk.next().map_err(chunk_error)? {
+                batch.scanned_bytes += e.line.len() as u64;
+                if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
+                    || !passes(e.line)
+                {
+                    continue;
+                }
+                let metadata = e
+                    .metadata
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect();
+                // Ordered and deduplicated by the text, as entries are.
+                let line = String::from_utf8_lossy(e.line).into_owned();
+                merged.push((e.timestamp, line, metadata));
+            }
+        }
+        merged.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        merged.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        for (ts, line, metadata) in merged {
+            push(&mut batch, ts, line.as_bytes(), metadata);
+        }
+        Ok(batch)
+    }
+
+    /// Fetches a run's chunks (from memory or the object store).
+    async fn fetch(&self, sources: Vec<Source>) -> crate::Result<Vec<Chunk>> {
+        let fetches = sources.into_iter().map(|source| async move {
+            match source {
+                Source::Memory(chunk) => Ok(chunk),
+                Source::Stored(key, _, _) => self.store.fetch_chunk(key).await,
+            }
+        });
+        stream::iter(fetches)
+            .buffered(self.store.inner.config.fetch_concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// Finds every matching stream of every tenant, with its chunks.
@@ -258,18 +450,7 @@ impl Select {
             sources,
         } = run;
         let single = sources.len() == 1;
-        let fetches = sources.into_iter().map(|source| async move {
-            match source {
-                Source::Memory(chunk) => Ok(chunk),
-                Source::Stored(key, _, _) => self.store.fetch_chunk(key).await,
-            }
-        });
-        let chunks: Vec<Chunk> = stream::iter(fetches)
-            .buffered(self.store.inner.config.fetch_concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<crate::Result<_>>()?;
+        let chunks = self.fetch(sources).await?;
         let filters = &self.req.line_filters;
         let direction = match self.req.direction {
             Direction::Forward => loki_chunk::Direction::Forward,
@@ -292,6 +473,10 @@ impl Select {
         for chunk in &chunks {
             let mut walk = chunk.entries(self.req.start, self.req.end, direction);
             while let Some(e) = walk.next().map_err(chunk_error)? {
+                if single && !self.req.wants(e.timestamp) {
+                    // In direction order: nothing after this is wanted.
+                    break;
+                }
                 let line = String::from_utf8_lossy(e.line);
                 if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
                     || (!filters.is_empty() && !filters.matches(&line))
@@ -321,6 +506,7 @@ impl Select {
             if self.req.direction == Direction::Backward {
                 merged.reverse();
             }
+            merged.retain(|e| self.req.wants(e.0));
             for (ts, line, metadata) in &merged {
                 let pairs: Vec<(&str, &str)> = metadata
                     .iter()
@@ -419,4 +605,120 @@ fn to_label_set(labels: &Labels) -> crate::Result<LabelSet> {
         what: "stream labels",
         detail: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use loki_index::Labels;
+    use loki_logql::{Direction, Engine, QueryParams, QueryResult};
+
+    use crate::{Limits, PushEntry, PushStream, Store, StoreConfig};
+
+    const BASE: i64 = 1_700_000_000_000_000_000;
+    const S: i64 = 1_000_000_000;
+
+    fn entries(app: &str, times: impl Iterator<Item = i64>) -> Vec<PushStream> {
+        let entries = times
+            .map(|t| {
+                let kind = if t % 3 == 0 { "err" } else { "ok" };
+                let mut e = PushEntry::new(BASE + t, format!("{kind} app={app} t={t}"));
+                if t % 7 == 0 {
+                    e.metadata = vec![("trace".to_owned(), format!("t{}", t % 2))];
+                }
+                e
+            })
+            .collect();
+        vec![PushStream {
+            labels: Labels::new([("app", app)]).unwrap(),
+            entries,
+        }]
+    }
+
+    /// Two streams in small chunks; the second push overlaps the first in
+    /// time (and repeats some of its entries), so runs of several chunks
+    /// are merged.
+    async fn store(flush_all: bool) -> Store {
+        let mut config = StoreConfig::in_memory();
+        config.limits = Limits::unlimited();
+        config.chunk = config.chunk.block_size(256).target_size(1024);
+        let store = Store::open(config).await.unwrap();
+        for app in ["a", "b"] {
+            let times = (0..200).map(|i| i * S);
+            store.push_at("t", entries(app, times), BASE).await.unwrap();
+        }
+        store.flush(false).await.unwrap();
+        for app in ["a", "b"] {
+            let times = (0..200)
+                .step_by(5)
+                .map(|i| i * S + S / 2)
+                .chain((0..20).map(|i| i * S));
+            store.push_at("t", entries(app, times), BASE).await.unwrap();
+        }
+        if flush_all {
+            store.flush(true).await.unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn samples_match_entries() {
+        for flush_all in [false, true] {
+            let store = store(flush_all).await;
+            let pushed = Engine::new(store.logql_storage(&["t"]));
+            let read = Engine::new(store.logql_storage(&["t"])).with_sample_pushdown(false);
+            for q in [
+                r#"count_over_time({app=~".+"}[1m])"#,
+                r#"sum by (app) (rate({app=~".+"} |= "err" [2m]))"#,
+                r#"bytes_over_time({app="a"} != "err" [5m])"#,
+                r#"bytes_rate({app=~".+"} |~ "t=1.*" [30s])"#,
+                r#"absent_over_time({app="a"} |= "nothing" [1m])"#,
+            ] {
+                for p in [
+                    QueryParams::instant(BASE + 250 * S),
+                    QueryParams::range(BASE, BASE + 250 * S, 30 * S),
+                ] {
+                    let a = serde_json::to_string(&pushed.query(q, &p).await.unwrap()).unwrap();
+                    let b = serde_json::to_string(&read.query(q, &p).await.unwrap()).unwrap();
+                    assert_eq!(a, b, "{q}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn limited_log_queries_keep_the_best_entries() {
+        for flush_all in [false, true] {
+            let store = store(flush_all).await;
+            let engine = Engine::new(store.logql_storage(&["t"]));
+            for direction in [Direction::Backward, Direction::Forward] {
+                for q in [r#"{app=~".+"}"#, r#"{app="a"} |= "err""#] {
+                    let stamps = |limit: usize| {
+                        let p = QueryParams::range(BASE, BASE + 300 * S, 0)
+                            .with_limit(limit)
+                            .with_direction(direction);
+                        let engine = &engine;
+                        async move {
+                            let QueryResult::Streams(st) = engine.query(q, &p).await.unwrap()
+                            else {
+                                panic!("streams")
+                            };
+                            let mut ts: Vec<i64> = st
+                                .iter()
+                                .flat_map(|s| s.entries.iter().map(|e| e.timestamp))
+                                .collect();
+                            ts.sort_unstable();
+                            if direction == Direction::Backward {
+                                ts.reverse();
+                            }
+                            ts
+                        }
+                    };
+                    let all = stamps(5000).await;
+                    for limit in [1, 7, 50] {
+                        assert_eq!(stamps(limit).await, all[..limit], "{q} {limit}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -89,6 +89,11 @@ impl Budget {
         Ok(())
     }
 
+    /// The series limit.
+    pub(crate) fn max_series(&self) -> usize {
+        self.max_series
+    }
+
     /// Checks a series count.
     pub(crate) fn series(&self, n: usize) -> Result<()> {
         if n > self.max_series {

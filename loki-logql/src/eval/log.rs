@@ -5,7 +5,17 @@
 //! Work stops early: once `limit` entries are held, a batch whose first
 //! entry cannot beat the worst one held is skipped whole (a stream's later
 //! entries are no better than its earlier ones), and so are its remaining
-//! entries when one of them cannot.
+//! entries when one of them cannot. The worst entry held is published to
+//! storage through the request's [`Cutoff`], so storage stops reading a
+//! stream (or skips it) once it can no longer change the answer.
+//!
+//! With an `interval` (Loki's `query_range` parameter for log queries),
+//! the answer is Loki's thinned sequence: in direction order across all
+//! streams, the first entry, then each entry at least `interval` after
+//! the last one kept, up to `limit` entries. One candidate per timestamp
+//! is held (ties go to the entry seen first), and candidates past the
+//! `limit`-th entry of the sequence so far are dropped: a later entry can
+//! only pull the sequence earlier, never later.
 
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
@@ -15,7 +25,7 @@ use futures::StreamExt;
 use super::{Ctx, Entry, Stream};
 use crate::error::{Error, Result};
 use crate::pipeline::{LineFilterSet, Pipeline};
-use crate::storage::{Direction, SelectRequest};
+use crate::storage::{Cutoff, Direction, SelectRequest};
 use crate::syntax::ast::LogExpr;
 use crate::LabelSet;
 
@@ -55,6 +65,130 @@ impl Ord for Kept {
     }
 }
 
+/// Which entries are kept: the `limit` best (a heap whose top is the
+/// worst held), or, with an `interval`, Loki's thinned sequence.
+enum Keeper {
+    Heap(BinaryHeap<Kept>),
+    /// One candidate per timestamp (the first seen), pruned past the
+    /// `limit`-th entry of the thinned sequence.
+    Interval {
+        interval: i64,
+        candidates: BTreeMap<i64, Kept>,
+        bound: Option<i64>,
+    },
+}
+
+impl Keeper {
+    /// Whether an entry at `ts` may still enter the answer.
+    fn wants(&self, ts: i64, limit: usize, backward: bool) -> bool {
+        let beats = |worst: i64| if backward { ts > worst } else { ts < worst };
+        match self {
+            Keeper::Heap(heap) => heap.len() < limit || heap.peek().is_some_and(|k| beats(k.key.0)),
+            // An entry at a timestamp already held loses the tie; `offer`
+            // keeps the first.
+            Keeper::Interval { bound, .. } => bound.is_none_or(beats),
+        }
+    }
+
+    fn offer(&mut self, k: Kept, limit: usize) {
+        match self {
+            Keeper::Heap(heap) => {
+                heap.push(k);
+                if heap.len() > limit {
+                    heap.pop();
+                }
+            }
+            Keeper::Interval { candidates, .. } => {
+                candidates.entry(k.key.0).or_insert(k);
+            }
+        }
+    }
+
+    /// Recomputes the bound after a batch and publishes it to storage.
+    fn settle(&mut self, limit: usize, backward: bool, cutoff: &Cutoff) {
+        match self {
+            Keeper::Heap(heap) => {
+                if heap.len() >= limit {
+                    if let Some(worst) = heap.peek() {
+                        cutoff.tighten(worst.key.0);
+                    }
+                }
+            }
+            Keeper::Interval {
+                interval,
+                candidates,
+                bound,
+            } => {
+                let Some(last) = thinned(candidates, *interval, backward).nth(limit - 1) else {
+                    return;
+                };
+                // A later entry can only pull the sequence earlier, so
+                // nothing past its `limit`-th entry can return.
+                if backward {
+                    *candidates = candidates.split_off(&last);
+                } else {
+                    candidates.split_off(&(last + 1));
+                }
+                *bound = Some(last);
+                cutoff.tighten(last);
+            }
+        }
+    }
+
+    /// The kept entries, best first.
+    fn finish(self, limit: usize, backward: bool) -> Vec<Kept> {
+        match self {
+            Keeper::Heap(heap) => {
+                let mut kept = heap.into_vec();
+                kept.sort();
+                kept
+            }
+            Keeper::Interval {
+                interval,
+                mut candidates,
+                ..
+            } => {
+                let chosen: Vec<i64> = thinned(&candidates, interval, backward)
+                    .take(limit)
+                    .collect();
+                chosen
+                    .iter()
+                    .filter_map(|ts| candidates.remove(ts))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The timestamps Loki's `interval` keeps, in direction order: the first
+/// entry, then each entry at least `interval` after (before, backward)
+/// the last one kept. As in Loki, while the last kept entry is before
+/// 1970 every entry is kept.
+fn thinned(
+    candidates: &BTreeMap<i64, Kept>,
+    interval: i64,
+    backward: bool,
+) -> impl Iterator<Item = i64> + '_ {
+    let keys: Box<dyn Iterator<Item = &i64>> = if backward {
+        Box::new(candidates.keys().rev())
+    } else {
+        Box::new(candidates.keys())
+    };
+    let mut last: Option<i64> = None;
+    keys.copied().filter(move |&ts| {
+        let keep = match last {
+            None => true,
+            Some(l) if l < 0 => true,
+            Some(l) if backward => ts <= l.saturating_sub(interval),
+            Some(l) => ts >= l.saturating_add(interval),
+        };
+        if keep {
+            last = Some(ts);
+        }
+        keep
+    })
+}
+
 pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Stream>> {
     let p = ctx.params;
     let limit = p.limit;
@@ -62,6 +196,7 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
         return Ok(Vec::new());
     }
     let mut pipeline = Pipeline::new(&q.pipeline)?;
+    let cutoff = Arc::new(Cutoff::new(p.direction));
     let req = SelectRequest {
         matchers: q.selector.matchers.clone(),
         start: p.start,
@@ -69,25 +204,27 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
         direction: p.direction,
         limit: Some(limit),
         line_filters: LineFilterSet::leading(&q.pipeline),
+        cutoff: Some(cutoff.clone()),
     };
     let filters = req.line_filters.clone();
     let mut mask_buf: Vec<bool> = Vec::new();
     let backward = p.direction == Direction::Backward;
-    let beats = |ts: i64, worst: i64| if backward { ts > worst } else { ts < worst };
-    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(limit.min(1 << 16) + 1);
+    let mut keeper = if p.interval > 0 {
+        Keeper::Interval {
+            interval: p.interval,
+            candidates: BTreeMap::new(),
+            bound: None,
+        }
+    } else {
+        Keeper::Heap(BinaryHeap::with_capacity(limit.min(1 << 16) + 1))
+    };
     let mut seq = 0u64;
     let mut stream = ctx.storage.select(&req);
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(Error::Storage)?;
         ctx.budget.charge(batch.line_data.len())?;
-        if batch.is_empty() {
+        if batch.is_empty() || !keeper.wants(batch.timestamps[0], limit, backward) {
             continue;
-        }
-        if heap.len() >= limit {
-            let worst = heap.peek().map_or(0, |k| k.key.0);
-            if !beats(batch.timestamps[0], worst) {
-                continue;
-            }
         }
         let mask: &[bool] = match &batch.mask {
             Some(m) => m,
@@ -103,11 +240,9 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
             if ts < p.start || ts >= p.end || mask.get(i) == Some(&false) {
                 continue;
             }
-            if heap.len() >= limit {
-                let worst = heap.peek().map_or(0, |k| k.key.0);
-                if !beats(ts, worst) {
-                    break;
-                }
+            if !keeper.wants(ts, limit, backward) {
+                // The stream's later entries are no better.
+                break;
             }
             let line = batch.line(i);
             if !pipeline.process(ts, line, &batch.labels, batch.metadata(i), true) {
@@ -127,22 +262,22 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
                 }
             };
             seq += 1;
-            heap.push(Kept {
-                key: (ts, seq),
-                labels,
-                entry: Entry {
-                    timestamp: ts,
-                    line: pipeline.line(line).to_owned(),
+            keeper.offer(
+                Kept {
+                    key: (ts, seq),
+                    labels,
+                    entry: Entry {
+                        timestamp: ts,
+                        line: pipeline.line(line).to_owned(),
+                    },
+                    backward,
                 },
-                backward,
-            });
-            if heap.len() > limit {
-                heap.pop();
-            }
+                limit,
+            );
         }
+        keeper.settle(limit, backward, &cutoff);
     }
-    let mut kept = heap.into_vec();
-    kept.sort();
+    let kept = keeper.finish(limit, backward);
     let mut streams: BTreeMap<Arc<LabelSet>, Vec<Entry>> = BTreeMap::new();
     for k in kept {
         streams.entry(k.labels).or_default().push(k.entry);

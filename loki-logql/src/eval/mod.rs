@@ -52,6 +52,10 @@ pub struct QueryParams {
     pub limit: usize,
     /// Order of log query results.
     pub direction: Direction,
+    /// Loki's `interval` for log queries, in ns: in direction order across
+    /// all streams, return the first entry and then only entries at least
+    /// this far from the last one returned. 0 returns every entry.
+    pub interval: i64,
     /// Set to `true` from elsewhere to cancel the query.
     pub cancel: Option<Arc<AtomicBool>>,
 }
@@ -65,6 +69,7 @@ impl QueryParams {
             step: 0,
             limit: 100,
             direction: Direction::Backward,
+            interval: 0,
             cancel: None,
         }
     }
@@ -88,6 +93,27 @@ impl QueryParams {
     /// Sets the direction of log queries.
     pub fn with_direction(mut self, direction: Direction) -> Self {
         self.direction = direction;
+        self
+    }
+
+    /// Sets the `interval` of log queries (ns; 0 for none).
+    ///
+    /// ```
+    /// use loki_logql::{Engine, MemoryStorage, QueryParams, QueryResult, parse_labels};
+    /// let mut s = MemoryStorage::new();
+    /// let l = parse_labels(r#"{app="a"}"#)?;
+    /// for t in 1..=6 {
+    ///     s.push(&l, t * 1_000_000_000, &format!("line {t}"));
+    /// }
+    /// let p = QueryParams::range(0, 10_000_000_000, 0).with_interval(2_000_000_000);
+    /// let r = futures::executor::block_on(Engine::new(s).query(r#"{app="a"}"#, &p))?;
+    /// let QueryResult::Streams(st) = r else { unreachable!() };
+    /// let lines: Vec<&str> = st[0].entries.iter().map(|e| e.line.as_str()).collect();
+    /// assert_eq!(lines, ["line 6", "line 4", "line 2"]);
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
+    pub fn with_interval(mut self, interval: i64) -> Self {
+        self.interval = interval.max(0);
         self
     }
 
@@ -140,6 +166,7 @@ impl QueryParams {
 pub struct Engine<S> {
     storage: S,
     limits: Limits,
+    sample_pushdown: bool,
 }
 
 /// Per-step instant vectors: `steps[i]` holds the samples at step `i`.
@@ -160,6 +187,85 @@ pub(crate) struct Ctx<'a> {
     pub(crate) params: &'a QueryParams,
     pub(crate) steps: Vec<i64>,
     pub(crate) budget: Budget,
+    /// The range aggregation whose series decide the result's series
+    /// count, so that `max_series` is checked while it streams.
+    pub(crate) watch: Option<SeriesWatch>,
+    /// Whether eligible range aggregations ask storage for samples.
+    pub(crate) sample_pushdown: bool,
+}
+
+/// A range aggregation (by address) whose new series are counted against
+/// `max_series` as they appear: each is a result series (`grouping` is
+/// `None`), or feeds the result series of its group under an enclosing
+/// aggregation (`Some(by/without)`; `Some(None)` is one group).
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesWatch {
+    pub(crate) range: usize,
+    pub(crate) grouping: Option<Option<crate::syntax::ast::Grouping>>,
+}
+
+/// Finds the range aggregation whose series count bounds the result's
+/// from below: the expression itself, under arithmetic (or `bool`
+/// comparison) with a scalar literal, or directly under an aggregation
+/// that yields one series per group. Filters (`>` without `bool`,
+/// `topk`, set operators) can shrink the result, so nothing is watched
+/// under them.
+fn watch_for(e: &MetricExpr) -> Option<SeriesWatch> {
+    use crate::syntax::ast::{BinaryOp, VectorOp};
+    match e {
+        MetricExpr::RangeAggregation(r) => Some(SeriesWatch {
+            range: std::ptr::from_ref(r) as usize,
+            grouping: None,
+        }),
+        MetricExpr::Binary(b) => {
+            let keeps_all = matches!(
+                b.op,
+                BinaryOp::Add
+                    | BinaryOp::Sub
+                    | BinaryOp::Mul
+                    | BinaryOp::Div
+                    | BinaryOp::Mod
+                    | BinaryOp::Pow
+            ) || (b.return_bool
+                && matches!(
+                    b.op,
+                    BinaryOp::Eq
+                        | BinaryOp::Neq
+                        | BinaryOp::Gt
+                        | BinaryOp::Gte
+                        | BinaryOp::Lt
+                        | BinaryOp::Lte
+                ));
+            if !keeps_all {
+                return None;
+            }
+            match (b.lhs.as_ref(), b.rhs.as_ref()) {
+                (MetricExpr::Literal(_), v) | (v, MetricExpr::Literal(_)) => watch_for(v),
+                _ => None,
+            }
+        }
+        MetricExpr::VectorAggregation(v)
+            if matches!(
+                v.op,
+                VectorOp::Sum
+                    | VectorOp::Avg
+                    | VectorOp::Min
+                    | VectorOp::Max
+                    | VectorOp::Count
+                    | VectorOp::Stddev
+                    | VectorOp::Stdvar
+            ) =>
+        {
+            match v.expr.as_ref() {
+                MetricExpr::RangeAggregation(r) => Some(SeriesWatch {
+                    range: std::ptr::from_ref(r) as usize,
+                    grouping: Some(v.grouping.clone()),
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 impl<S: Storage> Engine<S> {
@@ -168,7 +274,23 @@ impl<S: Storage> Engine<S> {
         Engine {
             storage,
             limits: Limits::default(),
+            sample_pushdown: true,
         }
+    }
+
+    /// Whether metric queries that need only timestamps (and line lengths)
+    /// ask storage for samples ([`Storage::select_samples`]); on by
+    /// default. Off, they read entries like every other query; results are
+    /// the same either way.
+    ///
+    /// ```
+    /// use loki_logql::{Engine, MemoryStorage};
+    /// let engine = Engine::new(MemoryStorage::new()).with_sample_pushdown(false);
+    /// # let _ = engine;
+    /// ```
+    pub fn with_sample_pushdown(mut self, on: bool) -> Self {
+        self.sample_pushdown = on;
+        self
     }
 
     /// Replaces the limits.
@@ -195,6 +317,8 @@ impl<S: Storage> Engine<S> {
             params,
             steps: Vec::new(),
             budget: Budget::new(&self.limits, params.cancel.clone()),
+            watch: None,
+            sample_pushdown: self.sample_pushdown,
         };
         match expr {
             Expr::Log(l) => {
@@ -207,7 +331,9 @@ impl<S: Storage> Engine<S> {
                 log::eval_log(&mut ctx, l).await.map(QueryResult::Streams)
             }
             Expr::Metric(m) => {
+                check_approx_topk(m, true, params.is_instant())?;
                 ctx.steps = params.steps()?;
+                ctx.watch = watch_for(m);
                 let v = eval_metric(&mut ctx, m).await?;
                 finish(&ctx, v, m)
             }
@@ -244,6 +370,39 @@ pub(crate) fn eval_metric<'a>(
             }
         })
     })
+}
+
+/// Loki's restrictions on `approx_topk` (besides no `by`/`without`, which
+/// the parser enforces): instant queries only, and only as the outermost
+/// aggregation (the one Loki's query sharding rewrites into a count-min
+/// sketch per shard). Within them it is computed exactly, a valid answer
+/// of the approximation.
+fn check_approx_topk(e: &MetricExpr, top: bool, instant: bool) -> Result<()> {
+    use crate::syntax::ast::VectorOp;
+    match e {
+        MetricExpr::VectorAggregation(v) => {
+            if v.op == VectorOp::ApproxTopk {
+                if !instant {
+                    return Err(Error::Evaluation(
+                        "approx_topk error: count min sketches are only supported on instant queries"
+                            .to_owned(),
+                    ));
+                }
+                if !top {
+                    return Err(Error::Evaluation(
+                        "approx_topk is only supported as the outermost aggregation".to_owned(),
+                    ));
+                }
+            }
+            check_approx_topk(&v.expr, false, instant)
+        }
+        MetricExpr::LabelReplace(l) => check_approx_topk(&l.expr, false, instant),
+        MetricExpr::Binary(b) => {
+            check_approx_topk(&b.lhs, false, instant)?;
+            check_approx_topk(&b.rhs, false, instant)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether the outermost aggregation orders the result itself.

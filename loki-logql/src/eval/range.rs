@@ -6,16 +6,17 @@
 //! memory is one accumulator per series and step, not per sample (except
 //! for `quantile_over_time` and `rate_counter`, which need the values).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt;
 
 use super::acc::{keeps_samples, Acc};
+use super::limits::Budget;
 use super::{Ctx, StepVectors};
 use crate::error::{Error, Result};
 use crate::pipeline::labels::{errors, ERROR_LABEL};
 use crate::pipeline::{LabelFilterExpr, LineFilterSet, Pipeline};
-use crate::storage::{Direction, SelectRequest};
+use crate::storage::{Direction, SampleRequest, SelectRequest};
 use crate::syntax::ast::{Grouping, MatchOp, RangeAggregation, RangeOp, UnwrapConversion};
 use crate::syntax::literal::{parse_bytes, parse_go_duration};
 use crate::LabelSet;
@@ -63,6 +64,47 @@ struct SeriesState {
     accs: Vec<Option<Acc>>,
 }
 
+/// Counts the result series a watched range aggregation feeds (see
+/// [`SeriesWatch`](super::SeriesWatch)), failing as soon as there are more
+/// than `max_series` rather than after reading everything.
+struct SeriesCounter {
+    /// `None`: not watched.
+    grouping: Option<Option<Option<Grouping>>>,
+    groups: HashSet<LabelSet>,
+}
+
+impl SeriesCounter {
+    fn new(ctx: &Ctx<'_>, r: &RangeAggregation) -> SeriesCounter {
+        let grouping = ctx
+            .watch
+            .as_ref()
+            .filter(|w| w.range == std::ptr::from_ref(r) as usize)
+            .map(|w| w.grouping.clone());
+        SeriesCounter {
+            grouping,
+            groups: HashSet::new(),
+        }
+    }
+
+    /// A new series `labels` appeared; `total` series exist now.
+    fn add(&mut self, labels: &LabelSet, total: usize, budget: &Budget) -> Result<()> {
+        match &self.grouping {
+            None => Ok(()),
+            Some(None) => budget.series(total),
+            Some(Some(g)) => {
+                if self.groups.len() <= budget.max_series() {
+                    let key = match g {
+                        Some(g) => group_labels(labels, g),
+                        None => LabelSet::default(),
+                    };
+                    self.groups.insert(key);
+                }
+                budget.series(self.groups.len())
+            }
+        }
+    }
+}
+
 pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<StepVectors> {
     let steps = ctx.steps.clone();
     let lr = &r.range;
@@ -86,6 +128,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
         direction: Direction::Forward,
         limit: None,
         line_filters: LineFilterSet::leading(&lr.pipeline),
+        cutoff: None,
     };
     let filters = req.line_filters.clone();
     let mut mask_buf: Vec<bool> = Vec::new();
@@ -100,6 +143,22 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
         Some(g) => g.labels.iter().any(|l| l == k) != g.without,
         None => true,
     };
+    if ctx.sample_pushdown
+        && pipeline.only_leading_filters()
+        && lr.unwrap.is_none()
+        && r.grouping.is_none()
+        && matches!(
+            r.op,
+            RangeOp::CountOverTime
+                | RangeOp::Rate
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::AbsentOverTime
+        )
+    {
+        return eval_samples(ctx, r, pipeline, req).await;
+    }
+    let mut counter = SeriesCounter::new(ctx, r);
     let mut any_at: Vec<bool> = vec![false; nsteps];
     let mut stream = ctx.storage.select(&req);
     while let Some(batch) = stream.next().await {
@@ -172,13 +231,22 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                 match batch_idx {
                     Some(i) => i,
                     None => {
+                        let n = series.len();
                         let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
+                        if series.len() > n {
+                            counter.add(&series[i].labels, series.len(), &ctx.budget)?;
+                        }
                         batch_idx = Some(i);
                         i
                     }
                 }
             } else {
-                lookup(&mut series, &mut index, lbs, &label_kept, nsteps)
+                let n = series.len();
+                let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
+                if series.len() > n {
+                    counter.add(&series[i].labels, series.len(), &ctx.budget)?;
+                }
+                i
             };
             let st = &mut series[idx];
             for s in span {
@@ -203,6 +271,144 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                 let v = acc.value(r.op, r.param, lr.unwrap.is_some(), end - lr.range, end);
                 out[s].push((st.labels.clone(), v));
             }
+        }
+        ctx.budget.check()?;
+    }
+    Ok(out)
+}
+
+/// A series of the sample path: per step, the count and the byte sum of
+/// the samples in its window.
+struct SampleSeries {
+    labels: LabelSet,
+    counts: Vec<u64>,
+    sums: Vec<f64>,
+}
+
+/// A range aggregation over samples from [`Storage::select_samples`]
+/// (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`,
+/// `absent_over_time` with only line filters): timestamps, and line
+/// lengths for the bytes functions, folded into per-step counts and sums.
+/// Values are computed exactly as the entry path's accumulators do.
+///
+/// [`Storage::select_samples`]: crate::Storage::select_samples
+async fn eval_samples(
+    ctx: &mut Ctx<'_>,
+    r: &RangeAggregation,
+    mut pipeline: Pipeline,
+    entries: SelectRequest,
+) -> Result<StepVectors> {
+    let steps = ctx.steps.clone();
+    let nsteps = steps.len();
+    let lr = &r.range;
+    let bytes = matches!(r.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
+    let req = SampleRequest {
+        matchers: entries.matchers,
+        start: entries.start,
+        end: entries.end,
+        line_filters: entries.line_filters,
+        bytes,
+    };
+    let mut counter = SeriesCounter::new(ctx, r);
+    let mut series: Vec<SampleSeries> = Vec::new();
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut any_at: Vec<bool> = vec![false; nsteps];
+    let absent = r.op == RangeOp::AbsentOverTime;
+    let all = |_: &str| true;
+    let mut find = |labels: &std::sync::Arc<LabelSet>,
+                    meta: &[(String, String)],
+                    series: &mut Vec<SampleSeries>,
+                    budget: &Budget|
+     -> Result<usize> {
+        // Only leading filters, already applied by storage: the series is
+        // the stream's labels with the entry's structured metadata.
+        pipeline.process(0, "", labels, meta, true);
+        let lbs = &mut pipeline.lbs;
+        let h = lbs.key_hash(&all);
+        let slot = index.entry(h).or_default();
+        if let Some(&i) = slot.iter().find(|&&i| lbs.key_eq(&series[i].labels, &all)) {
+            return Ok(i);
+        }
+        series.push(SampleSeries {
+            labels: lbs.build_filtered(&all),
+            counts: vec![0; nsteps],
+            sums: vec![0.0; nsteps],
+        });
+        slot.push(series.len() - 1);
+        let i = series.len() - 1;
+        counter.add(&series[i].labels, series.len(), budget)?;
+        Ok(i)
+    };
+    let mut stream = ctx.storage.select_samples(&req);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(Error::Storage)?;
+        ctx.budget
+            .charge(usize::try_from(batch.scanned_bytes).unwrap_or(usize::MAX))?;
+        if batch.is_empty() {
+            continue;
+        }
+        let mut stream_idx: Option<usize> = None;
+        for (i, &ts) in batch.timestamps.iter().enumerate() {
+            let span = step_span(&steps, ts, lr.offset, lr.range);
+            if span.is_empty() {
+                continue;
+            }
+            if absent {
+                any_at[span].iter_mut().for_each(|a| *a = true);
+                continue;
+            }
+            let meta = batch.metadata(i);
+            let idx = if meta.is_empty() {
+                match stream_idx {
+                    Some(x) => x,
+                    None => {
+                        let x = find(&batch.labels, meta, &mut series, &ctx.budget)?;
+                        stream_idx = Some(x);
+                        x
+                    }
+                }
+            } else {
+                find(&batch.labels, meta, &mut series, &ctx.budget)?
+            };
+            let st = &mut series[idx];
+            if bytes {
+                let b = batch.bytes.get(i).copied().unwrap_or(0) as f64;
+                for s in span {
+                    st.counts[s] += 1;
+                    st.sums[s] += b;
+                }
+            } else {
+                for c in &mut st.counts[span] {
+                    *c += 1;
+                }
+            }
+        }
+    }
+    let mut out: StepVectors = vec![Vec::new(); nsteps];
+    if absent {
+        let labels = absent_labels(lr);
+        for (s, any) in any_at.iter().enumerate() {
+            if !any {
+                out[s].push((labels.clone(), 1.0));
+            }
+        }
+        return Ok(out);
+    }
+    for st in &series {
+        for s in 0..nsteps {
+            let n = st.counts[s];
+            if n == 0 {
+                continue;
+            }
+            let end = steps[s] - lr.offset;
+            let range_s = (end - (end - lr.range)) as f64 / 1e9;
+            let v = match r.op {
+                RangeOp::CountOverTime => n as f64,
+                RangeOp::Rate => n as f64 / range_s,
+                RangeOp::BytesOverTime => st.sums[s],
+                _ => st.sums[s] / range_s,
+            };
+            out[s].push((st.labels.clone(), v));
         }
         ctx.budget.check()?;
     }

@@ -7,7 +7,10 @@
 //! stored as their JSON text, a missing path gives `""`.
 
 use super::extract::Extractor;
-use super::json_scan::{each_member, kind_at, push_string, skip_ws, Kind, ScanError, ScanResult};
+use super::json_scan::{
+    each_member, kind_at, push_string, scan_string, skip_value, skip_ws, Kind, ScanError,
+    ScanResult,
+};
 use super::labels::{errors, LabelsBuilder};
 use crate::syntax::ast::Extraction;
 
@@ -22,7 +25,7 @@ pub(crate) enum Step {
 #[derive(Debug, Clone)]
 pub(crate) struct JsonParser {
     paths: Vec<(String, Vec<Step>)>,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
     val: String,
     key: String,
     prefix: String,
@@ -47,13 +50,13 @@ impl JsonParser {
     }
 
     pub(crate) fn process(&mut self, line: &str, lbs: &mut LabelsBuilder) {
-        self.ex.begin();
+        self.ex.begin(lbs);
         let b = line.as_bytes();
         if self.paths.is_empty() {
             let start = skip_ws(b, 0);
             let mut prefix = std::mem::take(&mut self.prefix);
             prefix.clear();
-            if let Err(e) = self.object(b, start, &mut prefix, lbs) {
+            if let Err(e) = self.object(line, start, &mut prefix, lbs) {
                 lbs.set_err(errors::JSON, e);
             }
             self.prefix = prefix;
@@ -78,38 +81,95 @@ impl JsonParser {
         self.paths = paths;
     }
 
+    /// Adds every scalar member of the object at `line[at]` (and, flattened
+    /// under `prefix`, of nested objects). Keys and values without escapes
+    /// are borrowed from the line; nothing is copied before the label
+    /// builder stores it.
     fn object(
         &mut self,
-        b: &[u8],
+        line: &str,
         at: usize,
         prefix: &mut String,
         lbs: &mut LabelsBuilder,
     ) -> ScanResult<usize> {
-        each_member(b, at, |key, kesc, vs, ve| {
-            let plen = prefix.len();
-            self.key.clear();
-            push_string(key, kesc, &mut self.key)?;
-            if !prefix.is_empty() {
-                prefix.push('_');
+        let b = line.as_bytes();
+        if b.get(at) != Some(&b'{') {
+            return Err(ScanError(NOT_CLOSED));
+        }
+        let mut j = skip_ws(b, at + 1);
+        if b.get(j) == Some(&b'}') {
+            return Ok(j + 1);
+        }
+        loop {
+            if b.get(j) != Some(&b'"') {
+                return Err(ScanError("Malformed object key"));
             }
-            prefix.push_str(&self.key);
-            match kind_at(b, vs)? {
-                Kind::Object => {
-                    self.object(b, vs, prefix, lbs)?;
-                }
-                Kind::Array => {}
-                _ => {
-                    self.val.clear();
-                    value_text(b, vs, ve, &mut self.val)?;
-                    let val = std::mem::take(&mut self.val);
-                    self.ex.set(lbs, prefix, &val);
-                    self.val = val;
-                }
+            let (kend, kesc) = scan_string(b, j)?;
+            let key_at = (j + 1, kend - 1);
+            j = skip_ws(b, kend);
+            if b.get(j) != Some(&b':') {
+                return Err(ScanError("Malformed object: missing ':'"));
             }
-            prefix.truncate(plen);
-            Ok(true)
-        })
+            let vs = skip_ws(b, j + 1);
+            // The value is scanned (and, for objects and arrays, matched to
+            // its end) before any label of it is added.
+            let (ve, vesc) = match b.get(vs) {
+                Some(b'"') => scan_string(b, vs)?,
+                _ => (skip_value(b, vs)?, false),
+            };
+            let kind = kind_at(b, vs)?;
+            if kesc {
+                // Decoded (and so checked) even when the value is skipped.
+                self.key.clear();
+                push_string(&b[key_at.0..key_at.1], true, &mut self.key)?;
+            }
+            if kind != Kind::Array {
+                let key: &str = if kesc {
+                    &self.key
+                } else {
+                    slice(line, key_at.0, key_at.1)
+                };
+                let plen = prefix.len();
+                let name: &str = if prefix.is_empty() && kind != Kind::Object {
+                    key
+                } else {
+                    if !prefix.is_empty() {
+                        prefix.push('_');
+                    }
+                    prefix.push_str(key);
+                    prefix
+                };
+                match kind {
+                    Kind::Object => {
+                        self.object(line, vs, prefix, lbs)?;
+                    }
+                    Kind::Str if vesc => {
+                        self.val.clear();
+                        push_string(&b[vs + 1..ve - 1], true, &mut self.val)?;
+                        self.ex.set(lbs, name, &self.val);
+                    }
+                    Kind::Str => self.ex.set(lbs, name, slice(line, vs + 1, ve - 1)),
+                    Kind::Null => self.ex.set(lbs, name, ""),
+                    _ => self.ex.set(lbs, name, slice(line, vs, ve)),
+                }
+                prefix.truncate(plen);
+            }
+            j = skip_ws(b, ve);
+            match b.get(j) {
+                Some(b',') => j = skip_ws(b, j + 1),
+                Some(b'}') => return Ok(j + 1),
+                _ => return Err(ScanError(NOT_CLOSED)),
+            }
+        }
     }
+}
+
+const NOT_CLOSED: &str = "Value looks like object, but can't find closing '}' symbol";
+
+/// `line[s..e]`, where both ends sit next to ASCII delimiters (so on
+/// character boundaries); empty if not.
+fn slice(line: &str, s: usize, e: usize) -> &str {
+    line.get(s..e).unwrap_or_default()
 }
 
 /// The label text of the value at `b[s..e]` (`e` is the end found by

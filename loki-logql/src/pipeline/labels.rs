@@ -29,6 +29,11 @@ pub(crate) struct LabelsBuilder {
     /// A one-word filter of the stream's label names (see `name_bit`).
     base_bits: u64,
     slots: Vec<(String, String)>,
+    /// Per slot, the stamp of the parser run that set it (0: anything
+    /// else), so a parser can keep the first value of a repeated key.
+    owners: Vec<u32>,
+    /// The last stamp handed out.
+    stamp: u32,
     live: usize,
     /// `name_bit`s of the live slots (stale bits only cost a search).
     slot_bits: u64,
@@ -64,7 +69,7 @@ impl LabelsBuilder {
         self.slot_bits = 0;
         let base = self.base.clone();
         for (k, v) in base.iter() {
-            self.push_slot(k, v);
+            self.push_slot(k, v, 0);
         }
         let meta = std::mem::take(&mut self.meta);
         for (k, v) in &meta {
@@ -73,7 +78,7 @@ impl LabelsBuilder {
         self.meta = meta;
     }
 
-    fn push_slot(&mut self, k: &str, v: &str) {
+    fn push_slot(&mut self, k: &str, v: &str, owner: u32) {
         self.slot_bits |= name_bit(k);
         if self.live < self.slots.len() {
             let s = &mut self.slots[self.live];
@@ -81,10 +86,39 @@ impl LabelsBuilder {
             s.0.push_str(k);
             s.1.clear();
             s.1.push_str(v);
+            self.owners[self.live] = owner;
         } else {
             self.slots.push((k.to_owned(), v.to_owned()));
+            self.owners.push(owner);
         }
         self.live += 1;
+    }
+
+    /// A stamp for one parser run over one line (see [`Self::set_once`]).
+    pub(crate) fn new_stamp(&mut self) -> u32 {
+        self.stamp = self.stamp.wrapping_add(1).max(1);
+        self.stamp
+    }
+
+    /// Sets `name` unless the run with this `stamp` already set it (the
+    /// first value of a repeated key wins).
+    pub(crate) fn set_once(&mut self, name: &str, value: &str, stamp: u32) {
+        if name == ERROR_LABEL || name == ERROR_DETAILS_LABEL {
+            return;
+        }
+        self.ensure();
+        if self.slot_bits & name_bit(name) != 0 {
+            if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
+                if self.owners[i] != stamp {
+                    self.owners[i] = stamp;
+                    let v = &mut self.slots[i].1;
+                    v.clear();
+                    v.push_str(value);
+                }
+                return;
+            }
+        }
+        self.push_slot(name, value, stamp);
     }
 
     /// Whether the stream labels hold `name` (for the `_extracted` suffix).
@@ -124,13 +158,15 @@ impl LabelsBuilder {
         }
         self.ensure();
         if self.slot_bits & name_bit(name) != 0 {
-            if let Some(s) = self.slots[..self.live].iter_mut().find(|(k, _)| k == name) {
-                s.1.clear();
-                s.1.push_str(value);
+            if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
+                self.owners[i] = 0;
+                let v = &mut self.slots[i].1;
+                v.clear();
+                v.push_str(value);
                 return;
             }
         }
-        self.push_slot(name, value);
+        self.push_slot(name, value, 0);
     }
 
     /// Removes `name`.
@@ -147,6 +183,7 @@ impl LabelsBuilder {
         if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
             self.live -= 1;
             self.slots.swap(i, self.live);
+            self.owners.swap(i, self.live);
         }
     }
 
@@ -160,6 +197,7 @@ impl LabelsBuilder {
             } else {
                 self.live -= 1;
                 self.slots.swap(i, self.live);
+                self.owners.swap(i, self.live);
             }
         }
     }

@@ -17,7 +17,7 @@ pub(crate) struct LogfmtParser {
     keep_empty: bool,
     /// `(label, key)` pairs; empty = all keys.
     params: Vec<(String, String)>,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
     val: String,
 }
 
@@ -52,7 +52,7 @@ impl LogfmtParser {
     }
 
     pub(crate) fn process(&mut self, line: &str, lbs: &mut LabelsBuilder) {
-        self.ex.begin();
+        self.ex.begin(lbs);
         let b = line.as_bytes();
         let mut i = 0;
         // With an extraction list, stop once every key has been seen
@@ -97,19 +97,24 @@ impl LogfmtParser {
                             None => continue,
                         }
                     };
-                    self.val.clear();
-                    match value {
-                        Value::Raw(v) => self.val.push_str(v),
-                        Value::Quoted(v) => unquote(v, &mut self.val),
-                    }
-                    if self.val.is_empty() && !self.keep_empty {
+                    // Borrowed from the line unless it has escapes.
+                    let value: &str = match value {
+                        Value::Raw(v) => v,
+                        Value::Quoted(v) if memchr::memchr(b'\\', v.as_bytes()).is_none() => v,
+                        Value::Quoted(v) => {
+                            self.val.clear();
+                            unquote(v, &mut self.val);
+                            &self.val
+                        }
+                    };
+                    if value.is_empty() && !self.keep_empty {
                         continue;
                     }
                     if let Some(ix) = idx.filter(|&ix| ix < 64) {
                         found |= 1 << ix;
                     }
                     let label = idx.map_or(key, |ix| self.params[ix].0.as_str());
-                    self.ex.set(lbs, label, &self.val);
+                    self.ex.set(lbs, label, value);
                 }
             }
         }

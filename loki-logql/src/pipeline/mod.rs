@@ -137,6 +137,19 @@ impl Pipeline {
                 }
             });
         }
+        // Parser label hints: a parser followed by a `keep` only adds the
+        // names that can still be seen.
+        for (i, st) in out.iter_mut().enumerate() {
+            let ex = match st {
+                StageImpl::Json(p) => &mut p.ex,
+                StageImpl::Logfmt(p) => &mut p.ex,
+                StageImpl::Regexp(p) => &mut p.ex,
+                StageImpl::Pattern(p) => &mut p.ex,
+                StageImpl::Unpack(p) => &mut p.ex,
+                _ => continue,
+            };
+            ex.wanted = extract::wanted_after(&stages[i + 1..]);
+        }
         let leading_filters = out
             .iter()
             .take_while(|s| matches!(s, StageImpl::Filter(_)))

@@ -20,7 +20,7 @@ enum Part {
 #[derive(Debug, Clone)]
 pub(crate) struct PatternParser {
     parts: Vec<Part>,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
 }
 
 impl PatternParser {
@@ -42,7 +42,7 @@ impl PatternParser {
 
     pub(crate) fn process(&mut self, line: &str, lbs: &mut LabelsBuilder) {
         let buf = &mut self.ex;
-        buf.begin();
+        buf.begin(lbs);
         let mut rest = line;
         let mut parts: &[Part] = &self.parts;
         if let Some(Part::Lit(f)) = parts.first() {

@@ -12,7 +12,7 @@ pub(crate) struct RegexpParser {
     re: Regex,
     names: Vec<(usize, String)>,
     locs: CaptureLocations,
-    ex: Extractor,
+    pub(crate) ex: Extractor,
 }
 
 impl RegexpParser {
@@ -34,7 +34,7 @@ impl RegexpParser {
     }
 
     pub(crate) fn process(&mut self, line: &str, lbs: &mut LabelsBuilder) {
-        self.ex.begin();
+        self.ex.begin(lbs);
         if self.re.captures_read(&mut self.locs, line).is_none() {
             return;
         }

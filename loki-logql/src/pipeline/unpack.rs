@@ -8,7 +8,7 @@ use super::labels::{errors, LabelsBuilder};
 /// A compiled `unpack` stage.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Unpacker {
-    ex: Extractor,
+    pub(crate) ex: Extractor,
     key: String,
     val: String,
 }
@@ -21,7 +21,7 @@ impl Unpacker {
         lbs: &mut LabelsBuilder,
         out: &mut String,
     ) -> bool {
-        self.ex.begin();
+        self.ex.begin(lbs);
         let b = line.as_bytes();
         let mut entry = false;
         out.clear();
