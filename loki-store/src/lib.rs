@@ -85,7 +85,9 @@ mod query;
 mod retention;
 mod store;
 mod stream;
+mod tail;
 mod tenant;
+mod volume;
 pub mod wal;
 
 pub use config::{Clock, Limits, StoreConfig};
@@ -97,4 +99,8 @@ pub use query::{QueryEntry, StreamEntries};
 pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};
 pub use store::{FlushSummary, Store};
 pub use stream::PushEntry;
+pub use tail::{
+    DroppedEntry, TailBatch, TailStream, TailSubscription, TAIL_DROPPED_REMEMBERED,
+    TAIL_QUEUE_ENTRIES,
+};
 pub use tenant::{validate_tenant, MAX_TENANT_LEN};

@@ -60,6 +60,7 @@ pub(crate) struct Inner {
     /// Delete request updates run one at a time.
     pub(crate) deletes_lock: tokio::sync::Mutex<()>,
     pub(crate) cache: Mutex<ChunkCache>,
+    pub(crate) tail: crate::tail::TailHub,
 }
 
 /// The storage engine. Cheap to clone; every clone is the same engine.
@@ -211,6 +212,7 @@ impl Store {
             flushing: tokio::sync::Mutex::new(()),
             deletes_lock: tokio::sync::Mutex::new(()),
             cache,
+            tail: Default::default(),
         });
         load_segments(&inner).await?;
         load_deletes(&inner).await?;
@@ -379,6 +381,7 @@ impl Store {
             .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?;
             work = logged?;
         }
+        inner.tail.publish(tenant_id, &work);
         let max_age = inner.max_age_ns();
         let wall = inner.config.clock.now();
         for (stream, entries) in work {
