@@ -97,6 +97,7 @@
 mod error;
 mod eval;
 mod pipeline;
+pub mod split;
 pub mod storage;
 mod syntax;
 mod template;
