@@ -101,6 +101,6 @@ pub use store::{FlushSummary, Store};
 pub use stream::PushEntry;
 pub use tail::{
     DroppedEntry, TailBatch, TailStream, TailSubscription, TAIL_DROPPED_REMEMBERED,
-    TAIL_QUEUE_ENTRIES,
+    TAIL_QUEUE_BYTES, TAIL_QUEUE_ENTRIES,
 };
 pub use tenant::{validate_tenant, MAX_TENANT_LEN};

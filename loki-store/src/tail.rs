@@ -1,7 +1,7 @@
 //! Live tailing: subscribers receive every accepted push of their tenants
 //! as soon as it is durable (written to the WAL, when there is one).
 //!
-//! Each subscriber has its own bounded queue. A subscriber that falls
+//! Each subscriber has its own queue, bounded in entries and bytes. A subscriber that falls
 //! behind does not slow pushes down nor grow without bound: entries that
 //! do not fit are counted as dropped, with their labels and timestamps
 //! kept (up to a bound) so a client can be told what it missed, as Loki's
@@ -19,6 +19,9 @@ use crate::Store;
 
 /// Entries a subscriber may have queued before new ones are dropped.
 pub const TAIL_QUEUE_ENTRIES: usize = 10_000;
+
+/// Line bytes a subscriber may have queued before new entries are dropped.
+pub const TAIL_QUEUE_BYTES: usize = 16 << 20;
 
 /// Dropped entries remembered per receive (more are only counted).
 pub const TAIL_DROPPED_REMEMBERED: usize = 1_000;
@@ -61,6 +64,7 @@ pub struct TailBatch {
 struct Queue {
     streams: VecDeque<TailStream>,
     entries: usize,
+    bytes: usize,
     dropped: Vec<DroppedEntry>,
     dropped_count: usize,
 }
@@ -94,12 +98,19 @@ impl TailHub {
                 entries: entries.clone(),
             })
             .collect();
+        let sizes: Vec<usize> = streams
+            .iter()
+            .map(|s| s.entries.iter().map(|e| e.line.len()).sum())
+            .collect();
         for subscriber in subscribers {
             {
                 let mut queue = subscriber.queue.lock();
-                for stream in &streams {
-                    if queue.entries + stream.entries.len() <= TAIL_QUEUE_ENTRIES {
+                for (stream, bytes) in streams.iter().zip(&sizes) {
+                    if queue.entries + stream.entries.len() <= TAIL_QUEUE_ENTRIES
+                        && queue.bytes + bytes <= TAIL_QUEUE_BYTES
+                    {
                         queue.entries += stream.entries.len();
+                        queue.bytes += bytes;
                         queue.streams.push_back(stream.clone());
                         continue;
                     }
@@ -256,5 +267,26 @@ mod tests {
         assert_eq!(got.dropped_count, 2 * big);
         assert_eq!(got.dropped.len(), super::TAIL_DROPPED_REMEMBERED);
         assert_eq!(got.dropped[0].timestamp, NOW + big as i64);
+    }
+
+    #[tokio::test]
+    async fn queued_bytes_are_bounded_too() {
+        let mut config = StoreConfig::in_memory();
+        config.limits = crate::Limits::unlimited();
+        let store = Store::open(config).await.unwrap();
+        let tail = store.tail(&["a"]);
+        let line = "x".repeat(1 << 20);
+        let n = super::TAIL_QUEUE_BYTES / line.len();
+        for i in 0..n + 1 {
+            let streams = vec![PushStream {
+                labels: Labels::new([("app", "x")]).unwrap(),
+                entries: vec![PushEntry::new(NOW + i as i64, line.clone())],
+            }];
+            store.push_at("a", streams, NOW).await.unwrap();
+        }
+        let got = tail.recv().await;
+        assert_eq!(got.streams.len(), n);
+        assert_eq!(got.dropped_count, 1);
+        assert_eq!(got.dropped[0].timestamp, NOW + n as i64);
     }
 }
