@@ -548,3 +548,76 @@ async fn tail_streams_backfill_then_live_pushes_through_the_pipeline() {
     assert_eq!(status, 400, "{body}");
     let _ = stop.send(());
 }
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+async fn next_json(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Message::Text(text) = message else {
+        panic!("{message:?}")
+    };
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn legacy_tail_shape_and_dropped_entries_for_a_burst_too_large_to_queue() {
+    let state = state("").await;
+    let now = now_ns();
+    let before =
+        format!(r#"{{"streams":[{{"stream":{{"app":"shop"}},"values":[["{now}","before"]]}}]}}"#);
+    assert_eq!(
+        push_json(&state, "/loki/api/v1/push", &before).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (addr, stop) = start(state.clone()).await;
+    let query = enc(r#"{app="shop"}"#);
+    let since = now - 60_000_000_000;
+    let url = format!("ws://{addr}/api/prom/tail?query={query}&start={since}");
+    let (mut legacy, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let v = next_json(&mut legacy).await;
+    let streams = v["streams"].as_array().unwrap();
+    assert_eq!(
+        streams[0]["labels"],
+        "{app=\"shop\", service_name=\"shop\"}"
+    );
+    assert_eq!(streams[0]["entries"][0]["line"], "before");
+    assert!(streams[0]["entries"][0]["ts"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+
+    let url = format!("ws://{addr}/loki/api/v1/tail?query={query}&start={since}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let _backfill = next_json(&mut ws).await;
+    let burst = loki::store::TAIL_QUEUE_ENTRIES + 1;
+    let values: Vec<Value> = (0..burst)
+        .map(|i| serde_json::json!([(now + 1 + i as i64).to_string(), "x"]))
+        .collect();
+    let body = serde_json::json!({"streams": [{"stream": {"app": "shop"}, "values": values}]});
+    assert_eq!(
+        push_json(&state, "/loki/api/v1/push", &body.to_string())
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let v = next_json(&mut ws).await;
+    assert!(v.get("streams").is_none(), "{v}");
+    let dropped = v["dropped_entries"].as_array().unwrap();
+    assert_eq!(dropped.len(), loki::store::TAIL_DROPPED_REMEMBERED);
+    assert_eq!(dropped[0]["labels"]["app"], "shop");
+    assert_eq!(dropped[0]["timestamp"], (now + 1).to_string());
+    let _ = stop.send(());
+}

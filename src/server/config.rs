@@ -221,6 +221,9 @@ pub struct Config {
     pub ingester: IngesterConfig,
     /// `compactor`: compaction and retention.
     pub compactor: CompactorConfig,
+    /// `overrides`: per-tenant `limits_config` keys, as in Loki's runtime
+    /// configuration file; keys not given inherit `limits_config`.
+    pub overrides: BTreeMap<String, Mapping>,
 }
 
 /// `server`.
@@ -699,6 +702,11 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.codec()?;
+        for tenant in self.overrides.keys() {
+            loki_store::validate_tenant(tenant)
+                .map_err(|e| ConfigError::Invalid(format!("overrides: tenant {tenant:?}: {e}")))?;
+            self.tenant_limits(tenant)?;
+        }
         if !["trace", "debug", "info", "warn", "error"]
             .contains(&self.server.log_level.to_ascii_lowercase().as_str())
         {
@@ -793,9 +801,47 @@ impl Config {
         out
     }
 
-    /// The store's limits for every tenant.
+    /// The limits of `tenant`: `limits_config` with the tenant's
+    /// `overrides` over it.
+    ///
+    /// ```
+    /// use loki::server::Config;
+    /// let c = Config::from_yaml("limits_config:\n  max_line_size: 1KB\noverrides:\n  big:\n    max_line_size: 1MB\n")?;
+    /// assert_eq!(c.tenant_limits("big")?.max_line_size.0, 1 << 20);
+    /// assert_eq!(c.tenant_limits("other")?.max_line_size.0, 1 << 10);
+    /// # Ok::<(), loki::server::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::Yaml`] naming an unknown or mistyped override key.
+    pub fn tenant_limits(&self, tenant: &str) -> Result<LimitsConfig, ConfigError> {
+        let Some(over) = self.overrides.get(tenant) else {
+            return Ok(self.limits_config.clone());
+        };
+        let mut tree = serde_yaml_ng::to_value(&self.limits_config)
+            .map_err(|e| ConfigError::Yaml(e.to_string()))?;
+        if let Value::Mapping(map) = &mut tree {
+            for (k, v) in over {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        serde_path_to_error::deserialize(tree).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                String::new()
+            } else {
+                format!(".{path}")
+            };
+            ConfigError::Yaml(format!("overrides.{tenant}{key}: {}", e.into_inner()))
+        })
+    }
+
+    /// The store's limits for every tenant without overrides.
     pub fn store_limits(&self) -> Limits {
-        let l = &self.limits_config;
+        self.store_limits_of(&self.limits_config)
+    }
+
+    fn store_limits_of(&self, l: &LimitsConfig) -> Limits {
         let mut limits = Limits::default();
         limits.max_streams_per_tenant =
             match (l.max_streams_per_user, l.max_global_streams_per_user) {
@@ -819,9 +865,14 @@ impl Config {
         limits
     }
 
-    /// The evaluator's limits.
-    pub fn query_limits(&self) -> loki_logql::Limits {
-        let l = &self.limits_config;
+    /// The evaluator's limits for a query of `tenants`: the tenant's own
+    /// for one tenant, `limits_config`'s for several.
+    pub fn query_limits(&self, tenants: &[String]) -> loki_logql::Limits {
+        let own = match tenants {
+            [tenant] => self.tenant_limits(tenant).ok(),
+            _ => None,
+        };
+        let l = own.as_ref().unwrap_or(&self.limits_config);
         loki_logql::Limits {
             max_series: l.max_query_series,
             max_entries: l.max_entries_limit_per_query,
@@ -902,6 +953,12 @@ impl Config {
         store.flush_check_period = self.ingester.flush_check_period.0;
         store.compaction_interval = self.compactor.compaction_interval.0;
         store.limits = self.store_limits();
+        for tenant in self.overrides.keys() {
+            let limits = self.tenant_limits(tenant)?;
+            store
+                .tenant_limits
+                .insert(tenant.clone(), self.store_limits_of(&limits));
+        }
         Ok(store)
     }
 }
@@ -1023,6 +1080,35 @@ mod tests {
         assert!(err.to_string().contains("http_listen_port"), "{err}");
         let err = Config::from_args(["-config.file=/nonexistent/loki.yaml"]).unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }));
+    }
+
+    #[test]
+    fn tenant_overrides_inherit_the_defaults() {
+        let c = Config::from_yaml(
+            "limits_config:\n  ingestion_rate_mb: 2\n  max_entries_limit_per_query: 100\noverrides:\n  big:\n    ingestion_rate_mb: 20\n    max_entries_limit_per_query: 1000\n",
+        )
+        .unwrap();
+        let store = c.store_config().unwrap();
+        assert_eq!(store.limits.ingestion_rate_bytes, 2.0 * 1024.0 * 1024.0);
+        let big = store.limits_for("big");
+        assert_eq!(big.ingestion_rate_bytes, 20.0 * 1024.0 * 1024.0);
+        assert_eq!(big.max_label_names_per_series, 15);
+        assert_eq!(c.query_limits(&["big".to_owned()]).max_entries, 1000);
+        assert_eq!(c.query_limits(&["small".to_owned()]).max_entries, 100);
+        assert_eq!(
+            c.query_limits(&["big".to_owned(), "small".to_owned()])
+                .max_entries,
+            100
+        );
+        let err = Config::from_yaml("overrides:\n  big:\n    ingestion_rate: 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingestion_rate"), "{err}");
+        let err = Config::from_yaml("overrides:\n  big:\n    max_line_size: huge\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overrides.big.max_line_size"), "{err}");
+        assert!(Config::from_yaml("overrides:\n  'a/b': {}\n").is_err());
     }
 
     #[test]

@@ -169,7 +169,7 @@ pub fn app(state: AppState) -> Router {
             get(volume::range).post(volume::range),
         )
         .route("/loki/api/v1/tail", get(tail::tail))
-        .route("/api/prom/tail", get(tail::tail))
+        .route("/api/prom/tail", get(tail::legacy_tail))
         .route("/api/prom/query", get(legacy::query).post(legacy::query))
         .route("/api/prom/label", get(legacy::labels).post(legacy::labels))
         .route(

@@ -42,7 +42,8 @@ pub(crate) async fn evaluate(
     query: &str,
     params: QueryParams,
 ) -> Result<(QueryResult, Value), ApiError> {
-    let limits = state.config.query_limits();
+    let tenants = state.tenants(headers)?;
+    let limits = state.config.query_limits(&tenants);
     if params.limit > limits.max_entries {
         return Err(ApiError::bad_request(format!(
             "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
@@ -50,10 +51,11 @@ pub(crate) async fn evaluate(
         )));
     }
     let expr = loki_logql::parse(query)?;
-    let tenants = state.tenants(headers)?;
     let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
     let storage = Counted::new(state.store.logql_storage(&tenants));
     let counters = storage.counters.clone();
+    let max_series = limits.max_series;
+    let timeout = limits.timeout;
     let engine = Engine::new(storage).with_limits(limits);
     let split = state.config.limits_config.split_queries_by_interval.0;
     let interval = i64::try_from(split.as_nanos()).unwrap_or(i64::MAX);
@@ -65,7 +67,7 @@ pub(crate) async fn evaluate(
         .clamp(1, cores);
     let splits = AtomicU64::new(0);
     let started = Instant::now();
-    let result = loki_logql::split::query_split(&expr, &params, interval, parallelism, |p| {
+    let split = loki_logql::split::query_split(&expr, &params, interval, parallelism, |p| {
         splits.fetch_add(1, Ordering::Relaxed);
         let engine = engine.clone();
         let expr = expr.clone();
@@ -79,8 +81,20 @@ pub(crate) async fn evaluate(
                     })
                 })?
         }
-    })
-    .await?;
+    });
+    // The whole query, all slices together, has `query_timeout`.
+    let result = match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, split)
+            .await
+            .map_err(|_| loki_logql::Error::Timeout)??,
+        None => split.await?,
+    };
+    // Each slice kept to `max_series`; the merged matrix must too.
+    if let QueryResult::Matrix(series) = &result {
+        if series.len() > max_series {
+            return Err(loki_logql::Error::MaxSeries { limit: max_series }.into());
+        }
+    }
     let stats = stats::stats(&counters, started.elapsed(), &result, splits.into_inner());
     Ok((result, stats))
 }

@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Response};
 use loki_index::Labels;
 use loki_logql::{
     ast::LogExpr, Direction, Engine, Expr, LabelSet, MemoryStorage, QueryParams, QueryResult,
+    Stream,
 };
-use loki_store::{TailBatch, TailSubscription};
+use loki_store::{DroppedEntry, TailBatch, TailSubscription};
 use serde_json::{json, Value};
 
+use super::legacy::rfc3339_nano;
 use super::params;
 use super::query::{evaluate, required};
 use super::{ApiError, AppState};
@@ -36,6 +38,8 @@ struct Tail {
     limit: usize,
     delay: Duration,
     start: i64,
+    /// `/api/prom/tail`: Loki's legacy message shape.
+    legacy: bool,
 }
 
 fn parse(params: &HashMap<String, String>) -> Result<Tail, ApiError> {
@@ -68,17 +72,41 @@ fn parse(params: &HashMap<String, String>) -> Result<Tail, ApiError> {
         limit,
         delay: Duration::from_secs(delay),
         start,
+        legacy: false,
     })
 }
 
 pub(crate) async fn tail(
+    state: State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    start(state, headers, raw, ws, false).await
+}
+
+/// `/api/prom/tail`: the same, with streams as
+/// `{"labels":"{…}","entries":[{"ts":"<RFC 3339>","line":"…"}]}` and dropped
+/// entries as `{"labels":"{…}","timestamp":"<RFC 3339>"}`.
+pub(crate) async fn legacy_tail(
+    state: State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    start(state, headers, raw, ws, true).await
+}
+
+async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    legacy: bool,
 ) -> Result<Response, ApiError> {
     let params = params::collect(raw.as_deref(), &headers, &[]);
-    let tail = parse(&params)?;
+    let mut tail = parse(&params)?;
+    tail.legacy = legacy;
     let tenants = state.tenants(&headers)?;
     let ws = match ws {
         Ok(ws) => ws,
@@ -134,14 +162,15 @@ async fn run(
             }
         };
         if !backfill.is_empty() {
-            let message = json!({ "streams": backfill }).to_string();
+            let message = json!({ "streams": streams_value(&backfill, tail.legacy) }).to_string();
             socket
                 .send(Message::Text(message.into()))
                 .await
                 .map_err(|e| e.to_string())?;
         }
     }
-    let mut engine_limits = state.config.query_limits();
+    let tenants = state.tenants(&headers).unwrap_or_default();
+    let mut engine_limits = state.config.query_limits(&tenants);
     engine_limits.max_entries = usize::MAX;
     loop {
         let mut batch = tokio::select! {
@@ -159,7 +188,7 @@ async fn run(
                 batch.dropped_count += more.dropped_count;
             }
         }
-        let message = evaluate_batch(&tail.expr, &batch, &engine_limits, &mut seen, cutoff).await;
+        let message = evaluate_batch(&tail, &batch, &engine_limits, &mut seen, cutoff).await;
         if let Some(message) = message {
             socket
                 .send(Message::Text(message.to_string().into()))
@@ -167,6 +196,41 @@ async fn run(
                 .map_err(|e| e.to_string())?;
         }
     }
+}
+
+/// Streams as v1 (`stream` and `values`) or legacy (`labels` and `entries`).
+fn streams_value(streams: &[Stream], legacy: bool) -> Value {
+    if !legacy {
+        return json!(streams);
+    }
+    streams
+        .iter()
+        .map(|s| {
+            let entries: Vec<Value> = s
+                .entries
+                .iter()
+                .map(|e| json!({ "ts": rfc3339_nano(e.timestamp), "line": e.line }))
+                .collect();
+            json!({ "labels": s.labels.to_string(), "entries": entries })
+        })
+        .collect()
+}
+
+/// A dropped entry: v1 (labels object, timestamp in ns) or legacy (labels
+/// text, RFC 3339 timestamp).
+fn dropped_value(d: &DroppedEntry, legacy: bool) -> Value {
+    if legacy {
+        let labels = label_set(&d.labels)
+            .map(|l| l.to_string())
+            .unwrap_or_default();
+        return json!({ "labels": labels, "timestamp": rfc3339_nano(d.timestamp) });
+    }
+    let labels: serde_json::Map<String, Value> = d
+        .labels
+        .iter()
+        .map(|(n, v)| (n.to_owned(), Value::String(v.to_owned())))
+        .collect();
+    json!({ "labels": labels, "timestamp": d.timestamp.to_string() })
 }
 
 /// `{a="b"}` text the LogQL label parser reads back to the same set.
@@ -196,12 +260,13 @@ fn label_set(labels: &Labels) -> Option<LabelSet> {
 
 /// Runs one pushed batch through the query; the message to send, if any.
 async fn evaluate_batch(
-    expr: &LogExpr,
+    tail: &Tail,
     batch: &TailBatch,
     limits: &loki_logql::Limits,
     seen: &mut Seen,
     cutoff: i64,
 ) -> Option<Value> {
+    let expr = &tail.expr;
     let mut storage = MemoryStorage::new();
     let (mut from, mut through, mut total) = (i64::MAX, i64::MIN, 0usize);
     for stream in &batch.streams {
@@ -245,21 +310,14 @@ async fn evaluate_batch(
     let dropped: Vec<Value> = batch
         .dropped
         .iter()
-        .map(|d| {
-            let labels: serde_json::Map<String, Value> = d
-                .labels
-                .iter()
-                .map(|(n, v)| (n.to_owned(), Value::String(v.to_owned())))
-                .collect();
-            json!({ "labels": labels, "timestamp": d.timestamp.to_string() })
-        })
+        .map(|d| dropped_value(d, tail.legacy))
         .collect();
     if streams.is_empty() && dropped.is_empty() {
         return None;
     }
     let mut message = serde_json::Map::new();
     if !streams.is_empty() {
-        message.insert("streams".to_owned(), json!(streams));
+        message.insert("streams".to_owned(), streams_value(&streams, tail.legacy));
     }
     if !dropped.is_empty() {
         message.insert("dropped_entries".to_owned(), Value::Array(dropped));
