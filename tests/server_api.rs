@@ -621,3 +621,27 @@ async fn legacy_tail_shape_and_dropped_entries_for_a_burst_too_large_to_queue() 
     assert_eq!(dropped[0]["timestamp"], (now + 1).to_string());
     let _ = stop.send(());
 }
+
+#[tokio::test]
+async fn tenant_overrides_apply_to_queries() {
+    let state = state(
+        "auth_enabled: true\nlimits_config:\n  max_entries_limit_per_query: 50\noverrides:\n  big:\n    max_entries_limit_per_query: 1000\n",
+    )
+    .await;
+    let uri = format!(
+        "/loki/api/v1/query_range?query={}&limit=100",
+        enc(r#"{app="shop"}"#)
+    );
+    for (tenant, expected) in [
+        ("big", StatusCode::OK),
+        ("small", StatusCode::BAD_REQUEST),
+        ("big|small", StatusCode::BAD_REQUEST),
+    ] {
+        let request = Request::get(&uri)
+            .header("x-scope-orgid", tenant)
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = send(&state, request).await;
+        assert_eq!(status, expected, "{tenant}: {body}");
+    }
+}

@@ -865,14 +865,21 @@ impl Config {
         limits
     }
 
-    /// The evaluator's limits for a query of `tenants`: the tenant's own
-    /// for one tenant, `limits_config`'s for several.
+    /// The limits of a query of `tenants`: the tenant's own for one
+    /// tenant, `limits_config` for several.
+    pub fn limits_for(&self, tenants: &[String]) -> LimitsConfig {
+        match tenants {
+            [tenant] => self
+                .tenant_limits(tenant)
+                .unwrap_or_else(|_| self.limits_config.clone()),
+            _ => self.limits_config.clone(),
+        }
+    }
+
+    /// The evaluator's limits for a query of `tenants` (see
+    /// [`limits_for`](Self::limits_for)).
     pub fn query_limits(&self, tenants: &[String]) -> loki_logql::Limits {
-        let own = match tenants {
-            [tenant] => self.tenant_limits(tenant).ok(),
-            _ => None,
-        };
-        let l = own.as_ref().unwrap_or(&self.limits_config);
+        let l = &self.limits_for(tenants);
         loki_logql::Limits {
             max_series: l.max_query_series,
             max_entries: l.max_entries_limit_per_query,

@@ -115,12 +115,10 @@ pub(crate) async fn track(
     let method = request.method().as_str().to_owned();
     let route = matched.map_or_else(|| "other".to_owned(), |m| route_label(m.as_str()));
     let response = next.run(request).await;
-    state.metrics.request(
-        &method,
-        route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::debug!(%method, %route, status, seconds, "request");
+    state.metrics.request(&method, route, status, seconds);
     response
 }
 

@@ -43,6 +43,7 @@ pub(crate) async fn evaluate(
     params: QueryParams,
 ) -> Result<(QueryResult, Value), ApiError> {
     let tenants = state.tenants(headers)?;
+    let tenant_limits = state.config.limits_for(&tenants);
     let limits = state.config.query_limits(&tenants);
     if params.limit > limits.max_entries {
         return Err(ApiError::bad_request(format!(
@@ -51,20 +52,16 @@ pub(crate) async fn evaluate(
         )));
     }
     let expr = loki_logql::parse(query)?;
-    let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let storage = Counted::new(state.store.logql_storage(&tenants));
+    let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    let storage = Counted::new(state.store.logql_storage(&names));
     let counters = storage.counters.clone();
     let max_series = limits.max_series;
     let timeout = limits.timeout;
     let engine = Engine::new(storage).with_limits(limits);
-    let split = state.config.limits_config.split_queries_by_interval.0;
+    let split = tenant_limits.split_queries_by_interval.0;
     let interval = i64::try_from(split.as_nanos()).unwrap_or(i64::MAX);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parallelism = state
-        .config
-        .limits_config
-        .max_query_parallelism
-        .clamp(1, cores);
+    let parallelism = tenant_limits.max_query_parallelism.clamp(1, cores);
     let splits = AtomicU64::new(0);
     let started = Instant::now();
     let split = loki_logql::split::query_split(&expr, &params, interval, parallelism, |p| {
@@ -175,7 +172,9 @@ pub(crate) async fn range(
     // INTERVAL: the evaluator has no `QueryParams::with_interval` yet; once
     // it does, this is the one place to pass it:
     // `let query_params = query_params.with_interval(interval);`
-    // Until then a positive `interval` is refused rather than ignored.
+    // and such a log query must then run unsplit (a slice would restart
+    // the interval at its start). Until then a positive `interval` is
+    // refused rather than ignored.
     if interval > 0 {
         return Err(ApiError::bad_request(
             "the interval parameter is not supported by this server yet",
