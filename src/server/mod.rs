@@ -1,15 +1,19 @@
-//! A Loki-compatible HTTP server over the crates: push, query, labels and
-//! operations endpoints. It stays thin: parsing and shaping HTTP here, all
-//! logic in the crates.
+//! A Loki-compatible HTTP server over the crates: push (v1 and legacy),
+//! queries (split by time and run in parallel), labels, series, index
+//! stats and volume, live tail over WebSocket, the legacy `/api/prom/*`
+//! paths, deletes and operations (`/ready`, `/metrics`, `/config`,
+//! `/flush`). It stays thin: parsing and shaping HTTP here, all logic in
+//! the crates. [`Config`] reads Loki-style YAML and flags.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! use loki::server::{serve, AppState};
-//! use loki::store::{Store, StoreConfig};
+//! use loki::server::{serve, AppState, Config};
+//! use loki::store::Store;
 //!
-//! let store = Store::open(StoreConfig::filesystem("./data")).await?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3100").await?;
-//! serve(listener, AppState::new(store, false), async {
+//! let config = Config::from_args(["-config.file=loki.yaml"])?.config;
+//! let store = Store::open(config.store_config()?).await?;
+//! let listener = tokio::net::TcpListener::bind(config.listen_address()).await?;
+//! serve(listener, AppState::with_config(store, config), async {
 //!     let _ = tokio::signal::ctrl_c().await;
 //! })
 //! .await?;
