@@ -645,3 +645,35 @@ async fn tenant_overrides_apply_to_queries() {
         assert_eq!(status, expected, "{tenant}: {body}");
     }
 }
+
+#[tokio::test]
+async fn series_without_a_matcher_or_with_braces_lists_every_series() {
+    let state = state("").await;
+    fill(&state).await;
+    let range = format!("start={T0}&end={}", T0 + 600);
+    for uri in [
+        format!("/loki/api/v1/series?{range}"),
+        format!("/loki/api/v1/series?{range}&match[]=%7B%20%7D"),
+    ] {
+        let v = json_of(&state, &uri).await;
+        assert_eq!(v["data"].as_array().unwrap().len(), 3, "{uri}: {v}");
+    }
+    let v = json_of(
+        &state,
+        &format!(
+            "/loki/api/v1/series?{range}&match[]={}&match={}",
+            enc(r#"{app="db"}"#),
+            enc(r#"{app="auth"}"#)
+        ),
+    )
+    .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}");
+    let (status, _) = send(
+        &state,
+        Request::get(format!("/loki/api/v1/series?{range}&match[]=%7Bapp%3D%7D"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

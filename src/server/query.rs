@@ -251,18 +251,25 @@ pub(crate) async fn series(
             .into_owned()
             .collect();
     pairs.extend(url::form_urlencoded::parse(&body).into_owned());
-    let matches: Vec<String> = pairs
+    let mut matches: Vec<String> = pairs
         .into_iter()
         .filter(|(k, _)| k == "match[]" || k == "match")
         .map(|(_, v)| v)
         .collect();
-    if matches.is_empty() {
-        return Err(ApiError::bad_request("0 matcher groups supplied"));
-    }
+    matches.sort();
+    matches.dedup();
+    // No matcher, or a single `{}`, means every series (as Loki 2.9+).
+    let selectors = match matches.as_slice() {
+        [] => vec![None],
+        [only] if only.replace(' ', "") == "{}" => vec![None],
+        _ => matches
+            .iter()
+            .map(|m| selector(Some(m)))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     let mut found: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
     for tenant in state.tenants(&headers)? {
-        for m in &matches {
-            let selector = selector(Some(m))?;
+        for selector in &selectors {
             for labels in state
                 .store
                 .series(&tenant, selector.as_ref(), start, end + 1)
