@@ -135,6 +135,27 @@ async fn config_is_served_and_limits_apply() {
     assert!(yaml.contains("http_listen_port: 3100"), "{yaml}");
     let reparsed = Config::from_yaml(&yaml).unwrap();
     assert_eq!(reparsed.limits_config.max_line_size.0, 10);
+    let (status, diff) = send(
+        &state,
+        Request::get("/config?mode=diff")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(diff.contains("max_entries_limit_per_query: 50"), "{diff}");
+    assert!(!diff.contains("http_listen_port"), "{diff}");
+    let (_, defaults) = send(
+        &state,
+        Request::get("/config?mode=defaults")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        defaults.contains("max_entries_limit_per_query: 5000"),
+        "{defaults}"
+    );
 
     let uri = format!(
         "/loki/api/v1/query_range?query={}&limit=51",

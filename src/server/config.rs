@@ -700,6 +700,46 @@ impl Config {
         serde_yaml_ng::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
 
+    /// The keys whose effective values differ from the defaults, as YAML
+    /// (`{}` when none do).
+    ///
+    /// ```
+    /// use loki::server::Config;
+    /// let c = Config::from_yaml("server:\n  http_listen_port: 3200\n")?;
+    /// assert_eq!(c.diff_from_defaults(), "server:\n  http_listen_port: 3200\n");
+    /// # Ok::<(), loki::server::ConfigError>(())
+    /// ```
+    pub fn diff_from_defaults(&self) -> String {
+        fn diff(value: &Value, default: &Value) -> Option<Value> {
+            match (value, default) {
+                (Value::Mapping(v), Value::Mapping(d)) => {
+                    let mut out = Mapping::new();
+                    for (key, item) in v {
+                        let changed = match d.get(key) {
+                            Some(default) => diff(item, default),
+                            None => Some(item.clone()),
+                        };
+                        if let Some(changed) = changed {
+                            out.insert(key.clone(), changed);
+                        }
+                    }
+                    (!out.is_empty()).then_some(Value::Mapping(out))
+                }
+                (v, d) => (v != d).then(|| v.clone()),
+            }
+        }
+        let value = serde_yaml_ng::to_value(self.effective());
+        let default = serde_yaml_ng::to_value(Config::default().effective());
+        match (value, default) {
+            (Ok(value), Ok(default)) => match diff(&value, &default) {
+                Some(changed) => serde_yaml_ng::to_string(&changed)
+                    .unwrap_or_else(|e| format!("# cannot print: {e}\n")),
+                None => "{}\n".to_owned(),
+            },
+            (Err(e), _) | (_, Err(e)) => format!("# cannot print: {e}\n"),
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.codec()?;
         for tenant in self.overrides.keys() {

@@ -36,7 +36,7 @@ mod volume;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -259,11 +259,26 @@ pub async fn run_maintenance(state: AppState, shutdown: impl std::future::Future
     }
 }
 
-async fn config_yaml(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        state.config.effective().to_yaml(),
-    )
+/// `GET /config`: the effective configuration as YAML; `?mode=defaults`
+/// the defaults, `?mode=diff` only what differs from them (as Loki).
+async fn config_yaml(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let mode = url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "mode")
+        .map(|(_, v)| v.into_owned());
+    let body = match mode.as_deref() {
+        None | Some("") => state.config.effective().to_yaml(),
+        Some("defaults") => Config::default().effective().to_yaml(),
+        Some("diff") => state.config.diff_from_defaults(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown mode {other:?}: expected defaults or diff"
+            )))
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body))
 }
 
 async fn ready() -> &'static str {
