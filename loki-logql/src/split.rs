@@ -28,6 +28,9 @@ use crate::{
     Engine, Error, Expr, LabelSet, QueryParams, QueryResult, Result, Series, Storage, Stream,
 };
 
+/// Most slices one query is cut into.
+pub const MAX_SLICES: usize = 1024;
+
 /// One time slice of a split query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slice {
@@ -42,21 +45,26 @@ pub struct Slice {
 /// `start + k·step` and `end` is the slice's last step; for log queries
 /// slices are half-open `[start, end)` and come in the order they must be
 /// read (newest first for [`Direction::Backward`]). An `interval` ≤ 0, an
-/// instant query, or a range shorter than `interval` gives one slice.
+/// instant query, or a range shorter than `interval` gives one slice. The
+/// interval is widened so there are never more than [`MAX_SLICES`].
 pub fn split_range(params: &QueryParams, interval: i64, metric: bool) -> Vec<Slice> {
     let whole = vec![Slice {
         start: params.start,
         end: params.end,
     }];
-    if interval <= 0 || params.end <= params.start {
+    let Some(length) = params.end.checked_sub(params.start) else {
+        return whole;
+    };
+    if interval <= 0 || length <= 0 {
         return whole;
     }
+    let interval = interval.max(length / MAX_SLICES as i64 + 1);
     if metric {
         if params.step <= 0 {
             return whole;
         }
         let per_slice = (interval / params.step).max(1);
-        let steps = (params.end - params.start) / params.step + 1;
+        let steps = length / params.step + 1;
         let mut out = Vec::new();
         let mut k = 0;
         while k < steps {
@@ -304,6 +312,13 @@ mod tests {
             ]
         );
         assert_eq!(split_range(&log, 0, false).len(), 1);
+        let huge = QueryParams::range(0, i64::MAX, 0);
+        let slices = split_range(&huge, 1, false);
+        assert!(slices.len() <= MAX_SLICES);
+        assert_eq!(slices.first().map(|s| s.end), Some(i64::MAX));
+        assert_eq!(slices.last().map(|s| s.start), Some(0));
+        let unsplittable = QueryParams::range(i64::MIN, i64::MAX, 0);
+        assert_eq!(split_range(&unsplittable, 1, false).len(), 1);
     }
 
     #[test]
