@@ -420,6 +420,30 @@ async fn stats_time_formats_steps_and_interval() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    for extreme in [
+        "start=-9223372036854775808&end=9223372036854775807&step=1000000000000000000",
+        "start=0&end=9223372036854775807",
+    ] {
+        for path in ["query_range", "index/volume_range", "labels", "series"] {
+            let uri = format!("/loki/api/v1/{path}?query={q}&{extreme}");
+            let (status, body) =
+                send(&state, Request::get(&uri).body(Body::empty()).unwrap()).await;
+            assert!(
+                status.is_success() || status == StatusCode::BAD_REQUEST,
+                "{uri}: {status} {body}"
+            );
+        }
+    }
+    let long = format!(
+        "/loki/api/v1/query_range?query={q}&start={}&end={T0}",
+        T0 - 722 * 3600
+    );
+    let (status, body) = send(&state, Request::get(&long).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("the query time range exceeds the limit (query length: 722h, limit: 721h)"),
+        "{body}"
+    );
     let (status, _) = send(
         &state,
         Request::get(format!("/loki/api/v1/query_range?query={q}&interval=0"))

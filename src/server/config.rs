@@ -130,8 +130,8 @@ impl<'de> Deserialize<'de> for GoDuration {
             Value::String(s) => s.parse().map_err(D::Error::custom),
             Value::Number(n) => n
                 .as_f64()
-                .filter(|v| *v >= 0.0 && v.is_finite())
-                .map(|v| GoDuration(Duration::from_secs_f64(v)))
+                .and_then(|v| Duration::try_from_secs_f64(v).ok())
+                .map(GoDuration)
                 .ok_or_else(|| D::Error::custom(format!("invalid duration {n}"))),
             other => Err(D::Error::custom(format!(
                 "expected a duration such as \"1h\", got {other:?}"
@@ -335,6 +335,8 @@ pub struct LimitsConfig {
     pub max_entries_limit_per_query: usize,
     /// `query_timeout`.
     pub query_timeout: GoDuration,
+    /// `max_query_length`: longest range of a query (`0s`: no limit).
+    pub max_query_length: GoDuration,
     /// `split_queries_by_interval`: range queries are cut into slices this
     /// long, evaluated in parallel (`0s`: no splitting).
     pub split_queries_by_interval: GoDuration,
@@ -428,6 +430,7 @@ impl Default for LimitsConfig {
             max_query_series: 500,
             max_entries_limit_per_query: 5000,
             query_timeout: duration(60),
+            max_query_length: duration(721 * 3600),
             split_queries_by_interval: duration(3600),
             max_query_parallelism: 32,
         }
@@ -525,6 +528,7 @@ pub const FLAGS: &[(&str, &str)] = &[
         "limits_config.max_entries_limit_per_query",
     ),
     ("querier.query-timeout", "limits_config.query_timeout"),
+    ("store.max-query-length", "limits_config.max_query_length"),
     (
         "querier.split-queries-by-interval",
         "limits_config.split_queries_by_interval",
@@ -1166,6 +1170,12 @@ mod tests {
         assert_eq!("90s".parse::<GoDuration>().unwrap().to_string(), "1m30s");
         assert_eq!(duration(0).to_string(), "0s");
         assert!("-5m".parse::<GoDuration>().is_err());
+        let c = Config::from_yaml("limits_config:\n  query_timeout: 90\n").unwrap();
+        assert_eq!(c.limits_config.query_timeout, duration(90));
+        for bad in ["1e300", "-1", ".nan"] {
+            let yaml = format!("limits_config:\n  query_timeout: {bad}\n");
+            assert!(Config::from_yaml(&yaml).is_err(), "{bad}");
+        }
     }
 
     #[test]

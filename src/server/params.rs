@@ -132,9 +132,14 @@ pub(crate) fn range(params: &HashMap<String, String>) -> Result<(i64, i64), ApiE
                 Some(v) => duration(v)?,
                 None => 3_600_000_000_000,
             };
-            end.min(now) - since
+            end.min(now).saturating_sub(since)
         }
     };
+    if end.checked_sub(start).is_none() {
+        return Err(ApiError::bad_request(
+            "the query time range does not fit in 64-bit nanoseconds",
+        ));
+    }
     if end < start {
         return Err(ApiError::bad_request(
             "end timestamp must not be before or equal to start time",

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::params;
 use super::stats::{self, Counted};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, GoDuration};
 
 fn success(data: Value) -> Json<Value> {
     Json(json!({ "status": "success", "data": data }))
@@ -49,6 +49,15 @@ pub(crate) async fn evaluate(
         return Err(ApiError::bad_request(format!(
             "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
             params.limit, limits.max_entries
+        )));
+    }
+    let max_length = tenant_limits.max_query_length.0;
+    let length = u64::try_from(params.end.saturating_sub(params.start)).unwrap_or(0);
+    if !max_length.is_zero() && u128::from(length) > max_length.as_nanos() {
+        return Err(ApiError::bad_request(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            GoDuration(std::time::Duration::from_nanos(length)),
+            tenant_limits.max_query_length
         )));
     }
     let expr = loki_logql::parse(query)?;
@@ -145,14 +154,14 @@ pub(crate) async fn range(
     let (start, end) = params::range(&params)?;
     let step = match params.get("step").filter(|v| !v.is_empty()) {
         Some(v) => params::duration(v)?,
-        None => ((end - start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
+        None => (end.saturating_sub(start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
     };
     if step <= 0 {
         return Err(ApiError::bad_request(
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step > 11_000 {
+    if end.saturating_sub(start) / step > 11_000 {
         return Err(ApiError::bad_request(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
@@ -208,7 +217,7 @@ pub(crate) async fn labels(
         names.extend(
             state
                 .store
-                .label_names(&tenant, selector.as_ref(), start, end + 1)
+                .label_names(&tenant, selector.as_ref(), start, end.saturating_add(1))
                 .await?,
         );
     }
@@ -230,7 +239,13 @@ pub(crate) async fn label_values(
         values.extend(
             state
                 .store
-                .label_values(&tenant, &name, selector.as_ref(), start, end + 1)
+                .label_values(
+                    &tenant,
+                    &name,
+                    selector.as_ref(),
+                    start,
+                    end.saturating_add(1),
+                )
                 .await?,
         );
     }
@@ -272,7 +287,7 @@ pub(crate) async fn series(
         for selector in &selectors {
             for labels in state
                 .store
-                .series(&tenant, selector.as_ref(), start, end + 1)
+                .series(&tenant, selector.as_ref(), start, end.saturating_add(1))
                 .await?
             {
                 found.insert(
@@ -305,7 +320,7 @@ pub(crate) async fn index_stats(
     for tenant in state.tenants(&headers)? {
         let stats = state
             .store
-            .index_stats(&tenant, &selector, start, end + 1)
+            .index_stats(&tenant, &selector, start, end.saturating_add(1))
             .await?;
         total.streams += stats.streams;
         total.chunks += stats.chunks;

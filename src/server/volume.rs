@@ -147,7 +147,14 @@ pub(crate) async fn instant(
     let params = params::collect(raw.as_deref(), &headers, &body);
     let request = request(&params)?;
     let tenants = state.tenants(&headers)?;
-    let groups = volumes(&state, &tenants, &request, request.start, request.end + 1).await?;
+    let groups = volumes(
+        &state,
+        &tenants,
+        &request,
+        request.start,
+        request.end.saturating_add(1),
+    )
+    .await?;
     let at = seconds(request.end);
     let result = top(&groups, request.limit)
         .into_iter()
@@ -168,14 +175,14 @@ pub(crate) async fn range(
     let (start, end) = (request.start, request.end);
     let step = match params.get("step").filter(|v| !v.is_empty()) {
         Some(v) => params::duration(v)?,
-        None => ((end - start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
+        None => (end.saturating_sub(start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
     };
     if step <= 0 {
         return Err(ApiError::bad_request(
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step > 11_000 {
+    if end.saturating_sub(start) / step > 11_000 {
         return Err(ApiError::bad_request(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
@@ -186,13 +193,16 @@ pub(crate) async fn range(
     let mut points: Vec<(i64, BTreeMap<Group, u64>)> = Vec::new();
     let mut t = start;
     while t <= end {
-        let through = (t + step).min(end + 1);
+        let through = t.saturating_add(step).min(end.saturating_add(1));
         let groups = volumes(&state, &tenants, &request, t, through).await?;
         for (g, b) in &groups {
             *totals.entry(g.clone()).or_default() += b;
         }
         points.push((t, groups));
-        t += step;
+        let Some(next) = t.checked_add(step) else {
+            break;
+        };
+        t = next;
     }
     let result = top(&totals, request.limit)
         .into_iter()
