@@ -722,3 +722,35 @@ async fn series_without_a_matcher_or_with_braces_lists_every_series() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn concurrent_tails_are_limited_per_tenant() {
+    let state = state("limits_config:\n  max_concurrent_tail_requests: 1\n").await;
+    let (addr, stop) = start(state).await;
+    let url = format!(
+        "ws://{addr}/loki/api/v1/tail?query={}",
+        enc(r#"{app="shop"}"#)
+    );
+    let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body =
+                String::from_utf8_lossy(response.body().as_deref().unwrap_or(&[])).into_owned();
+            assert!(body.contains("(2 > 1)"), "{body}");
+        }
+        other => panic!("a second tail was not refused: {other:?}"),
+    }
+    drop(first);
+    // The slot is released once the server sees the connection close.
+    let mut reopened = false;
+    for _ in 0..100 {
+        if tokio_tungstenite::connect_async(&url).await.is_ok() {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reopened, "the slot of a closed tail was not released");
+    let _ = stop.send(());
+}

@@ -337,6 +337,8 @@ pub struct LimitsConfig {
     pub query_timeout: GoDuration,
     /// `max_query_length`: longest range of a query (`0s`: no limit).
     pub max_query_length: GoDuration,
+    /// `max_concurrent_tail_requests`: live tails open at once per tenant.
+    pub max_concurrent_tail_requests: usize,
     /// `split_queries_by_interval`: range queries are cut into slices this
     /// long, evaluated in parallel (`0s`: no splitting).
     pub split_queries_by_interval: GoDuration,
@@ -431,6 +433,7 @@ impl Default for LimitsConfig {
             max_entries_limit_per_query: 5000,
             query_timeout: duration(60),
             max_query_length: duration(721 * 3600),
+            max_concurrent_tail_requests: 10,
             split_queries_by_interval: duration(3600),
             max_query_parallelism: 32,
         }
@@ -529,6 +532,10 @@ pub const FLAGS: &[(&str, &str)] = &[
     ),
     ("querier.query-timeout", "limits_config.query_timeout"),
     ("store.max-query-length", "limits_config.max_query_length"),
+    (
+        "querier.max-concurrent-tail-requests",
+        "limits_config.max_concurrent_tail_requests",
+    ),
     (
         "querier.split-queries-by-interval",
         "limits_config.split_queries_by_interval",

@@ -65,6 +65,7 @@ pub struct AppState {
     /// The configuration: query limits and splitting, and `GET /config`.
     pub config: Arc<Config>,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) tails: Arc<tail::TailSlots>,
 }
 
 impl AppState {
@@ -99,6 +100,7 @@ impl AppState {
             auth_enabled: config.auth_enabled,
             config: Arc::new(config),
             metrics: Default::default(),
+            tails: Default::default(),
         }
     }
 

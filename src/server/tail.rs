@@ -29,6 +29,62 @@ use super::params;
 use super::query::{evaluate, required};
 use super::{ApiError, AppState};
 
+/// Open tails per tenant, for `max_concurrent_tail_requests`.
+#[derive(Debug, Default)]
+pub(crate) struct TailSlots {
+    open: parking_lot::Mutex<HashMap<String, usize>>,
+}
+
+/// A tail's hold on its tenants' slots, released when dropped.
+struct TailSlot {
+    slots: std::sync::Arc<TailSlots>,
+    tenants: Vec<String>,
+}
+
+impl TailSlots {
+    /// Takes a slot in every tenant, or none if one of them is full.
+    fn take(
+        self: &std::sync::Arc<Self>,
+        state: &AppState,
+        tenants: &[String],
+    ) -> Result<TailSlot, ApiError> {
+        let mut open = self.open.lock();
+        for tenant in tenants {
+            let limit = state
+                .config
+                .limits_for(std::slice::from_ref(tenant))
+                .max_concurrent_tail_requests;
+            let count = open.get(tenant).copied().unwrap_or(0) + 1;
+            if count > limit {
+                return Err(ApiError::bad_request(format!(
+                    "max concurrent tail requests limit exceeded, count > limit ({count} > {limit})"
+                )));
+            }
+        }
+        for tenant in tenants {
+            *open.entry(tenant.clone()).or_default() += 1;
+        }
+        Ok(TailSlot {
+            slots: self.clone(),
+            tenants: tenants.to_vec(),
+        })
+    }
+}
+
+impl Drop for TailSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock();
+        for tenant in &self.tenants {
+            if let Some(n) = open.get_mut(tenant) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(tenant);
+                }
+            }
+        }
+    }
+}
+
 /// Longest `delay_for` Loki accepts, in seconds.
 const MAX_DELAY_FOR_SECONDS: u64 = 5;
 
@@ -112,9 +168,11 @@ async fn start(
         Ok(ws) => ws,
         Err(rejection) => return Ok(rejection.into_response()),
     };
+    let slot = state.tails.take(&state, &tenants)?;
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
     let subscription = state.store.tail(&names);
     Ok(ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
         if let Err(err) = run(state, headers, tail, subscription, socket).await {
             tracing::debug!(error = %err, "tail ended");
         }
