@@ -93,6 +93,18 @@ pub fn split_range(params: &QueryParams, interval: i64, metric: bool) -> Vec<Sli
 /// Merges the results of metric slices (in time order) into one matrix:
 /// series by labels, points concatenated.
 ///
+/// ```
+/// use loki_logql::split::merge_matrices;
+/// use loki_logql::{LabelSet, QueryResult, Sample, Series};
+/// let part = |t: i64| QueryResult::Matrix(vec![Series {
+///     labels: LabelSet::default(),
+///     samples: vec![Sample { timestamp: t, value: 1.0 }],
+/// }]);
+/// let QueryResult::Matrix(m) = merge_matrices(vec![part(1), part(2)])? else { unreachable!() };
+/// assert_eq!(m[0].samples.len(), 2);
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
+///
 /// # Errors
 /// [`Error::InvalidParams`] if a part is not a matrix.
 pub fn merge_matrices(parts: Vec<QueryResult>) -> Result<QueryResult> {
@@ -125,6 +137,20 @@ pub fn merge_matrices(parts: Vec<QueryResult>) -> Result<QueryResult> {
 
 /// Merges log slices read in direction order: streams by labels, entries
 /// concatenated, at most `limit` in all.
+///
+/// ```
+/// use loki_logql::split::merge_streams;
+/// use loki_logql::{parse_labels, Entry, QueryResult, Stream};
+/// let labels = parse_labels(r#"{app="a"}"#)?;
+/// let part = |ts: i64| QueryResult::Streams(vec![Stream {
+///     labels: labels.clone(),
+///     entries: vec![Entry { timestamp: ts, line: ts.to_string() }],
+/// }]);
+/// let QueryResult::Streams(merged) = merge_streams(vec![part(9), part(5)], 2)? else { unreachable!() };
+/// assert_eq!(merged[0].entries.iter().map(|e| e.timestamp).collect::<Vec<_>>(), [9, 5]);
+/// assert!(merge_streams(vec![part(9), part(5)], 1).is_err());
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
 ///
 /// # Errors
 /// [`Error::InvalidParams`] if a part is not a streams result.
@@ -169,6 +195,28 @@ fn entries(result: &QueryResult) -> usize {
 /// queries and single slices run whole.
 ///
 /// The answer equals the unsplit evaluation's.
+///
+/// ```
+/// use loki_logql::split::query_split;
+/// use loki_logql::{parse, parse_labels, Engine, MemoryStorage, QueryParams, QueryResult};
+/// let mut s = MemoryStorage::new();
+/// let l = parse_labels(r#"{app="a"}"#)?;
+/// for i in 0..10 {
+///     s.push(&l, i * 1_000_000_000, &format!("line {i}"));
+/// }
+/// let engine = Engine::new(s);
+/// let expr = parse(r#"{app="a"}"#)?;
+/// let p = QueryParams::range(0, 10_000_000_000, 0).with_limit(3);
+/// // Backward: the newest slice already holds 3 entries, so it is the only one read.
+/// let r = futures::executor::block_on(query_split(&expr, &p, 4_000_000_000, 2, |p| {
+///     let (engine, expr) = (&engine, &expr);
+///     async move { engine.eval(expr, &p).await }
+/// }))?;
+/// let QueryResult::Streams(streams) = r else { unreachable!() };
+/// assert_eq!(streams[0].entries[0].line, "line 9");
+/// assert_eq!(streams[0].entries.len(), 3);
+/// # Ok::<(), loki_logql::Error>(())
+/// ```
 ///
 /// # Errors
 /// The first slice's error.

@@ -573,6 +573,14 @@ pub struct CommandLine {
 impl Config {
     /// Parses YAML (strictly: unknown keys are errors).
     ///
+    /// ```
+    /// use loki::server::Config;
+    /// let c = Config::from_yaml("auth_enabled: true\ncompactor:\n  retention_enabled: true\n")?;
+    /// assert!(c.auth_enabled && c.compactor.retention_enabled);
+    /// assert!(Config::from_yaml("")?.server.http_listen_port == 3100);
+    /// # Ok::<(), loki::server::ConfigError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`ConfigError::Yaml`] naming the key or position, or
     /// [`ConfigError::Invalid`] for values out of range.
@@ -706,7 +714,16 @@ impl Config {
         })
     }
 
-    /// The configuration as YAML, every key present.
+    /// The configuration as YAML, every key present; it parses back to the
+    /// same configuration.
+    ///
+    /// ```
+    /// use loki::server::Config;
+    /// let c = Config::default().effective();
+    /// assert!(c.to_yaml().contains("dir: ./data"));
+    /// assert_eq!(Config::from_yaml(&c.to_yaml())?, c);
+    /// # Ok::<(), loki::server::ConfigError>(())
+    /// ```
     pub fn to_yaml(&self) -> String {
         serde_yaml_ng::to_string(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
@@ -829,7 +846,16 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("./data"))
     }
 
-    /// The listen address, `host:port`.
+    /// The listen address, `host:port` (an empty host listens on every
+    /// interface).
+    ///
+    /// ```
+    /// use loki::server::Config;
+    /// assert_eq!(Config::default().listen_address(), "127.0.0.1:3100");
+    /// let c = Config::from_yaml("server:\n  http_listen_address: '::1'\n")?;
+    /// assert_eq!(c.listen_address(), "[::1]:3100");
+    /// # Ok::<(), loki::server::ConfigError>(())
+    /// ```
     pub fn listen_address(&self) -> String {
         let host = &self.server.http_listen_address;
         let host = if host.is_empty() { "0.0.0.0" } else { host };
