@@ -2,44 +2,18 @@
 //!
 //! With no arguments: storage under `./data` (chunks, index and WAL),
 //! listening on 127.0.0.1:3100, authentication off (tenant `fake`), as a
-//! single-binary Loki. Flags, Loki-style (`-name=value` or `-name value`):
-//!
-//! | flag | default |
-//! |---|---|
-//! | `-server.http-listen-address` | `127.0.0.1` |
-//! | `-server.http-listen-port` | `3100` |
-//! | `-storage.dir` | `./data` |
-//! | `-auth.enabled` | `false` |
+//! single-binary Loki. `-config.file=loki.yaml` reads a YAML configuration
+//! with Loki's names; flags such as `-server.http-listen-port=3200`,
+//! `-storage.dir=/srv/loki` or `-auth.enabled` override it, and
+//! `-print-config` prints the effective configuration and exits. The
+//! README's "Configuration" section lists every key and flag.
 //!
 //! SIGINT or SIGTERM stops it gracefully, flushing everything in memory.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
-use loki::server::{serve, AppState};
-use loki::store::{Store, StoreConfig};
-
-fn flags() -> Result<HashMap<String, String>, String> {
-    let mut out = HashMap::new();
-    let mut args = std::env::args().skip(1).peekable();
-    while let Some(arg) = args.next() {
-        let name = arg.trim_start_matches('-');
-        if name.len() == arg.len() {
-            return Err(format!("unexpected argument {arg:?}"));
-        }
-        let (name, value) = match name.split_once('=') {
-            Some((n, v)) => (n.to_owned(), v.to_owned()),
-            None => match args.peek() {
-                Some(v) if !v.starts_with('-') => {
-                    (name.to_owned(), args.next().unwrap_or_default())
-                }
-                _ => (name.to_owned(), "true".to_owned()),
-            },
-        };
-        out.insert(name, value);
-    }
-    Ok(out)
-}
+use loki::server::{run_maintenance, serve, AppState, Config};
+use loki::store::Store;
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -65,36 +39,39 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let flags = match flags() {
-        Ok(flags) => flags,
+    let cli = match Config::from_args(std::env::args().skip(1)) {
+        Ok(cli) => cli,
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(2);
         }
     };
-    let get = |name: &str, default: &str| {
-        flags
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
-    };
-    let address = format!(
-        "{}:{}",
-        get("server.http-listen-address", "127.0.0.1"),
-        get("server.http-listen-port", "3100")
-    );
-    let data_dir = get("storage.dir", "./data");
-    let auth_enabled = get("auth.enabled", "false") == "true";
+    let config = cli.config;
+    if cli.print_config {
+        print!("{}", config.effective().to_yaml());
+        return ExitCode::SUCCESS;
+    }
+    // `RUST_LOG` wins over `server.log_level`, for debugging one module.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| config.server.log_level.to_ascii_lowercase().into()),
+        )
+        .init();
 
-    let store = match Store::open(StoreConfig::filesystem(&data_dir)).await {
+    let address = config.listen_address();
+    let store_config = match config.store_config() {
+        Ok(store_config) => store_config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let storage = store_config.storage_url.to_string();
+    let store = match Store::open(store_config).await {
         Ok(store) => store,
         Err(err) => {
-            eprintln!("cannot open the store in {data_dir}: {err}");
+            eprintln!("cannot open the store at {storage}: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -105,17 +82,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let auth_enabled = config.auth_enabled;
+    let state = AppState::with_config(store, config);
     let (stop_maintenance, stopped) = tokio::sync::oneshot::channel::<()>();
-    let maintenance = tokio::spawn(store.clone().run_maintenance(async {
+    let maintenance = tokio::spawn(run_maintenance(state.clone(), async {
         let _ = stopped.await;
     }));
-    tracing::info!(%address, %data_dir, auth_enabled, "listening");
-    let served = serve(
-        listener,
-        AppState::new(store, auth_enabled),
-        shutdown_signal(),
-    )
-    .await;
+    tracing::info!(%address, %storage, auth_enabled, "listening");
+    let served = serve(listener, state, shutdown_signal()).await;
     let _ = stop_maintenance.send(());
     let _ = maintenance.await;
     match served {

@@ -17,8 +17,10 @@
 //! # Crate features
 //!
 //! - `server` (default): [`server`], the HTTP API over the crates, with its
-//!   dependencies (axum and tokio for HTTP, prost and snap for Loki's
-//!   protobuf push bodies, flate2 for gzip bodies, serde_json for JSON).
+//!   dependencies (axum and tokio for HTTP and WebSocket tailing, prost
+//!   and snap for Loki's protobuf push bodies, flate2 for gzip bodies,
+//!   serde_json for JSON, serde_yaml_ng for the YAML configuration: the
+//!   maintained fork of the archived serde_yaml).
 
 pub use loki_chunk as chunk;
 pub use loki_index as index;

@@ -106,6 +106,7 @@
 mod error;
 mod eval;
 mod pipeline;
+pub mod split;
 pub mod storage;
 mod syntax;
 mod template;

@@ -88,7 +88,9 @@ mod retention;
 mod segments;
 mod store;
 mod stream;
+mod tail;
 mod tenant;
+mod volume;
 pub mod wal;
 
 pub use config::{Clock, Limits, StoreConfig};
@@ -101,4 +103,8 @@ pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};
 pub use segments::SegmentCacheStats;
 pub use store::{FlushSummary, Store};
 pub use stream::PushEntry;
+pub use tail::{
+    DroppedEntry, TailBatch, TailStream, TailSubscription, TAIL_DROPPED_REMEMBERED,
+    TAIL_QUEUE_BYTES, TAIL_QUEUE_ENTRIES,
+};
 pub use tenant::{validate_tenant, MAX_TENANT_LEN};

@@ -60,6 +60,7 @@ pub(crate) struct Inner {
     pub(crate) cache: Mutex<ChunkCache>,
     /// Index segment bytes, shared by every tenant.
     pub(crate) segment_cache: SegmentCache,
+    pub(crate) tail: crate::tail::TailHub,
 }
 
 /// The storage engine. Cheap to clone; every clone is the same engine.
@@ -213,6 +214,7 @@ impl Store {
             deletes_lock: tokio::sync::Mutex::new(()),
             cache,
             segment_cache: SegmentCache::new(segment_cache_bytes),
+            tail: Default::default(),
         });
         load_segments(&inner).await?;
         load_deletes(&inner).await?;
@@ -382,6 +384,7 @@ impl Store {
             .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?;
             work = logged?;
         }
+        inner.tail.publish(tenant_id, &work);
         let max_age = inner.max_age_ns();
         let wall = inner.config.clock.now();
         for (stream, entries) in work {

@@ -49,6 +49,10 @@ impl From<loki_logql::Error> for ApiError {
     fn from(err: loki_logql::Error) -> ApiError {
         let status = match err {
             loki_logql::Error::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            loki_logql::Error::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            loki_logql::Error::Cancelled => {
+                StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError::new(status, err.to_string())

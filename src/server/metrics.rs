@@ -1,21 +1,47 @@
 //! `/metrics`: the server's and the store's counters in Prometheus' text
-//! exposition format.
+//! exposition format, with Loki's metric names: lines and bytes received
+//! per tenant, streams and bytes in memory, chunks flushed, WAL size, and
+//! request latency histograms per route and status code.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
-use loki_store::PushSummary;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use loki_store::{FlushSummary, PushSummary};
 use parking_lot::Mutex;
 
 use super::AppState;
 
-/// Per-tenant ingest counters.
+/// Upper bounds of the request duration histogram, in seconds
+/// (Prometheus' default buckets, as Loki's `loki_request_duration_seconds`).
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The server's counters.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     tenants: Mutex<BTreeMap<String, TenantCounters>>,
+    requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    flushed: Mutex<FlushCounters>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct FlushCounters {
+    chunks: u64,
+    bytes: u64,
+    segments: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -41,6 +67,59 @@ impl Metrics {
             .sum::<u64>();
         c.duplicates += summary.duplicates as u64;
     }
+
+    pub(crate) fn flushed(&self, summary: &FlushSummary) {
+        let mut f = self.flushed.lock();
+        f.chunks += summary.chunks as u64;
+        f.bytes += summary.bytes;
+        f.segments += summary.segments as u64;
+    }
+
+    fn request(&self, method: &str, route: String, status: u16, seconds: f64) {
+        let mut requests = self.requests.lock();
+        let h = requests
+            .entry((method.to_owned(), route, status))
+            .or_default();
+        for (count, bound) in h.counts.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *count += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+}
+
+/// Loki's route label: the matched path with every non-alphanumeric run
+/// replaced by `_` (`/loki/api/v1/push` → `loki_api_v1_push`).
+fn route_label(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.trim_matches('/').chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
+/// Middleware timing every request by route and status code.
+pub(crate) async fn track(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = matched.map_or_else(|| "other".to_owned(), |m| route_label(m.as_str()));
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::debug!(%method, %route, status, seconds, "request");
+    state.metrics.request(&method, route, status, seconds);
+    response
 }
 
 /// A per-tenant counter: name, help text and how to read it.
@@ -105,5 +184,72 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     );
     let wal = state.store.wal_bytes().unwrap_or(0);
     let _ = writeln!(out, "# HELP loki_ingester_wal_bytes Bytes of the write-ahead log on disk.\n# TYPE loki_ingester_wal_bytes gauge\nloki_ingester_wal_bytes {wal}");
+    let flushed = *state.metrics.flushed.lock();
+    for (name, help, value) in [
+        (
+            "loki_ingester_chunks_flushed_total",
+            "Chunks written to the object store.",
+            flushed.chunks,
+        ),
+        (
+            "loki_ingester_chunk_stored_bytes_total",
+            "Bytes of chunk objects written.",
+            flushed.bytes,
+        ),
+        (
+            "loki_ingester_index_segments_flushed_total",
+            "Index segments written.",
+            flushed.segments,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    let requests = state.metrics.requests.lock().clone();
+    let name = "loki_request_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time (in seconds) spent serving HTTP requests.\n# TYPE {name} histogram"
+    );
+    for ((method, route, status), h) in &requests {
+        let labels = format!("method=\"{method}\",route=\"{route}\",status_code=\"{status}\"");
+        for (count, bound) in h.counts.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+    }
+    let name = "loki_request_errors_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Requests answered with a 4xx or 5xx status.\n# TYPE {name} counter"
+    );
+    for ((method, route, status), h) in &requests {
+        if *status >= 400 {
+            let _ = writeln!(
+                out,
+                "{name}{{method=\"{method}\",route=\"{route}\",status_code=\"{status}\"}} {}",
+                h.count
+            );
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn routes_are_labelled_like_loki() {
+        assert_eq!(route_label("/loki/api/v1/push"), "loki_api_v1_push");
+        assert_eq!(
+            route_label("/loki/api/v1/label/{name}/values"),
+            "loki_api_v1_label_name_values"
+        );
+        assert_eq!(route_label("/ready"), "ready");
+    }
 }

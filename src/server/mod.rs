@@ -1,15 +1,19 @@
-//! A Loki-compatible HTTP server over the crates: push, query, labels and
-//! operations endpoints. It stays thin: parsing and shaping HTTP here, all
-//! logic in the crates.
+//! A Loki-compatible HTTP server over the crates: push (v1 and legacy),
+//! queries (split by time and run in parallel), labels, series, index
+//! stats and volume, live tail over WebSocket, the legacy `/api/prom/*`
+//! paths, deletes and operations (`/ready`, `/metrics`, `/config`,
+//! `/flush`). It stays thin: parsing and shaping HTTP here, all logic in
+//! the crates. [`Config`] reads Loki-style YAML and flags.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! use loki::server::{serve, AppState};
-//! use loki::store::{Store, StoreConfig};
+//! use loki::server::{serve, AppState, Config};
+//! use loki::store::Store;
 //!
-//! let store = Store::open(StoreConfig::filesystem("./data")).await?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3100").await?;
-//! serve(listener, AppState::new(store, false), async {
+//! let config = Config::from_args(["-config.file=loki.yaml"])?.config;
+//! let store = Store::open(config.store_config()?).await?;
+//! let listener = tokio::net::TcpListener::bind(config.listen_address()).await?;
+//! serve(listener, AppState::with_config(store, config), async {
 //!     let _ = tokio::signal::ctrl_c().await;
 //! })
 //! .await?;
@@ -17,20 +21,33 @@
 //! # }
 //! ```
 
+mod config;
 mod delete;
 mod error;
+mod legacy;
 mod metrics;
 mod params;
 pub mod proto;
 mod push;
 mod query;
+mod stats;
+mod tail;
+mod volume;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use loki_store::Store;
 
+pub use config::{
+    ByteSize, CommandLine, CommonConfig, CommonStorage, CompactorConfig, Config, ConfigError,
+    FilesystemStorage, GoDuration, IngesterConfig, LimitsConfig, ObjectStoreConfig, ServerConfig,
+    StorageConfig, WalConfig, FLAGS,
+};
 pub use error::ApiError;
 pub use push::decode_push;
 
@@ -45,17 +62,55 @@ pub struct AppState {
     /// With `true`, requests must name their tenant in `X-Scope-OrgID`;
     /// otherwise every request is tenant `fake`, as in Loki.
     pub auth_enabled: bool,
-    pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
+    /// The configuration: query limits and splitting, and `GET /config`.
+    pub config: Arc<Config>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) tails: Arc<tail::TailSlots>,
 }
 
 impl AppState {
-    /// State over `store`.
+    /// State over `store`, with the default configuration otherwise.
     pub fn new(store: Store, auth_enabled: bool) -> AppState {
+        let config = Config {
+            auth_enabled,
+            ..Config::default()
+        };
+        AppState::with_config(store, config)
+    }
+
+    /// State over `store` with `config`'s `auth_enabled` and query limits
+    /// (the store is expected to be opened with
+    /// [`config.store_config()`](Config::store_config)).
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use loki::server::{AppState, Config};
+    /// use loki::store::Store;
+    ///
+    /// let config = Config::from_yaml("auth_enabled: true\nstorage:\n  url: memory://\n")?;
+    /// let store = Store::open(config.store_config()?).await?;
+    /// let state = AppState::with_config(store, config);
+    /// assert!(state.auth_enabled);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_config(store: Store, config: Config) -> AppState {
         AppState {
             store,
-            auth_enabled,
+            auth_enabled: config.auth_enabled,
+            config: Arc::new(config),
             metrics: Default::default(),
+            tails: Default::default(),
         }
+    }
+
+    /// The flush check period and the compaction interval (never zero).
+    fn store_timing(&self) -> (std::time::Duration, std::time::Duration) {
+        let at_least = |d: std::time::Duration| d.max(std::time::Duration::from_millis(100));
+        (
+            at_least(self.config.ingester.flush_check_period.0),
+            at_least(self.config.compactor.compaction_interval.0),
+        )
     }
 
     /// The request's tenants (several for `a|b` queries).
@@ -81,7 +136,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/loki/api/v1/push", post(push::push))
-        .route("/api/prom/push", post(push::push))
+        .route("/api/prom/push", post(push::legacy_push))
         .route(
             "/loki/api/v1/query",
             get(query::instant).post(query::instant),
@@ -111,7 +166,25 @@ pub fn app(state: AppState) -> Router {
             "/loki/api/v1/index/stats",
             get(query::index_stats).post(query::index_stats),
         )
+        .route(
+            "/loki/api/v1/index/volume",
+            get(volume::instant).post(volume::instant),
+        )
+        .route(
+            "/loki/api/v1/index/volume_range",
+            get(volume::range).post(volume::range),
+        )
+        .route("/loki/api/v1/tail", get(tail::tail))
+        .route("/api/prom/tail", get(tail::legacy_tail))
+        .route("/api/prom/query", get(legacy::query).post(legacy::query))
+        .route("/api/prom/label", get(legacy::labels).post(legacy::labels))
+        .route(
+            "/api/prom/label/{name}/values",
+            get(legacy::label_values).post(legacy::label_values),
+        )
+        .route("/api/prom/series", get(query::series).post(query::series))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
+        .route("/config", get(config_yaml))
         .route(
             "/loki/api/v1/delete",
             get(delete::list)
@@ -123,6 +196,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/flush", get(flush).post(flush))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 
@@ -137,11 +214,73 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store = state.store.clone();
+    let metrics = state.metrics.clone();
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    store.shutdown().await?;
+    metrics.flushed(&store.shutdown().await?);
     Ok(())
+}
+
+/// Flushes due chunks every `ingester.flush_check_period` and runs the
+/// compactor every `compactor.compaction_interval` until `shutdown`
+/// completes (as [`Store::run_maintenance`], counting what is flushed for
+/// `/metrics`). Errors are logged and retried at the next tick.
+///
+/// ```no_run
+/// # async fn run(state: loki::server::AppState) {
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let maintenance = tokio::spawn(loki::server::run_maintenance(state, async {
+///     let _ = stopped.await;
+/// }));
+/// // … serve …
+/// let _ = stop.send(());
+/// let _ = maintenance.await;
+/// # }
+/// ```
+pub async fn run_maintenance(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
+    let config = state.store_timing();
+    let mut flush_tick = tokio::time::interval(config.0);
+    let mut compact_tick = tokio::time::interval(config.1);
+    flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = flush_tick.tick() => match state.store.flush(false).await {
+                Ok(summary) => state.metrics.flushed(&summary),
+                Err(err) => tracing::error!(error = %err, "periodic flush failed"),
+            },
+            _ = compact_tick.tick() => {
+                if let Err(err) = state.store.compact().await {
+                    tracing::error!(error = %err, "compaction failed");
+                }
+            }
+        }
+    }
+}
+
+/// `GET /config`: the effective configuration as YAML; `?mode=defaults`
+/// the defaults, `?mode=diff` only what differs from them (as Loki).
+async fn config_yaml(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, ApiError> {
+    let mode = url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "mode")
+        .map(|(_, v)| v.into_owned());
+    let body = match mode.as_deref() {
+        None | Some("") => state.config.effective().to_yaml(),
+        Some("defaults") => Config::default().effective().to_yaml(),
+        Some("diff") => state.config.diff_from_defaults(),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown mode {other:?}: expected defaults or diff"
+            )))
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body))
 }
 
 async fn ready() -> &'static str {
@@ -149,7 +288,7 @@ async fn ready() -> &'static str {
 }
 
 async fn flush(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.store.flush(true).await?;
+    state.metrics.flushed(&state.store.flush(true).await?);
     Ok(StatusCode::NO_CONTENT)
 }
 

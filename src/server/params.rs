@@ -52,9 +52,33 @@ pub(crate) fn time(value: &str) -> Result<i64, ApiError> {
             n
         });
     }
-    let t = humantime::parse_rfc3339_weak(value).map_err(|_| bad())?;
+    // RFC 3339 with a numeric offset (`+02:00`): read the local time as UTC,
+    // then subtract the offset.
+    let (local, offset_ns) = match value.len().checked_sub(6).map(|i| value.split_at(i)) {
+        Some((local, offset))
+            if local.contains('T')
+                && matches!(offset.as_bytes(), [b'+' | b'-', _, _, b':', _, _]) =>
+        {
+            let hours: i64 = offset[1..3].parse().map_err(|_| bad())?;
+            let minutes: i64 = offset[4..6].parse().map_err(|_| bad())?;
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            (local, sign * (hours * 3600 + minutes * 60) * 1_000_000_000)
+        }
+        _ => (value, 0),
+    };
+    let t = humantime::parse_rfc3339_weak(local.trim_end_matches(['Z', 'z'])).map_err(|_| bad())?;
     let d = t.duration_since(UNIX_EPOCH).map_err(|_| bad())?;
-    i64::try_from(d.as_nanos()).map_err(|_| bad())
+    i64::try_from(d.as_nanos())
+        .map_err(|_| bad())
+        .map(|ns| ns - offset_ns)
+}
+
+/// An RFC 3339 timestamp (`Z` or a numeric offset, up to nanoseconds).
+pub(crate) fn rfc3339(value: &str) -> Option<i64> {
+    if !value.contains('T') {
+        return None;
+    }
+    time(value).ok()
 }
 
 /// A duration in nanoseconds: float seconds, or a Prometheus duration
@@ -108,9 +132,14 @@ pub(crate) fn range(params: &HashMap<String, String>) -> Result<(i64, i64), ApiE
                 Some(v) => duration(v)?,
                 None => 3_600_000_000_000,
             };
-            end.min(now) - since
+            end.min(now).saturating_sub(since)
         }
     };
+    if end.checked_sub(start).is_none() {
+        return Err(ApiError::bad_request(
+            "the query time range does not fit in 64-bit nanoseconds",
+        ));
+    }
     if end < start {
         return Err(ApiError::bad_request(
             "end timestamp must not be before or equal to start time",
@@ -154,7 +183,20 @@ mod tests {
             time("2023-11-14T22:13:20Z").unwrap(),
             1_700_000_000_000_000_000
         );
+        assert_eq!(
+            time("2023-11-14T22:13:20.123456789Z").unwrap(),
+            1_700_000_000_123_456_789
+        );
+        assert_eq!(
+            time("2023-11-15T00:13:20+02:00").unwrap(),
+            1_700_000_000_000_000_000
+        );
+        assert_eq!(
+            time("2023-11-14T21:13:20.5-01:00").unwrap(),
+            1_700_000_000_500_000_000
+        );
         assert!(time("yesterday").is_err());
+        assert!(time("2023-11-14T22:13:20+2:00").is_err());
         assert_eq!(duration("1h30m").unwrap(), 5_400_000_000_000);
         assert_eq!(duration("0.5").unwrap(), 500_000_000);
         assert_eq!(duration("250ms").unwrap(), 250_000_000);

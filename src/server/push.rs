@@ -44,6 +44,25 @@ pub(crate) async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, String), ApiError> {
+    push_shaped(state, headers, body, false).await
+}
+
+/// `/api/prom/push`: protobuf, the v1 JSON shape, or the legacy JSON shape
+/// (labels as a string, entries as `{"ts": RFC 3339, "line"}`).
+pub(crate) async fn legacy_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, String), ApiError> {
+    push_shaped(state, headers, body, true).await
+}
+
+async fn push_shaped(
+    state: AppState,
+    headers: HeaderMap,
+    body: Bytes,
+    legacy: bool,
+) -> Result<(StatusCode, String), ApiError> {
     let tenants = state.tenants(&headers)?;
     let [tenant] = tenants.as_slice() else {
         return Err(ApiError::bad_request("a push names exactly one tenant"));
@@ -62,7 +81,7 @@ pub(crate) async fn push(
         .trim()
         .to_ascii_lowercase();
     let streams = if media_type == "application/json" {
-        parse_json(&body)?
+        parse_json(&body, legacy)?
     } else {
         parse_protobuf(&body)?
     };
@@ -120,7 +139,7 @@ pub fn decode_push(
         .trim()
         .to_ascii_lowercase();
     if media_type == "application/json" {
-        parse_json(&body)
+        parse_json(&body, false)
     } else {
         parse_protobuf(&body)
     }
@@ -208,7 +227,42 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         .collect()
 }
 
-fn parse_json(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
+/// A legacy stream: `{"labels": "{a=\"b\"}", "entries": [{"ts": RFC 3339, "line": …}]}`.
+fn parse_legacy_stream(stream: &serde_json::Value) -> Result<PushStream, ApiError> {
+    let bad =
+        |detail: &str| ApiError::bad_request(format!("error parsing JSON push request: {detail}"));
+    let labels = stream
+        .get("labels")
+        .and_then(|l| l.as_str())
+        .ok_or_else(|| bad("a legacy stream has no \"labels\" string"))?;
+    let labels = parse_stream_labels(labels)?;
+    let mut entries = Vec::new();
+    for entry in stream
+        .get("entries")
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let ts = entry
+            .get("ts")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| bad("a legacy entry has no \"ts\" string"))?;
+        let timestamp = super::params::rfc3339(ts)
+            .ok_or_else(|| bad(&format!("cannot parse timestamp {ts:?} as RFC 3339")))?;
+        let line = entry
+            .get("line")
+            .and_then(|l| l.as_str())
+            .ok_or_else(|| bad("a legacy entry has no \"line\" string"))?;
+        entries.push(PushEntry {
+            timestamp,
+            line: line.to_owned(),
+            metadata: Vec::new(),
+        });
+    }
+    Ok(PushStream { labels, entries })
+}
+
+fn parse_json(body: &[u8], legacy: bool) -> Result<Vec<PushStream>, ApiError> {
     let bad =
         |detail: &str| ApiError::bad_request(format!("error parsing JSON push request: {detail}"));
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
@@ -218,6 +272,10 @@ fn parse_json(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         .ok_or_else(|| bad("no streams array"))?;
     let mut out = Vec::with_capacity(streams.len());
     for stream in streams {
+        if legacy && stream.get("labels").is_some() {
+            out.push(parse_legacy_stream(stream)?);
+            continue;
+        }
         let labels = stream
             .get("stream")
             .and_then(|s| s.as_object())

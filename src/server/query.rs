@@ -7,25 +7,102 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use loki_logql::{Engine, Expr, QueryParams};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use loki_logql::{Engine, Expr, QueryParams, QueryResult};
 use serde_json::{json, Value};
 
 use super::params;
-use super::{ApiError, AppState};
-
-/// Loki's `max_entries_limit_per_query` default.
-const MAX_ENTRIES_PER_QUERY: usize = 5000;
+use super::stats::{self, Counted};
+use super::{ApiError, AppState, GoDuration};
 
 fn success(data: Value) -> Json<Value> {
     Json(json!({ "status": "success", "data": data }))
 }
 
-fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn required<'a>(
+    params: &'a HashMap<String, String>,
+    name: &str,
+) -> Result<&'a str, ApiError> {
     params
         .get(name)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request(format!("{name} parameter is required")))
+}
+
+/// Evaluates a query for the request's tenants: split by the configured
+/// `split_queries_by_interval`, slices run in parallel on the runtime's
+/// threads (at most `max_query_parallelism`, and no more than the cores).
+/// Returns the result and Loki's `stats` object.
+pub(crate) async fn evaluate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &str,
+    params: QueryParams,
+) -> Result<(QueryResult, Value), ApiError> {
+    let tenants = state.tenants(headers)?;
+    let tenant_limits = state.config.limits_for(&tenants);
+    let limits = state.config.query_limits(&tenants);
+    if params.limit > limits.max_entries {
+        return Err(ApiError::bad_request(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
+            params.limit, limits.max_entries
+        )));
+    }
+    let max_length = tenant_limits.max_query_length.0;
+    let length = u64::try_from(params.end.saturating_sub(params.start)).unwrap_or(0);
+    if !max_length.is_zero() && u128::from(length) > max_length.as_nanos() {
+        return Err(ApiError::bad_request(format!(
+            "the query time range exceeds the limit (query length: {}, limit: {})",
+            GoDuration(std::time::Duration::from_nanos(length)),
+            tenant_limits.max_query_length
+        )));
+    }
+    let expr = loki_logql::parse(query)?;
+    let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    let storage = Counted::new(state.store.logql_storage(&names));
+    let counters = storage.counters.clone();
+    let max_series = limits.max_series;
+    let timeout = limits.timeout;
+    let engine = Engine::new(storage).with_limits(limits);
+    let split = tenant_limits.split_queries_by_interval.0;
+    let interval = i64::try_from(split.as_nanos()).unwrap_or(i64::MAX);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parallelism = tenant_limits.max_query_parallelism.clamp(1, cores);
+    let splits = AtomicU64::new(0);
+    let started = Instant::now();
+    let split = loki_logql::split::query_split(&expr, &params, interval, parallelism, |p| {
+        splits.fetch_add(1, Ordering::Relaxed);
+        let engine = engine.clone();
+        let expr = expr.clone();
+        async move {
+            tokio::spawn(async move { engine.eval(&expr, &p).await })
+                .await
+                .map_err(|e| {
+                    loki_logql::Error::Storage(loki_logql::StorageError {
+                        message: format!("query slice failed: {e}"),
+                        retryable: false,
+                    })
+                })?
+        }
+    });
+    // The whole query, all slices together, has `query_timeout`.
+    let result = match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, split)
+            .await
+            .map_err(|_| loki_logql::Error::Timeout)??,
+        None => split.await?,
+    };
+    // Each slice kept to `max_series`; the merged matrix must too.
+    if let QueryResult::Matrix(series) = &result {
+        if series.len() > max_series {
+            return Err(loki_logql::Error::MaxSeries { limit: max_series }.into());
+        }
+    }
+    let stats = stats::stats(&counters, started.elapsed(), &result, splits.into_inner());
+    Ok((result, stats))
 }
 
 async fn run(
@@ -34,20 +111,11 @@ async fn run(
     query: &str,
     params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    if params.limit > MAX_ENTRIES_PER_QUERY {
-        return Err(ApiError::bad_request(format!(
-            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {MAX_ENTRIES_PER_QUERY})",
-            params.limit
-        )));
-    }
-    let tenants = state.tenants(headers)?;
-    let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let engine = Engine::new(state.store.logql_storage(&tenants));
-    let result = engine.query(query, &params).await?;
+    let (result, stats) = evaluate(state, headers, query, params).await?;
     let mut data =
         serde_json::to_value(&result).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if let Value::Object(map) = &mut data {
-        map.insert("stats".to_owned(), json!({}));
+        map.insert("stats".to_owned(), stats);
     }
     Ok(success(data))
 }
@@ -86,21 +154,31 @@ pub(crate) async fn range(
     let (start, end) = params::range(&params)?;
     let step = match params.get("step").filter(|v| !v.is_empty()) {
         Some(v) => params::duration(v)?,
-        None => ((end - start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
+        None => (end.saturating_sub(start) / 1_000_000_000 / 250).max(1) * 1_000_000_000,
     };
     if step <= 0 {
         return Err(ApiError::bad_request(
             "zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
-    if (end - start) / step > 11_000 {
+    if end.saturating_sub(start) / step > 11_000 {
         return Err(ApiError::bad_request(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
+    let interval = match params.get("interval").filter(|v| !v.is_empty()) {
+        Some(v) => params::duration(v)?,
+        None => 0,
+    };
+    if interval < 0 {
+        return Err(ApiError::bad_request(
+            "interval must be a non-negative duration",
+        ));
+    }
     let query_params = QueryParams::range(start, end, step)
         .with_limit(params::limit(&params)?)
-        .with_direction(params::direction(&params)?);
+        .with_direction(params::direction(&params)?)
+        .with_interval(interval);
     run(&state, &headers, query, query_params).await
 }
 
@@ -129,7 +207,7 @@ pub(crate) async fn labels(
         names.extend(
             state
                 .store
-                .label_names(&tenant, selector.as_ref(), start, end + 1)
+                .label_names(&tenant, selector.as_ref(), start, end.saturating_add(1))
                 .await?,
         );
     }
@@ -151,7 +229,13 @@ pub(crate) async fn label_values(
         values.extend(
             state
                 .store
-                .label_values(&tenant, &name, selector.as_ref(), start, end + 1)
+                .label_values(
+                    &tenant,
+                    &name,
+                    selector.as_ref(),
+                    start,
+                    end.saturating_add(1),
+                )
                 .await?,
         );
     }
@@ -172,21 +256,28 @@ pub(crate) async fn series(
             .into_owned()
             .collect();
     pairs.extend(url::form_urlencoded::parse(&body).into_owned());
-    let matches: Vec<String> = pairs
+    let mut matches: Vec<String> = pairs
         .into_iter()
         .filter(|(k, _)| k == "match[]" || k == "match")
         .map(|(_, v)| v)
         .collect();
-    if matches.is_empty() {
-        return Err(ApiError::bad_request("0 matcher groups supplied"));
-    }
+    matches.sort();
+    matches.dedup();
+    // No matcher, or a single `{}`, means every series (as Loki 2.9+).
+    let selectors = match matches.as_slice() {
+        [] => vec![None],
+        [only] if only.replace(' ', "") == "{}" => vec![None],
+        _ => matches
+            .iter()
+            .map(|m| selector(Some(m)))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     let mut found: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
     for tenant in state.tenants(&headers)? {
-        for m in &matches {
-            let selector = selector(Some(m))?;
+        for selector in &selectors {
             for labels in state
                 .store
-                .series(&tenant, selector.as_ref(), start, end + 1)
+                .series(&tenant, selector.as_ref(), start, end.saturating_add(1))
                 .await?
             {
                 found.insert(
@@ -219,7 +310,7 @@ pub(crate) async fn index_stats(
     for tenant in state.tenants(&headers)? {
         let stats = state
             .store
-            .index_stats(&tenant, &selector, start, end + 1)
+            .index_stats(&tenant, &selector, start, end.saturating_add(1))
             .await?;
         total.streams += stats.streams;
         total.chunks += stats.chunks;
