@@ -144,7 +144,6 @@ impl Head {
     }
 
     /// Entries in timestamp order: `(timestamp, line, pairs)`.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &[u8], &[u32])> + '_ {
         self.entries.iter().map(|e| {
             (
@@ -153,6 +152,13 @@ impl Head {
                 &self.pairs[e.pairs.clone()],
             )
         })
+    }
+
+    /// Heap bytes held by the head's buffers.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<HeadEntry>()
+            + self.lines.capacity()
+            + self.pairs.capacity() * std::mem::size_of::<u32>()
     }
 
     /// Empties the head, keeping its buffers for reuse.
