@@ -13,8 +13,9 @@ use parking_lot::Mutex;
 use crate::segments::SegmentMeta;
 use crate::store::{FlushSummary, Store, Tenant};
 use crate::stream::{SealedChunk, Stream};
-use crate::wal::{EntryRef, StreamBatch, WalEntry};
+use crate::wal::{CheckpointStream, CheckpointWriter, EntryRef, StreamBatch};
 use crate::{Error, Result};
+use loki_chunk::ChunkBuilder;
 
 impl Store {
     /// Writes data to the object store: closes chunks that are idle or old
@@ -153,7 +154,11 @@ impl Store {
             self.drop_empty_streams().await;
             return Ok(());
         };
-        let (segment, streams) = {
+        // Under the gate, memory holds exactly what was logged before the
+        // new segment: take each stream's state then (cheap: chunk bytes are
+        // shared, only open heads are copied), so that nothing logged from
+        // the new segment on is also in the checkpoint.
+        let (segment, states) = {
             let _exclusive = inner.gate.write().await;
             let segment = {
                 let wal = wal.clone();
@@ -161,31 +166,32 @@ impl Store {
                     .await
                     .map_err(|e| Error::Config(format!("WAL task failed: {e}")))??
             };
-            let mut live = Vec::new();
+            let mut states = Vec::new();
             for tenant in inner.tenants.read().values() {
                 tenant.streams.write().retain(|_, s| !s.lock().is_empty());
-                live.extend(tenant.streams.read().values().cloned());
+                for stream in tenant.streams.read().values() {
+                    let s = stream.lock();
+                    let (closed, open) = s.checkpoint_state();
+                    states.push(CheckpointState {
+                        id: s.id,
+                        tenant: s.tenant.clone(),
+                        pairs: s.pairs.clone(),
+                        closed,
+                        open,
+                    });
+                }
             }
-            (segment, live)
+            (segment, states)
         };
-        let mut snapshot: Vec<(Arc<Mutex<Stream>>, Vec<WalEntry>)> = Vec::new();
-        for stream in streams {
-            let entries = stream.lock().unflushed_entries()?;
-            snapshot.push((stream, entries));
-        }
         let wal = wal.clone();
         tokio::task::spawn_blocking(move || {
-            let described: Vec<LoggedStream> = snapshot
-                .iter()
-                .map(|(stream, entries)| {
-                    let entries = entries
-                        .iter()
-                        .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()));
-                    LoggedStream::new(&stream.lock(), entries)
-                })
-                .collect();
-            wal.lock()
-                .write_checkpoint(segment, described.iter().map(LoggedStream::batch))
+            // Written stream by stream, without holding the log: pushes go
+            // on, and each stream's copy is freed once written.
+            let mut checkpoint = wal.lock().begin_checkpoint(segment)?;
+            for state in states {
+                state.write(&mut checkpoint)?;
+            }
+            checkpoint.finish()
         })
         .await
         .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?
@@ -283,6 +289,70 @@ impl<'a> LoggedStream<'a> {
             labels: &self.pairs,
             entries: &self.entries,
         }
+    }
+}
+
+/// Structured metadata pairs, owned.
+type OwnedMetadata = Vec<(String, String)>;
+
+/// A stream as a checkpoint takes it.
+struct CheckpointState {
+    id: u64,
+    tenant: Arc<str>,
+    pairs: Arc<[(String, String)]>,
+    closed: Vec<bytes::Bytes>,
+    open: Option<ChunkBuilder>,
+}
+
+impl CheckpointState {
+    /// Adds the stream to the checkpoint: closed chunks and the open
+    /// chunk's cut blocks as encoded bytes, its head as entries.
+    fn write(self, checkpoint: &mut CheckpointWriter) -> Result<()> {
+        let chunk_error = |source| Error::Chunk {
+            key: self
+                .pairs
+                .iter()
+                .map(|(n, v)| format!("{n}={v:?}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            source,
+        };
+        let mut open = self.open;
+        let cut = match &mut open {
+            Some(builder) if builder.stats().blocks > 0 => {
+                Some(builder.encode_cut().map_err(chunk_error)?)
+            }
+            _ => None,
+        };
+        let head: Vec<(i64, &[u8], OwnedMetadata)> = open
+            .as_ref()
+            .map(|builder| {
+                builder
+                    .head_entries()
+                    .map(|(timestamp, line, metadata)| {
+                        let metadata = metadata
+                            .into_iter()
+                            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                            .collect();
+                        (timestamp, line, metadata)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let entries: Vec<EntryRef<'_>> = head
+            .iter()
+            .map(|(timestamp, line, metadata)| (*timestamp, *line, metadata.as_slice()))
+            .collect();
+        checkpoint.add(&CheckpointStream {
+            head: StreamBatch {
+                stream: self.id,
+                tenant: &self.tenant,
+                labels: &self.pairs,
+                entries: &entries,
+            },
+            closed: &self.closed,
+            open: cut.as_deref(),
+        })
     }
 }
 

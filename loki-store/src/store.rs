@@ -172,6 +172,23 @@ impl Inner {
                     )?;
                 }
             }
+            Record::Chunk {
+                stream,
+                open,
+                chunk,
+            } => {
+                let Some(target) = by_ref.get(&stream) else {
+                    return Err(Error::WalRecord(
+                        "a chunk for a stream with no series record",
+                    ));
+                };
+                let mut s = target.lock();
+                if open {
+                    s.restore_open(chunk, self.config.clock.now(), &self.config.chunk)?;
+                } else {
+                    s.restore_closed(chunk)?;
+                }
+            }
         }
         Ok(())
     }
