@@ -27,6 +27,20 @@ impl Store {
     /// The first upload or WAL error; chunks that failed stay in memory and
     /// are tried again by the next flush.
     pub async fn flush(&self, force: bool) -> Result<FlushSummary> {
+        self.flush_with(if force { Seal::All } else { Seal::Due })
+            .await
+    }
+
+    /// Uploads chunks already closed, without closing others, writing
+    /// index segments or checkpointing: what the maintenance loop does
+    /// between flush checks when closed chunks pile up. Their entries stay
+    /// in the WAL until the next checkpoint; the head index points at them
+    /// meanwhile.
+    async fn upload_closed(&self) -> Result<FlushSummary> {
+        self.flush_with(Seal::Nothing).await
+    }
+
+    async fn flush_with(&self, seal: Seal) -> Result<FlushSummary> {
         let inner = &self.inner;
         let _one_at_a_time = inner.flushing.lock().await;
         let now = inner.config.clock.now();
@@ -44,10 +58,12 @@ impl Store {
                 tenant.streams.read().values().cloned().collect();
             for stream in streams {
                 let mut s = stream.lock();
-                if force {
-                    s.seal_head()?;
-                } else {
-                    s.seal_if_due(now, idle, max_age)?;
+                match seal {
+                    Seal::All => s.seal_head()?,
+                    Seal::Due => {
+                        s.seal_if_due(now, idle, max_age)?;
+                    }
+                    Seal::Nothing => {}
                 }
                 for chunk in &s.sealed {
                     sealed.push(Upload {
@@ -69,6 +85,17 @@ impl Store {
         }))
         .buffer_unordered(inner.config.fetch_concurrency.max(1));
         let done: Vec<_> = uploads.collect().await;
+        let uploaded: usize = done
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .map(|(upload, _)| upload.chunk.object.len())
+            .sum();
+        // Chunks closed here were never counted: saturate at zero.
+        let _ = inner
+            .sealed_pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(uploaded))
+            });
         for (
             Upload {
                 tenant,
@@ -93,10 +120,12 @@ impl Store {
             }
         }
 
-        for tenant in &tenants {
-            summary.segments += self.write_index(tenant).await?;
+        if seal != Seal::Nothing {
+            for tenant in &tenants {
+                summary.segments += self.write_index(tenant).await?;
+            }
+            self.checkpoint().await?;
         }
-        self.checkpoint().await?;
         match first_error {
             Some(err) => Err(err),
             None => Ok(summary),
@@ -206,7 +235,9 @@ impl Store {
 
     /// Flushes due chunks every `flush_check_period` and runs the compactor
     /// every `compaction_interval` until `shutdown` completes, then flushes
-    /// everything. Errors are logged and retried on the next tick.
+    /// everything. In between, once closed chunks waiting for upload pass
+    /// `max_sealed_bytes`, uploads them at once. Errors are logged and
+    /// retried on the next tick.
     ///
     /// ```
     /// # use loki_store::{Store, StoreConfig};
@@ -239,6 +270,11 @@ impl Store {
                 _ = flush_tick.tick() => {
                     if let Err(err) = self.flush(false).await {
                         tracing::error!(error = %err, "periodic flush failed");
+                    }
+                }
+                () = self.inner.upload_soon.notified() => {
+                    if let Err(err) = self.upload_closed().await {
+                        tracing::error!(error = %err, "early upload of closed chunks failed");
                     }
                 }
                 _ = compact_tick.tick() => {
@@ -294,6 +330,17 @@ impl<'a> LoggedStream<'a> {
 
 /// Structured metadata pairs, owned.
 type OwnedMetadata = Vec<(String, String)>;
+
+/// Which open chunks a flush closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seal {
+    /// Every one.
+    All,
+    /// Those idle or old enough.
+    Due,
+    /// None: only chunks already closed are uploaded.
+    Nothing,
+}
 
 /// A stream as a checkpoint takes it.
 struct CheckpointState {

@@ -2,7 +2,7 @@
 //! store, and opening it all again after a restart.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use loki_chunk::ChunkKey;
@@ -60,6 +60,11 @@ pub(crate) struct Inner {
     pub(crate) cache: Mutex<ChunkCache>,
     /// Index segment bytes, shared by every tenant.
     pub(crate) segment_cache: SegmentCache,
+    /// Bytes of chunks closed by pushes since the last upload (an estimate
+    /// that only decides when to upload early).
+    pub(crate) sealed_pending: AtomicUsize,
+    /// Wakes the maintenance loop to upload closed chunks early.
+    pub(crate) upload_soon: tokio::sync::Notify,
 }
 
 /// The storage engine. Cheap to clone; every clone is the same engine.
@@ -230,6 +235,8 @@ impl Store {
             deletes_lock: tokio::sync::Mutex::new(()),
             cache,
             segment_cache: SegmentCache::new(segment_cache_bytes),
+            sealed_pending: AtomicUsize::new(0),
+            upload_soon: tokio::sync::Notify::new(),
         });
         load_segments(&inner).await?;
         load_deletes(&inner).await?;
@@ -401,10 +408,11 @@ impl Store {
         }
         let max_age = inner.max_age_ns();
         let wall = inner.config.clock.now();
+        let mut sealed = 0;
         for (stream, entries) in work {
             let mut s = stream.lock();
             for e in entries {
-                s.append(
+                sealed += s.append(
                     e.timestamp,
                     e.line.as_bytes(),
                     &e.metadata,
@@ -412,6 +420,12 @@ impl Store {
                     &inner.config.chunk,
                     max_age,
                 )?;
+            }
+        }
+        if sealed > 0 {
+            let pending = inner.sealed_pending.fetch_add(sealed, Ordering::Relaxed) + sealed;
+            if pending > inner.config.max_sealed_bytes {
+                inner.upload_soon.notify_one();
             }
         }
         Ok(summary)

@@ -126,7 +126,8 @@ impl Stream {
     }
 
     /// Appends an accepted entry, starting a new chunk when the current one
-    /// is full or would span more than `max_age` nanoseconds.
+    /// is full or would span more than `max_age` nanoseconds. Returns the
+    /// bytes of the chunk object that closed, if one did.
     pub(crate) fn append(
         &mut self,
         timestamp: i64,
@@ -135,7 +136,7 @@ impl Stream {
         now: i64,
         options: &ChunkOptions,
         max_age: i64,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let pairs: Vec<(&str, &str)> = metadata
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -145,8 +146,10 @@ impl Stream {
                 || timestamp.saturating_sub(open.first) > max_age
                 || open.first.saturating_sub(timestamp) > max_age
         });
+        let mut sealed = 0;
         if full {
             self.seal_head()?;
+            sealed = self.sealed.last().map_or(0, |s| s.object.len());
         }
         let open = match &mut self.head {
             Some(open) => open,
@@ -169,7 +172,7 @@ impl Stream {
         open.snapshot = None;
         self.highest = self.highest.max(timestamp);
         self.last_append = now;
-        Ok(())
+        Ok(sealed)
     }
 
     fn chunk_error(&self, source: loki_chunk::Error) -> Error {

@@ -324,3 +324,61 @@ async fn chunks_cut_for_size_are_flushed_at_the_next_check_and_freed() {
     assert_eq!((closed, open <= 1), (0, true));
     assert_eq!(everything(&store).await.len(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_chunks_past_the_budget_are_uploaded_before_the_flush_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let mut cfg = config(dir.path(), now.clone());
+    cfg.chunk = cfg.chunk.block_size(2 * 1024).target_size(8 * 1024);
+    cfg.flush_check_period = std::time::Duration::from_secs(3600);
+    cfg.max_sealed_bytes = 16 * 1024;
+    let store = Store::open(cfg).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let maintenance = tokio::spawn(store.clone().run_maintenance(async {
+        let _ = stopped.await;
+    }));
+    // The first tick runs at once: let it pass before pushing.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let labels = Labels::new([("app", "shop")]).unwrap();
+    for n in 0..400i64 {
+        let mut state = (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let line: String = (0..200)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'!' + (state % 90) as u8)
+            })
+            .collect();
+        let entries = vec![PushEntry::new(BASE + n, line)];
+        store
+            .push_at(
+                "t",
+                vec![PushStream {
+                    labels: labels.clone(),
+                    entries,
+                }],
+                BASE,
+            )
+            .await
+            .unwrap();
+    }
+    // Pushed about 80 KB of lines that hardly compress: most of it closed,
+    // and uploaded without waiting an hour for the flush check.
+    let mut held = store.memory_bytes();
+    for _ in 0..100 {
+        if held < 32 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        held = store.memory_bytes();
+    }
+    assert!(held < 32 * 1024, "still {held} bytes held");
+    assert_eq!(everything(&store).await.len(), 400);
+    // No checkpoint since the empty one of the first tick (just the
+    // 8-byte header): the WAL segments still hold every entry.
+    assert_eq!(checkpoint_size(dir.path()), 8);
+    stop.send(()).unwrap();
+    maintenance.await.unwrap().unwrap();
+}
