@@ -161,6 +161,13 @@ pub struct StoreConfig {
     /// under heavy ingest (default 64 MiB). The WAL checkpoint still runs
     /// at the flush check period only.
     pub max_sealed_bytes: usize,
+    /// A bound on the bytes the engine holds in memory
+    /// ([`Store::memory_bytes`](crate::Store::memory_bytes)): past it, the
+    /// maintenance loop closes the open chunks of the streams holding the
+    /// most until three quarters of it are left, and uploads them (Loki has
+    /// no such bound; chunks closed this way are smaller). Checked after
+    /// every eighth of it ingested. Default 1 GiB; `None` for no bound.
+    pub max_memory_bytes: Option<usize>,
     /// How often it runs the compactor (Loki's `compaction_interval`,
     /// default 10m).
     pub compaction_interval: Duration,
@@ -195,6 +202,7 @@ impl StoreConfig {
             index_period: Duration::from_secs(24 * 3600),
             flush_check_period: Duration::from_secs(30),
             max_sealed_bytes: 64 << 20,
+            max_memory_bytes: Some(1 << 30),
             compaction_interval: Duration::from_secs(600),
             fetch_concurrency: 16,
             chunk_cache_bytes: 256 << 20,

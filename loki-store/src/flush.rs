@@ -31,13 +31,47 @@ impl Store {
             .await
     }
 
-    /// Uploads chunks already closed, without closing others, writing
-    /// index segments or checkpointing: what the maintenance loop does
-    /// between flush checks when closed chunks pile up. Their entries stay
-    /// in the WAL until the next checkpoint; the head index points at them
-    /// meanwhile.
+    /// Uploads chunks already closed, after closing the largest open ones
+    /// if memory is over `max_memory_bytes`, without writing index
+    /// segments or checkpointing: what the maintenance loop does between
+    /// flush checks when closed chunks or memory pile up. Their entries
+    /// stay in the WAL until the next checkpoint; the head index points at
+    /// them meanwhile.
     async fn upload_closed(&self) -> Result<FlushSummary> {
-        self.flush_with(Seal::Nothing).await
+        self.flush_with(Seal::OverBudget).await
+    }
+
+    /// Closes the open chunks of the streams holding the most memory until
+    /// the engine holds at most three quarters of `max_memory_bytes`, when
+    /// it holds more than that limit.
+    fn seal_largest(&self, tenants: &[Arc<Tenant>]) -> Result<()> {
+        let Some(limit) = self.inner.config.max_memory_bytes else {
+            return Ok(());
+        };
+        let mut streams: Vec<(usize, Arc<Mutex<Stream>>)> = Vec::new();
+        for tenant in tenants {
+            for stream in tenant.streams.read().values() {
+                let held = stream.lock().memory_bytes();
+                streams.push((held, stream.clone()));
+            }
+        }
+        let mut total: usize = streams.iter().map(|(held, _)| held).sum();
+        if total <= limit {
+            return Ok(());
+        }
+        streams.sort_unstable_by_key(|(held, _)| std::cmp::Reverse(*held));
+        for (_, stream) in streams {
+            if total <= limit / 4 * 3 {
+                break;
+            }
+            let mut s = stream.lock();
+            let held = s.memory_bytes();
+            s.seal_head()?;
+            // Everything the stream holds is now closed, and freed by the
+            // upload that follows.
+            total = total.saturating_sub(held);
+        }
+        Ok(())
     }
 
     async fn flush_with(&self, seal: Seal) -> Result<FlushSummary> {
@@ -51,6 +85,9 @@ impl Store {
             .min(i64::MAX as u128) as i64;
         let max_age = inner.max_age_ns();
         let tenants: Vec<Arc<Tenant>> = inner.tenants.read().values().cloned().collect();
+        if seal != Seal::All {
+            self.seal_largest(&tenants)?;
+        }
 
         let mut sealed: Vec<Upload> = Vec::new();
         for tenant in &tenants {
@@ -63,7 +100,7 @@ impl Store {
                     Seal::Due => {
                         s.seal_if_due(now, idle, max_age)?;
                     }
-                    Seal::Nothing => {}
+                    Seal::OverBudget => {}
                 }
                 for chunk in &s.sealed {
                     sealed.push(Upload {
@@ -120,7 +157,7 @@ impl Store {
             }
         }
 
-        if seal != Seal::Nothing {
+        if seal != Seal::OverBudget {
             for tenant in &tenants {
                 summary.segments += self.write_index(tenant).await?;
             }
@@ -236,7 +273,8 @@ impl Store {
     /// Flushes due chunks every `flush_check_period` and runs the compactor
     /// every `compaction_interval` until `shutdown` completes, then flushes
     /// everything. In between, once closed chunks waiting for upload pass
-    /// `max_sealed_bytes`, uploads them at once. Errors are logged and
+    /// `max_sealed_bytes`, or memory may be over `max_memory_bytes`, closes
+    /// the largest open chunks if needed and uploads closed ones at once. Errors are logged and
     /// retried on the next tick.
     ///
     /// ```
@@ -338,8 +376,9 @@ enum Seal {
     All,
     /// Those idle or old enough.
     Due,
-    /// None: only chunks already closed are uploaded.
-    Nothing,
+    /// Only the largest, if memory is over the limit (chunks already
+    /// closed are uploaded in every case).
+    OverBudget,
 }
 
 /// A stream as a checkpoint takes it.

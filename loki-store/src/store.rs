@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// Bytes of chunks closed by pushes since the last upload (an estimate
     /// that only decides when to upload early).
     pub(crate) sealed_pending: AtomicUsize,
+    /// Line bytes ingested since memory was last checked against the limit.
+    pub(crate) ingested_since_check: AtomicUsize,
     /// Wakes the maintenance loop to upload closed chunks early.
     pub(crate) upload_soon: tokio::sync::Notify,
 }
@@ -236,6 +238,7 @@ impl Store {
             cache,
             segment_cache: SegmentCache::new(segment_cache_bytes),
             sealed_pending: AtomicUsize::new(0),
+            ingested_since_check: AtomicUsize::new(0),
             upload_soon: tokio::sync::Notify::new(),
         });
         load_segments(&inner).await?;
@@ -422,11 +425,23 @@ impl Store {
                 )?;
             }
         }
+        let mut wake = false;
         if sealed > 0 {
             let pending = inner.sealed_pending.fetch_add(sealed, Ordering::Relaxed) + sealed;
-            if pending > inner.config.max_sealed_bytes {
-                inner.upload_soon.notify_one();
+            wake |= pending > inner.config.max_sealed_bytes;
+        }
+        if let Some(limit) = inner.config.max_memory_bytes {
+            let since = inner
+                .ingested_since_check
+                .fetch_add(bytes, Ordering::Relaxed)
+                + bytes;
+            if since > limit / 8 {
+                inner.ingested_since_check.store(0, Ordering::Relaxed);
+                wake = true;
             }
+        }
+        if wake {
+            inner.upload_soon.notify_one();
         }
         Ok(summary)
     }

@@ -382,3 +382,57 @@ async fn closed_chunks_past_the_budget_are_uploaded_before_the_flush_check() {
     stop.send(()).unwrap();
     maintenance.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_over_the_limit_closes_and_uploads_the_largest_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let mut cfg = config(dir.path(), now.clone());
+    cfg.flush_check_period = std::time::Duration::from_secs(3600);
+    cfg.max_memory_bytes = Some(256 * 1024);
+    let store = Store::open(cfg).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let maintenance = tokio::spawn(store.clone().run_maintenance(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // One large stream and three small ones: only the large one is over.
+    let mut pushed = 0;
+    for n in 0..2_000i64 {
+        let pod = if n % 10 < 7 {
+            "big"
+        } else {
+            ["s1", "s2", "s3"][(n % 3) as usize]
+        };
+        let labels = Labels::new([("app", "shop"), ("pod", pod)]).unwrap();
+        let mut state = (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let line: String = (0..200)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b'!' + (state % 90) as u8)
+            })
+            .collect();
+        pushed += line.len();
+        let entries = vec![PushEntry::new(BASE + n, line)];
+        store
+            .push_at("t", vec![PushStream { labels, entries }], BASE)
+            .await
+            .unwrap();
+    }
+    // 400 KB pushed into chunks far from full: the limit closes them.
+    assert!(pushed > 256 * 1024);
+    let mut held = store.memory_bytes();
+    for _ in 0..100 {
+        if held <= 256 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        held = store.memory_bytes();
+    }
+    assert!(held <= 256 * 1024, "still {held} bytes held");
+    assert_eq!(everything(&store).await.len(), 2_000);
+    stop.send(()).unwrap();
+    maintenance.await.unwrap().unwrap();
+}
