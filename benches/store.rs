@@ -10,7 +10,8 @@
 //! Summaries then measure, in one run: ingest over 128 MiB in MB per
 //! CPU-second of the whole process and wall MB/s, without the WAL, against
 //! zstd compressing the same lines (the floor of any zstd chunk store's
-//! write cost), and peak memory per MB ingested; flush throughput; the scan
+//! write cost), and peak memory per MB ingested; memory per open stream;
+//! flush throughput; the scan
 //! against zstd decompressing the same lines.
 
 use std::hint::black_box;
@@ -203,6 +204,16 @@ fn ingest_summary() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (cpu, wall, peak, held, fsyncs) = run(config(dir.path()));
+    // A WAL checkpoint of everything ingested, still held in open chunks
+    // (nothing is due for flushing): what each flush check costs while
+    // chunks fill. The engine reopens on the log the run above left.
+    let checkpoint_cpu = {
+        let store = rt.block_on(Store::open(config(dir.path()))).unwrap();
+        let start = cpu_seconds();
+        let summary = rt.block_on(store.flush(false)).unwrap();
+        assert_eq!(summary.chunks, 0);
+        (cpu_seconds() - start).max(1e-9)
+    };
     let mut no_wal = config(&dir.path().join("no-wal"));
     no_wal.wal_dir = None;
     let (cpu_no_wal, _, _, _, _) = run(no_wal);
@@ -237,9 +248,60 @@ fn ingest_summary() {
         mb / zstd_cpu
     );
     println!(
+        "WAL checkpoint of the {mb:.1} MB held in open chunks: {:.0} MB per CPU-second ({checkpoint_cpu:.3} CPU-s)",
+        mb / checkpoint_cpu
+    );
+    println!(
         "memory: peak resident growth {:.2} MB per MB ingested; engine-accounted {:.2} MB per MB",
         peak / bytes as f64,
         held / bytes as f64
+    );
+}
+
+/// Memory per open stream: 600 streams, each pushed 320 KiB of corpus lines
+/// (one block cut, the rest in the head) and then left open, as streams
+/// are between flushes. Resident growth and engine-accounted bytes per
+/// stream, without the WAL (it holds no memory of its own per stream).
+/// Run first, before other runs leave freed memory with the allocator.
+fn open_streams_summary() {
+    const STREAMS: usize = 600;
+    const PER_STREAM: usize = 320 << 10;
+    let (pushes, _) = corpus_of(8 << 20);
+    let lines: Vec<String> = pushes
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.entries.into_iter().map(|e| e.line))
+        .collect();
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.wal_dir = None;
+    let before = status_bytes("VmRSS:");
+    let store = rt.block_on(Store::open(cfg)).unwrap();
+    let mut next = 0;
+    let mut raw = 0;
+    for s in 0..STREAMS {
+        let labels = Labels::new([("app", "open-streams"), ("stream", &s.to_string())]).unwrap();
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        while bytes < PER_STREAM {
+            let line = lines[next % lines.len()].clone();
+            bytes += line.len();
+            entries.push(PushEntry::new(BASE + next as i64, line));
+            next += 1;
+        }
+        raw += bytes;
+        rt.block_on(store.push_at("bench", vec![PushStream { labels, entries }], BASE))
+            .unwrap();
+    }
+    let grown = status_bytes("VmRSS:") - before;
+    let held = store.memory_bytes() as f64;
+    println!(
+        "open streams: {STREAMS} streams of {} KiB of lines each (one block cut): resident growth {:.0} KiB per stream, engine-accounted {:.0} KiB per stream, {:.2} MB per MB of lines",
+        raw / STREAMS / 1024,
+        grown / STREAMS as f64 / 1024.0,
+        held / STREAMS as f64 / 1024.0,
+        grown / raw as f64
     );
 }
 
@@ -340,8 +402,12 @@ criterion_group! {
 }
 
 fn main() {
+    let summaries = !std::env::args().any(|a| a == "--test" || a == "--list");
+    if summaries {
+        open_streams_summary();
+    }
     store();
-    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+    if summaries {
         ingest_summary();
         summary();
     }

@@ -9,7 +9,16 @@ use crate::head::{Appended, Head};
 use crate::raw::block::{decode_entry, metadata_pairs};
 use crate::raw::layout::CutBlock;
 use crate::raw::{write_chunk, ChunkParts, Codec, Compressor, Decompressor, SymbolTable, Version};
-use crate::{ChunkStats, Error, Result};
+use crate::{Chunk, ChunkStats, Error, Result};
+
+thread_local! {
+    /// The block serialisation buffer, shared by every builder on a thread.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The shared serialisation buffer is given back to the allocator when a
+/// block larger than this passed through it.
+const SCRATCH_KEEP: usize = 8 << 20;
 
 /// How a [`ChunkBuilder`] writes.
 ///
@@ -95,7 +104,10 @@ impl ChunkOptions {
 /// assert_eq!(first.metadata.get("trace_id"), Some("4bf92f35"));
 /// # Ok::<(), loki_chunk::Error>(())
 /// ```
-#[derive(Debug)]
+///
+/// Cloning is cheap in compressed data: cut blocks are shared, only the
+/// head (at most a block of lines) and the symbol table are copied.
+#[derive(Debug, Clone)]
 pub struct ChunkBuilder {
     options: ChunkOptions,
     head: Head,
@@ -108,8 +120,6 @@ pub struct ChunkBuilder {
     /// An entry older than the last cut block arrived: blocks will overlap,
     /// and `close` must reorder them (dropping duplicates across blocks).
     needs_reorder: bool,
-    /// Reused block serialisation buffer.
-    scratch: Vec<u8>,
     /// Reused symbol-id buffer for the entry being appended.
     pairs: Vec<u32>,
 }
@@ -153,9 +163,124 @@ impl ChunkBuilder {
             needs_reorder: false,
             symbols: SymbolTable::default(),
             compressor: Compressor::new(options.codec),
-            scratch: Vec::new(),
             pairs: Vec::new(),
         }
+    }
+
+    /// Reopens a chunk for appending, keeping its compressed blocks as they
+    /// are (nothing is recompressed): the counterpart of
+    /// [`encode_cut`](Self::encode_cut), for restoring an open chunk from a
+    /// checkpoint. The chunk's version and codec replace those of `options`.
+    ///
+    /// ```
+    /// use loki_chunk::{Chunk, ChunkBuilder, ChunkOptions, Direction};
+    ///
+    /// let mut builder = ChunkBuilder::new();
+    /// builder.append(1, b"cut", &[("k", "v")])?;
+    /// builder.cut()?;
+    /// builder.append(2, b"in the head", &[])?;
+    /// let cut = Chunk::open(builder.encode_cut()?)?;
+    /// assert_eq!(cut.stats().entries, 1);
+    ///
+    /// let mut resumed = ChunkBuilder::resume(&cut, ChunkOptions::default())?;
+    /// for (timestamp, line, metadata) in builder.head_entries() {
+    ///     resumed.append(timestamp, line, &metadata)?;
+    /// }
+    /// assert_eq!(resumed.encode()?, builder.encode()?);
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedVersion`] for a version 2 chunk, and the errors
+    /// of reading the chunk's blocks and symbol table (checksums, codec).
+    pub fn resume(chunk: &Chunk, options: ChunkOptions) -> Result<ChunkBuilder> {
+        let mut builder =
+            ChunkBuilder::with_options(options.version(chunk.version()).codec(chunk.codec()))?;
+        let structured = chunk.version().has_structured_metadata();
+        if structured {
+            builder.symbols = SymbolTable::from_symbols(chunk.symbols()?);
+        }
+        let raw = chunk.as_raw();
+        builder.blocks.reserve_exact(raw.blocks().len());
+        for (i, meta) in raw.blocks().iter().enumerate() {
+            builder.blocks.push(CutBlock {
+                entries: meta.entries,
+                min_time: meta.min_time,
+                max_time: meta.max_time,
+                uncompressed_size: meta.uncompressed_size,
+                // A slice of the chunk's bytes: nothing is copied.
+                data: raw.block_bytes(i)?,
+            });
+        }
+        builder.needs_reorder = builder
+            .blocks
+            .windows(2)
+            .any(|w| w[1].min_time < w[0].max_time);
+        if let Some(last) = raw.blocks().len().checked_sub(1) {
+            // The newest run of the last block, for duplicate checks.
+            let newest = raw.blocks()[last].max_time;
+            let data = chunk.decompress_block(last)?;
+            let mut pos = 0;
+            let mut pairs = Vec::new();
+            while pos < data.len() {
+                let entry = decode_entry(&data, &mut pos, structured)?;
+                if entry.timestamp == newest {
+                    pairs.clear();
+                    pairs.extend(
+                        metadata_pairs(entry.metadata).flat_map(|(n, v)| [n as u32, v as u32]),
+                    );
+                    let _ = builder.tail.append(entry.timestamp, entry.line, &pairs);
+                }
+            }
+        }
+        Ok(builder)
+    }
+
+    /// Encodes the cut blocks only, as a chunk, without cutting the head or
+    /// closing (reordering) anything: with [`head_entries`](Self::head_entries),
+    /// everything appended, and cheap to take repeatedly since no block is
+    /// compressed. [`resume`](Self::resume) turns it back into a builder.
+    /// See [`resume`](Self::resume) for an example.
+    ///
+    /// # Errors
+    /// [`Error::Compress`] if compressing the symbol table fails.
+    pub fn encode_cut(&mut self) -> Result<Bytes> {
+        self.layout(None)
+    }
+
+    /// The entries of the head (not yet cut into a block), in timestamp
+    /// order, with their metadata. See [`resume`](Self::resume) for an
+    /// example.
+    pub fn head_entries(&self) -> impl Iterator<Item = (i64, &[u8], Vec<(&str, &str)>)> + '_ {
+        self.head.iter().map(|(timestamp, line, pairs)| {
+            let metadata = pairs
+                .chunks_exact(2)
+                .map(|p| (self.symbols.get(p[0]), self.symbols.get(p[1])))
+                .collect();
+            (timestamp, line, metadata)
+        })
+    }
+
+    /// Heap bytes this builder holds: compressed blocks, the head's
+    /// buffers, the symbol table. Compression state is shared per thread
+    /// and not counted.
+    ///
+    /// ```
+    /// use loki_chunk::ChunkBuilder;
+    ///
+    /// let mut builder = ChunkBuilder::new();
+    /// let empty = builder.memory_bytes();
+    /// builder.append(1, &[b'x'; 1000], &[])?;
+    /// assert!(builder.memory_bytes() >= empty + 1000);
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<CutBlock>()
+            + self.blocks.iter().map(|b| b.data.len()).sum::<usize>()
+            + self.head.memory_bytes()
+            + self.tail.memory_bytes()
+            + self.symbols.memory_bytes()
+            + self.pairs.capacity() * std::mem::size_of::<u32>()
     }
 
     /// The options this builder writes with.
@@ -234,22 +359,34 @@ impl ChunkBuilder {
         let Some((min_time, max_time)) = self.head.bounds() else {
             return Ok(());
         };
-        self.scratch.clear();
-        self.head.serialize(
-            &mut self.scratch,
-            self.options.version.has_structured_metadata(),
-        );
-        let data = self.compressor.compress(&self.scratch)?;
+        let data = self.compress_head()?;
         self.blocks.push(CutBlock {
             entries: self.head.len() as u64,
             min_time,
             max_time,
             uncompressed_size: self.head.size() as u64,
-            data,
+            data: Bytes::from(data),
         });
         self.tail.keep_newest_run_of(&self.head);
-        self.head.clear();
+        // Released rather than kept for reuse: an open chunk that stops
+        // receiving entries holds no block-sized buffer.
+        self.head = Head::default();
         Ok(())
+    }
+
+    /// Serialises the head into the thread's shared buffer and compresses it.
+    fn compress_head(&mut self) -> Result<Vec<u8>> {
+        let structured = self.options.version.has_structured_metadata();
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            self.head.serialize(&mut scratch, structured);
+            let data = self.compressor.compress(&scratch);
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = Vec::new();
+            }
+            data
+        })
     }
 
     /// Cuts the head and, if blocks overlap in time (possible after
@@ -353,20 +490,13 @@ impl ChunkBuilder {
     /// [`Error::Compress`] if the codec fails.
     pub fn snapshot(&mut self) -> Result<Bytes> {
         let head = match self.head.bounds() {
-            Some((min_time, max_time)) => {
-                self.scratch.clear();
-                self.head.serialize(
-                    &mut self.scratch,
-                    self.options.version.has_structured_metadata(),
-                );
-                Some(CutBlock {
-                    entries: self.head.len() as u64,
-                    min_time,
-                    max_time,
-                    uncompressed_size: self.head.size() as u64,
-                    data: self.compressor.compress(&self.scratch)?,
-                })
-            }
+            Some((min_time, max_time)) => Some(CutBlock {
+                entries: self.head.len() as u64,
+                min_time,
+                max_time,
+                uncompressed_size: self.head.size() as u64,
+                data: Bytes::from(self.compress_head()?),
+            }),
             None => None,
         };
         self.layout(head.as_ref())

@@ -5,9 +5,9 @@
 //! kept in timestamp order (equal timestamps in arrival order) plus two
 //! arenas for line bytes and metadata symbol ids: an in-order append is a
 //! push, an out-of-order one a binary search and a short move, and no entry
-//! owns an allocation of its own.
-
-use std::ops::Range;
+//! owns an allocation of its own. Line bytes go into fixed-size pages, so a
+//! growing head never copies the lines it holds and holds at most one
+//! partly used page beyond them.
 
 use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
 use crate::raw::block::encode_entry;
@@ -15,9 +15,20 @@ use crate::raw::block::encode_entry;
 #[derive(Debug, Clone)]
 struct HeadEntry {
     timestamp: i64,
-    line: Range<usize>,
-    pairs: Range<usize>,
+    /// Page, offset in it and length of the line.
+    page: u32,
+    start: u32,
+    len: u32,
+    /// Offset and count of the entry's symbol ids in `pairs`.
+    pairs_start: u32,
+    pairs_len: u32,
 }
+
+/// Bytes of a full line page; a longer line gets a page of its own size.
+const PAGE: usize = 64 * 1024;
+
+/// Bytes of a head's first line page.
+const FIRST_PAGE: usize = 4 * 1024;
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +44,7 @@ pub enum Appended {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Head {
     entries: Vec<HeadEntry>,
-    lines: Vec<u8>,
+    pages: Vec<Vec<u8>>,
     pairs: Vec<u32>,
     /// Loki's accounting: line bytes plus 8 per metadata pair.
     size: usize,
@@ -66,20 +77,48 @@ impl Head {
         if self.has_duplicate_before(at, timestamp, line, pairs) {
             return Appended::Duplicate;
         }
-        let line_range = self.lines.len()..self.lines.len() + line.len();
-        self.lines.extend_from_slice(line);
-        let pair_range = self.pairs.len()..self.pairs.len() + pairs.len();
+        let room = self
+            .pages
+            .last()
+            .is_some_and(|page| page.capacity() - page.len() >= line.len());
+        if !room {
+            // Pages grow from 4 KiB to 64 KiB as the head does, so a small
+            // head (or the few entries kept to check duplicates) stays small.
+            let held: usize = self.pages.iter().map(Vec::capacity).sum();
+            let capacity = held.clamp(FIRST_PAGE, PAGE).max(line.len());
+            self.pages.push(Vec::with_capacity(capacity));
+        }
+        let page_index = self.pages.len() - 1;
+        let page = &mut self.pages[page_index];
+        let start = page.len();
+        page.extend_from_slice(line);
+        let pairs_start = self.pairs.len();
         self.pairs.extend_from_slice(pairs);
         self.size += line.len() + pairs.len() / 2 * HEAD_BYTES_PER_METADATA_PAIR;
+        // Lines are at most 1 GiB and a head far smaller than 4 GiB of
+        // entries: the offsets fit in 32 bits.
         self.entries.insert(
             at,
             HeadEntry {
                 timestamp,
-                line: line_range,
-                pairs: pair_range,
+                page: page_index as u32,
+                start: start as u32,
+                len: line.len() as u32,
+                pairs_start: pairs_start as u32,
+                pairs_len: pairs.len() as u32,
             },
         );
         Appended::Added
+    }
+
+    fn line(&self, e: &HeadEntry) -> &[u8] {
+        let start = e.start as usize;
+        &self.pages[e.page as usize][start..start + e.len as usize]
+    }
+
+    fn pairs_of(&self, e: &HeadEntry) -> &[u32] {
+        let start = e.pairs_start as usize;
+        &self.pairs[start..start + e.pairs_len as usize]
     }
 
     /// Where an entry with `timestamp` goes: after every entry not newer.
@@ -99,7 +138,7 @@ impl Head {
             .iter()
             .rev()
             .take_while(|e| e.timestamp == timestamp)
-            .any(|e| &self.lines[e.line.clone()] == line && &self.pairs[e.pairs.clone()] == pairs)
+            .any(|e| self.line(e) == line && self.pairs_of(e) == pairs)
     }
 
     /// Whether an identical entry is present.
@@ -121,44 +160,39 @@ impl Head {
             .take_while(|e| e.timestamp == newest)
             .count();
         for e in &other.entries[other.entries.len() - run..] {
-            let _ = self.append(
-                e.timestamp,
-                &other.lines[e.line.clone()],
-                &other.pairs[e.pairs.clone()],
-            );
+            let _ = self.append(e.timestamp, other.line(e), other.pairs_of(e));
         }
     }
 
     /// Writes every entry in block encoding, in timestamp order.
     pub(crate) fn serialize(&self, out: &mut Vec<u8>, structured: bool) {
-        out.reserve(self.lines.len() + self.entries.len() * 8);
+        let lines: usize = self.pages.iter().map(Vec::len).sum();
+        out.reserve(lines + self.entries.len() * 8);
         for e in &self.entries {
-            encode_entry(
-                out,
-                e.timestamp,
-                &self.lines[e.line.clone()],
-                &self.pairs[e.pairs.clone()],
-                structured,
-            );
+            encode_entry(out, e.timestamp, self.line(e), self.pairs_of(e), structured);
         }
     }
 
     /// Entries in timestamp order: `(timestamp, line, pairs)`.
-    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (i64, &[u8], &[u32])> + '_ {
-        self.entries.iter().map(|e| {
-            (
-                e.timestamp,
-                &self.lines[e.line.clone()],
-                &self.pairs[e.pairs.clone()],
-            )
-        })
+        self.entries
+            .iter()
+            .map(|e| (e.timestamp, self.line(e), self.pairs_of(e)))
     }
 
-    /// Empties the head, keeping its buffers for reuse.
+    /// Heap bytes held by the head's buffers.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<HeadEntry>()
+            + self.pages.iter().map(Vec::capacity).sum::<usize>()
+            + self.pages.capacity() * std::mem::size_of::<Vec<u8>>()
+            + self.pairs.capacity() * std::mem::size_of::<u32>()
+    }
+
+    /// Empties the head, keeping the entry and symbol-id buffers for reuse
+    /// (line pages are given back).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
-        self.lines.clear();
+        self.pages.clear();
         self.pairs.clear();
         self.size = 0;
     }

@@ -113,6 +113,47 @@ proptest! {
         }
     }
 
+    /// A builder taken apart at any point (cut blocks as a chunk, head as
+    /// entries) and resumed holds what an uninterrupted one holds, and
+    /// encodes to the same bytes.
+    #[test]
+    fn a_resumed_builder_equals_an_uninterrupted_one(
+        inputs in proptest::collection::vec(input(), 0..120),
+        split in any::<prop::sample::Index>(),
+        codec in codec(),
+        v4 in any::<bool>(),
+        block_size in 1usize..200,
+    ) {
+        let version = if v4 { Version::V4 } else { Version::V3 };
+        let options = ChunkOptions::default().codec(codec).version(version).block_size(block_size);
+        let split = if inputs.is_empty() { 0 } else { split.index(inputs.len() + 1) };
+        let append = |builder: &mut ChunkBuilder, input: &Input| {
+            let metadata: Vec<(&str, &str)> = input.metadata.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let _ = builder.append(input.ts, &input.line, &metadata).unwrap();
+        };
+        let mut whole = ChunkBuilder::with_options(options).unwrap();
+        let mut first = ChunkBuilder::with_options(options).unwrap();
+        for input in &inputs[..split] {
+            append(&mut whole, input);
+            append(&mut first, input);
+        }
+        let cut = Chunk::open(first.encode_cut().unwrap()).unwrap();
+        let mut resumed = ChunkBuilder::resume(&cut, ChunkOptions::default().block_size(block_size)).unwrap();
+        prop_assert_eq!(resumed.options(), &options);
+        for (ts, line, metadata) in first.head_entries() {
+            let _ = resumed.append(ts, line, &metadata).unwrap();
+        }
+        for input in &inputs[split..] {
+            append(&mut whole, input);
+            append(&mut resumed, input);
+        }
+        let resumed = Chunk::open(resumed.encode().unwrap()).unwrap();
+        let model = model(&inputs, version);
+        let model: Model = model.into_iter().filter(|e| e.0 < i64::MAX).collect();
+        prop_assert_eq!(&read(&resumed, i64::MIN, i64::MAX, Direction::Forward), &model);
+        prop_assert_eq!(resumed.bytes(), &whole.encode().unwrap());
+    }
+
     #[test]
     fn duplicates_reported_at_append_are_real(inputs in proptest::collection::vec(input(), 0..80), block_size in 1usize..100) {
         let mut builder = ChunkBuilder::with_options(ChunkOptions::default().block_size(block_size)).unwrap();

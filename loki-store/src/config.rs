@@ -155,6 +155,19 @@ pub struct StoreConfig {
     /// How often [`Store::run_maintenance`](crate::Store::run_maintenance)
     /// flushes due chunks (Loki's `flush_check_period`, default 30s).
     pub flush_check_period: Duration,
+    /// Chunks closed (for size, mostly) and waiting for upload: once they
+    /// hold more than this many bytes, the maintenance loop uploads them
+    /// without waiting for the next flush check, so memory stays bounded
+    /// under heavy ingest (default 64 MiB). The WAL checkpoint still runs
+    /// at the flush check period only.
+    pub max_sealed_bytes: usize,
+    /// A bound on the bytes the engine holds in memory
+    /// ([`Store::memory_bytes`](crate::Store::memory_bytes)): past it, the
+    /// maintenance loop closes the open chunks of the streams holding the
+    /// most until three quarters of it are left, and uploads them (Loki has
+    /// no such bound; chunks closed this way are smaller). Checked after
+    /// every eighth of it ingested. Default 1 GiB; `None` for no bound.
+    pub max_memory_bytes: Option<usize>,
     /// How often it runs the compactor (Loki's `compaction_interval`,
     /// default 10m).
     pub compaction_interval: Duration,
@@ -188,6 +201,8 @@ impl StoreConfig {
             chunk_idle_period: Duration::from_secs(30 * 60),
             index_period: Duration::from_secs(24 * 3600),
             flush_check_period: Duration::from_secs(30),
+            max_sealed_bytes: 64 << 20,
+            max_memory_bytes: Some(1 << 30),
             compaction_interval: Duration::from_secs(600),
             fetch_concurrency: 16,
             chunk_cache_bytes: 256 << 20,

@@ -13,8 +13,9 @@ use parking_lot::Mutex;
 use crate::segments::SegmentMeta;
 use crate::store::{FlushSummary, Store, Tenant};
 use crate::stream::{SealedChunk, Stream};
-use crate::wal::{EntryRef, StreamBatch, WalEntry};
+use crate::wal::{CheckpointStream, CheckpointWriter, EntryRef, StreamBatch};
 use crate::{Error, Result};
+use loki_chunk::ChunkBuilder;
 
 impl Store {
     /// Writes data to the object store: closes chunks that are idle or old
@@ -26,6 +27,54 @@ impl Store {
     /// The first upload or WAL error; chunks that failed stay in memory and
     /// are tried again by the next flush.
     pub async fn flush(&self, force: bool) -> Result<FlushSummary> {
+        self.flush_with(if force { Seal::All } else { Seal::Due })
+            .await
+    }
+
+    /// Uploads chunks already closed, after closing the largest open ones
+    /// if memory is over `max_memory_bytes`, without writing index
+    /// segments or checkpointing: what the maintenance loop does between
+    /// flush checks when closed chunks or memory pile up. Their entries
+    /// stay in the WAL until the next checkpoint; the head index points at
+    /// them meanwhile.
+    async fn upload_closed(&self) -> Result<FlushSummary> {
+        self.flush_with(Seal::OverBudget).await
+    }
+
+    /// Closes the open chunks of the streams holding the most memory until
+    /// the engine holds at most three quarters of `max_memory_bytes`, when
+    /// it holds more than that limit.
+    fn seal_largest(&self, tenants: &[Arc<Tenant>]) -> Result<()> {
+        let Some(limit) = self.inner.config.max_memory_bytes else {
+            return Ok(());
+        };
+        let mut streams: Vec<(usize, Arc<Mutex<Stream>>)> = Vec::new();
+        for tenant in tenants {
+            for stream in tenant.streams.read().values() {
+                let held = stream.lock().memory_bytes();
+                streams.push((held, stream.clone()));
+            }
+        }
+        let mut total: usize = streams.iter().map(|(held, _)| held).sum();
+        if total <= limit {
+            return Ok(());
+        }
+        streams.sort_unstable_by_key(|(held, _)| std::cmp::Reverse(*held));
+        for (_, stream) in streams {
+            if total <= limit / 4 * 3 {
+                break;
+            }
+            let mut s = stream.lock();
+            let held = s.memory_bytes();
+            s.seal_head()?;
+            // Everything the stream holds is now closed, and freed by the
+            // upload that follows.
+            total = total.saturating_sub(held);
+        }
+        Ok(())
+    }
+
+    async fn flush_with(&self, seal: Seal) -> Result<FlushSummary> {
         let inner = &self.inner;
         let _one_at_a_time = inner.flushing.lock().await;
         let now = inner.config.clock.now();
@@ -36,6 +85,9 @@ impl Store {
             .min(i64::MAX as u128) as i64;
         let max_age = inner.max_age_ns();
         let tenants: Vec<Arc<Tenant>> = inner.tenants.read().values().cloned().collect();
+        if seal != Seal::All {
+            self.seal_largest(&tenants)?;
+        }
 
         let mut sealed: Vec<Upload> = Vec::new();
         for tenant in &tenants {
@@ -43,10 +95,12 @@ impl Store {
                 tenant.streams.read().values().cloned().collect();
             for stream in streams {
                 let mut s = stream.lock();
-                if force {
-                    s.seal_head()?;
-                } else {
-                    s.seal_if_due(now, idle, max_age)?;
+                match seal {
+                    Seal::All => s.seal_head()?,
+                    Seal::Due => {
+                        s.seal_if_due(now, idle, max_age)?;
+                    }
+                    Seal::OverBudget => {}
                 }
                 for chunk in &s.sealed {
                     sealed.push(Upload {
@@ -68,6 +122,17 @@ impl Store {
         }))
         .buffer_unordered(inner.config.fetch_concurrency.max(1));
         let done: Vec<_> = uploads.collect().await;
+        let uploaded: usize = done
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .map(|(upload, _)| upload.chunk.object.len())
+            .sum();
+        // Chunks closed here were never counted: saturate at zero.
+        let _ = inner
+            .sealed_pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(uploaded))
+            });
         for (
             Upload {
                 tenant,
@@ -92,10 +157,12 @@ impl Store {
             }
         }
 
-        for tenant in &tenants {
-            summary.segments += self.write_index(tenant).await?;
+        if seal != Seal::OverBudget {
+            for tenant in &tenants {
+                summary.segments += self.write_index(tenant).await?;
+            }
+            self.checkpoint().await?;
         }
-        self.checkpoint().await?;
         match first_error {
             Some(err) => Err(err),
             None => Ok(summary),
@@ -153,7 +220,11 @@ impl Store {
             self.drop_empty_streams().await;
             return Ok(());
         };
-        let (segment, streams) = {
+        // Under the gate, memory holds exactly what was logged before the
+        // new segment: take each stream's state then (cheap: chunk bytes are
+        // shared, only open heads are copied), so that nothing logged from
+        // the new segment on is also in the checkpoint.
+        let (segment, states) = {
             let _exclusive = inner.gate.write().await;
             let segment = {
                 let wal = wal.clone();
@@ -161,31 +232,32 @@ impl Store {
                     .await
                     .map_err(|e| Error::Config(format!("WAL task failed: {e}")))??
             };
-            let mut live = Vec::new();
+            let mut states = Vec::new();
             for tenant in inner.tenants.read().values() {
                 tenant.streams.write().retain(|_, s| !s.lock().is_empty());
-                live.extend(tenant.streams.read().values().cloned());
+                for stream in tenant.streams.read().values() {
+                    let s = stream.lock();
+                    let (closed, open) = s.checkpoint_state();
+                    states.push(CheckpointState {
+                        id: s.id,
+                        tenant: s.tenant.clone(),
+                        pairs: s.pairs.clone(),
+                        closed,
+                        open,
+                    });
+                }
             }
-            (segment, live)
+            (segment, states)
         };
-        let mut snapshot: Vec<(Arc<Mutex<Stream>>, Vec<WalEntry>)> = Vec::new();
-        for stream in streams {
-            let entries = stream.lock().unflushed_entries()?;
-            snapshot.push((stream, entries));
-        }
         let wal = wal.clone();
         tokio::task::spawn_blocking(move || {
-            let described: Vec<LoggedStream> = snapshot
-                .iter()
-                .map(|(stream, entries)| {
-                    let entries = entries
-                        .iter()
-                        .map(|e| (e.timestamp, e.line.as_slice(), e.metadata.as_slice()));
-                    LoggedStream::new(&stream.lock(), entries)
-                })
-                .collect();
-            wal.lock()
-                .write_checkpoint(segment, described.iter().map(LoggedStream::batch))
+            // Written stream by stream, without holding the log: pushes go
+            // on, and each stream's copy is freed once written.
+            let mut checkpoint = wal.lock().begin_checkpoint(segment)?;
+            for state in states {
+                state.write(&mut checkpoint)?;
+            }
+            checkpoint.finish()
         })
         .await
         .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?
@@ -200,7 +272,10 @@ impl Store {
 
     /// Flushes due chunks every `flush_check_period` and runs the compactor
     /// every `compaction_interval` until `shutdown` completes, then flushes
-    /// everything. Errors are logged and retried on the next tick.
+    /// everything. In between, once closed chunks waiting for upload pass
+    /// `max_sealed_bytes`, or memory may be over `max_memory_bytes`, closes
+    /// the largest open chunks if needed and uploads closed ones at once. Errors are logged and
+    /// retried on the next tick.
     ///
     /// ```
     /// # use loki_store::{Store, StoreConfig};
@@ -233,6 +308,11 @@ impl Store {
                 _ = flush_tick.tick() => {
                     if let Err(err) = self.flush(false).await {
                         tracing::error!(error = %err, "periodic flush failed");
+                    }
+                }
+                () = self.inner.upload_soon.notified() => {
+                    if let Err(err) = self.upload_closed().await {
+                        tracing::error!(error = %err, "early upload of closed chunks failed");
                     }
                 }
                 _ = compact_tick.tick() => {
@@ -283,6 +363,82 @@ impl<'a> LoggedStream<'a> {
             labels: &self.pairs,
             entries: &self.entries,
         }
+    }
+}
+
+/// Structured metadata pairs, owned.
+type OwnedMetadata = Vec<(String, String)>;
+
+/// Which open chunks a flush closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seal {
+    /// Every one.
+    All,
+    /// Those idle or old enough.
+    Due,
+    /// Only the largest, if memory is over the limit (chunks already
+    /// closed are uploaded in every case).
+    OverBudget,
+}
+
+/// A stream as a checkpoint takes it.
+struct CheckpointState {
+    id: u64,
+    tenant: Arc<str>,
+    pairs: Arc<[(String, String)]>,
+    closed: Vec<bytes::Bytes>,
+    open: Option<ChunkBuilder>,
+}
+
+impl CheckpointState {
+    /// Adds the stream to the checkpoint: closed chunks and the open
+    /// chunk's cut blocks as encoded bytes, its head as entries.
+    fn write(self, checkpoint: &mut CheckpointWriter) -> Result<()> {
+        let chunk_error = |source| Error::Chunk {
+            key: self
+                .pairs
+                .iter()
+                .map(|(n, v)| format!("{n}={v:?}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            source,
+        };
+        let mut open = self.open;
+        let cut = match &mut open {
+            Some(builder) if builder.stats().blocks > 0 => {
+                Some(builder.encode_cut().map_err(chunk_error)?)
+            }
+            _ => None,
+        };
+        let head: Vec<(i64, &[u8], OwnedMetadata)> = open
+            .as_ref()
+            .map(|builder| {
+                builder
+                    .head_entries()
+                    .map(|(timestamp, line, metadata)| {
+                        let metadata = metadata
+                            .into_iter()
+                            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                            .collect();
+                        (timestamp, line, metadata)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let entries: Vec<EntryRef<'_>> = head
+            .iter()
+            .map(|(timestamp, line, metadata)| (*timestamp, *line, metadata.as_slice()))
+            .collect();
+        checkpoint.add(&CheckpointStream {
+            head: StreamBatch {
+                stream: self.id,
+                tenant: &self.tenant,
+                labels: &self.pairs,
+                entries: &entries,
+            },
+            closed: &self.closed,
+            open: cut.as_deref(),
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! store, and opening it all again after a restart.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use loki_chunk::ChunkKey;
@@ -61,6 +61,13 @@ pub(crate) struct Inner {
     /// Index segment bytes, shared by every tenant.
     pub(crate) segment_cache: SegmentCache,
     pub(crate) tail: crate::tail::TailHub,
+    /// Bytes of chunks closed by pushes since the last upload (an estimate
+    /// that only decides when to upload early).
+    pub(crate) sealed_pending: AtomicUsize,
+    /// Line bytes ingested since memory was last checked against the limit.
+    pub(crate) ingested_since_check: AtomicUsize,
+    /// Wakes the maintenance loop to upload closed chunks early.
+    pub(crate) upload_soon: tokio::sync::Notify,
 }
 
 /// The storage engine. Cheap to clone; every clone is the same engine.
@@ -173,6 +180,23 @@ impl Inner {
                     )?;
                 }
             }
+            Record::Chunk {
+                stream,
+                open,
+                chunk,
+            } => {
+                let Some(target) = by_ref.get(&stream) else {
+                    return Err(Error::WalRecord(
+                        "a chunk for a stream with no series record",
+                    ));
+                };
+                let mut s = target.lock();
+                if open {
+                    s.restore_open(chunk, self.config.clock.now(), &self.config.chunk)?;
+                } else {
+                    s.restore_closed(chunk)?;
+                }
+            }
         }
         Ok(())
     }
@@ -215,6 +239,9 @@ impl Store {
             cache,
             segment_cache: SegmentCache::new(segment_cache_bytes),
             tail: Default::default(),
+            sealed_pending: AtomicUsize::new(0),
+            ingested_since_check: AtomicUsize::new(0),
+            upload_soon: tokio::sync::Notify::new(),
         });
         load_segments(&inner).await?;
         load_deletes(&inner).await?;
@@ -387,10 +414,11 @@ impl Store {
         inner.tail.publish(tenant_id, &work);
         let max_age = inner.max_age_ns();
         let wall = inner.config.clock.now();
+        let mut sealed = 0;
         for (stream, entries) in work {
             let mut s = stream.lock();
             for e in entries {
-                s.append(
+                sealed += s.append(
                     e.timestamp,
                     e.line.as_bytes(),
                     &e.metadata,
@@ -399,6 +427,24 @@ impl Store {
                     max_age,
                 )?;
             }
+        }
+        let mut wake = false;
+        if sealed > 0 {
+            let pending = inner.sealed_pending.fetch_add(sealed, Ordering::Relaxed) + sealed;
+            wake |= pending > inner.config.max_sealed_bytes;
+        }
+        if let Some(limit) = inner.config.max_memory_bytes {
+            let since = inner
+                .ingested_since_check
+                .fetch_add(bytes, Ordering::Relaxed)
+                + bytes;
+            if since > limit / 8 {
+                inner.ingested_since_check.store(0, Ordering::Relaxed);
+                wake = true;
+            }
+        }
+        if wake {
+            inner.upload_soon.notify_one();
         }
         Ok(summary)
     }

@@ -4,13 +4,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use loki_chunk::{
-    Chunk, ChunkBuilder, ChunkKey, ChunkObject, ChunkObjectMeta, ChunkOptions, Direction,
-};
+use loki_chunk::{Chunk, ChunkBuilder, ChunkKey, ChunkObject, ChunkObjectMeta, ChunkOptions};
 use loki_index::{ChunkRef, Labels};
 
 use crate::ingest::labels_text;
-use crate::wal::WalEntry;
 use crate::{Error, Result};
 
 /// One entry of a push.
@@ -129,7 +126,8 @@ impl Stream {
     }
 
     /// Appends an accepted entry, starting a new chunk when the current one
-    /// is full or would span more than `max_age` nanoseconds.
+    /// is full or would span more than `max_age` nanoseconds. Returns the
+    /// bytes of the chunk object that closed, if one did.
     pub(crate) fn append(
         &mut self,
         timestamp: i64,
@@ -138,7 +136,7 @@ impl Stream {
         now: i64,
         options: &ChunkOptions,
         max_age: i64,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let pairs: Vec<(&str, &str)> = metadata
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -148,8 +146,10 @@ impl Stream {
                 || timestamp.saturating_sub(open.first) > max_age
                 || open.first.saturating_sub(timestamp) > max_age
         });
+        let mut sealed = 0;
         if full {
             self.seal_head()?;
+            sealed = self.sealed.last().map_or(0, |s| s.object.len());
         }
         let open = match &mut self.head {
             Some(open) => open,
@@ -172,7 +172,7 @@ impl Stream {
         open.snapshot = None;
         self.highest = self.highest.max(timestamp);
         self.last_append = now;
-        Ok(())
+        Ok(sealed)
     }
 
     fn chunk_error(&self, source: loki_chunk::Error) -> Error {
@@ -187,15 +187,33 @@ impl Stream {
         let Some(mut open) = self.head.take() else {
             return Ok(());
         };
-        let stats = open.builder.stats();
-        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
+        if open.builder.is_empty() {
             return Ok(());
-        };
+        }
         let bytes = open.builder.encode().map_err(|e| self.chunk_error(e))?;
+        drop(open);
+        let sealed = self.sealed_chunk(bytes)?;
+        self.sealed.push(Arc::new(sealed));
+        Ok(())
+    }
+
+    /// Wraps encoded chunk bytes as a stored object; the readable chunk
+    /// shares the object's bytes (its tail) instead of keeping a copy.
+    fn sealed_chunk(&self, bytes: Bytes) -> Result<SealedChunk> {
+        let probe = Chunk::open(bytes).map_err(|e| self.chunk_error(e))?;
+        let stats = probe.stats();
+        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
+            return Err(self.chunk_error(loki_chunk::Error::InvalidOptions(
+                "a chunk to seal holds no entry",
+            )));
+        };
         let meta = ChunkObjectMeta::new(&self.tenant, &self.pairs, min, max);
-        let (object, key) = ChunkObject::encode(&meta, &bytes).map_err(|e| self.chunk_error(e))?;
-        let chunk = Chunk::open(bytes).map_err(|e| self.chunk_error(e))?;
-        let stats = chunk.stats();
+        let (object, key) =
+            ChunkObject::encode(&meta, probe.bytes()).map_err(|e| self.chunk_error(e))?;
+        let len = probe.bytes().len();
+        drop(probe);
+        let chunk =
+            Chunk::open(object.slice(object.len() - len..)).map_err(|e| self.chunk_error(e))?;
         let chunk_ref = ChunkRef {
             from: key.from_ms,
             through: key.through_ms,
@@ -204,13 +222,66 @@ impl Stream {
             entries: u32::try_from(stats.entries).unwrap_or(u32::MAX),
             uncompressed_size: stats.uncompressed_bytes,
         };
-        self.sealed.push(Arc::new(SealedChunk {
+        Ok(SealedChunk {
             key,
             object,
             chunk,
             chunk_ref,
-        }));
+        })
+    }
+
+    /// Restores a closed chunk from a checkpoint, as it was (nothing is
+    /// recompressed).
+    pub(crate) fn restore_closed(&mut self, bytes: Bytes) -> Result<()> {
+        let sealed = self.sealed_chunk(bytes)?;
+        if let Some(max) = sealed.chunk.stats().max_time {
+            self.highest = self.highest.max(max);
+        }
+        self.sealed.push(Arc::new(sealed));
         Ok(())
+    }
+
+    /// Restores the open chunk's cut blocks from a checkpoint; its head's
+    /// entries follow as appends. An open chunk already there is sealed.
+    pub(crate) fn restore_open(
+        &mut self,
+        bytes: Bytes,
+        now: i64,
+        options: &ChunkOptions,
+    ) -> Result<()> {
+        self.seal_head()?;
+        let chunk = Chunk::open(bytes).map_err(|e| self.chunk_error(e))?;
+        let stats = chunk.stats();
+        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
+            return Ok(());
+        };
+        let builder = ChunkBuilder::resume(&chunk, *options).map_err(|e| self.chunk_error(e))?;
+        self.head = Some(OpenChunk {
+            builder,
+            created: now,
+            first: min,
+            snapshot: None,
+        });
+        self.highest = self.highest.max(max);
+        self.last_append = now;
+        Ok(())
+    }
+
+    /// What a checkpoint needs of this stream, taken cheaply (closed chunks
+    /// and cut blocks are shared, not copied): the closed chunks' bytes and
+    /// a copy of the open chunk's builder.
+    pub(crate) fn checkpoint_state(&self) -> (Vec<Bytes>, Option<ChunkBuilder>) {
+        let closed = self
+            .sealed
+            .iter()
+            .map(|s| s.chunk.bytes().clone())
+            .collect();
+        let open = self
+            .head
+            .as_ref()
+            .filter(|open| !open.builder.is_empty())
+            .map(|open| open.builder.clone());
+        (closed, open)
     }
 
     /// Seals the open chunk if it has been idle or open too long.
@@ -235,11 +306,12 @@ impl Stream {
         self.head.is_none() && self.sealed.is_empty()
     }
 
-    /// Bytes held in memory: open chunks' accounted size plus sealed objects.
+    /// Bytes held in memory: the open chunk's buffers and compressed
+    /// blocks, its cached readable copy, and the sealed objects (whose
+    /// readable chunks share their bytes).
     pub(crate) fn memory_bytes(&self) -> usize {
         let head = self.head.as_ref().map_or(0, |open| {
-            let stats = open.builder.stats();
-            (stats.uncompressed_bytes + stats.compressed_bytes) as usize
+            open.builder.memory_bytes() + open.snapshot.as_ref().map_or(0, |c| c.bytes().len())
         });
         head + self.sealed.iter().map(|s| s.object.len()).sum::<usize>()
     }
@@ -274,29 +346,6 @@ impl Stream {
             };
             if overlaps(&snapshot) {
                 out.push(snapshot);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every entry held in memory, for a WAL checkpoint.
-    pub(crate) fn unflushed_entries(&mut self) -> Result<Vec<WalEntry>> {
-        let mut out = Vec::new();
-        for chunk in self.chunks(i64::MIN, i64::MAX)? {
-            let mut entries = chunk.entries(i64::MIN, i64::MAX, Direction::Forward);
-            while let Some(e) = entries.next().map_err(|source| Error::Chunk {
-                key: labels_text(&self.labels),
-                source,
-            })? {
-                out.push(WalEntry {
-                    timestamp: e.timestamp,
-                    line: e.line.to_vec(),
-                    metadata: e
-                        .metadata
-                        .iter()
-                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                        .collect(),
-                });
             }
         }
         Ok(out)

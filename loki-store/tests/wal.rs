@@ -50,6 +50,7 @@ fn replay(dir: &Path) -> (Logged, loki_store::wal::ReplayReport) {
                 assert!(known.contains(&stream), "entries before their series");
                 out.extend(entries.into_iter().map(|e| (stream, e)));
             }
+            other => panic!("segments hold no {other:?}"),
         }
         Ok(())
     })

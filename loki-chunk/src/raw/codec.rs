@@ -143,18 +143,26 @@ impl FromStr for Codec {
     }
 }
 
-/// Compresses whole blocks, keeping codec state between calls.
+/// Compresses whole blocks. Holds no codec state of its own: the zstd
+/// context and the output buffer are kept once per thread and shared by
+/// every builder on it, so an open chunk costs no compressor memory (a zstd
+/// context is over a megabyte). Output is returned at its exact length, so
+/// a cut block holds only its compressed bytes.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Compressor {
     codec: Codec,
-    zstd: Option<zstd::bulk::Compressor<'static>>,
 }
 
-impl fmt::Debug for Compressor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Compressor")
-            .field("codec", &self.codec)
-            .finish_non_exhaustive()
-    }
+/// Per-thread compression state, shared by every [`Compressor`].
+struct Shared {
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    out: Vec<u8>,
+}
+
+thread_local! {
+    static SHARED: std::cell::RefCell<Shared> = const {
+        std::cell::RefCell::new(Shared { zstd: None, out: Vec::new() })
+    };
 }
 
 /// zstd level 1. On 256 KiB blocks of the generated corpus it measured
@@ -163,24 +171,28 @@ impl fmt::Debug for Compressor {
 /// log blocks. Any zstd reader decodes either.
 const ZSTD_LEVEL: i32 = 1;
 
+/// The shared output buffer is given back to the allocator when a block
+/// larger than this passed through it.
+const SHARED_OUT_KEEP: usize = 8 << 20;
+
 impl Compressor {
     pub(crate) fn new(codec: Codec) -> Compressor {
-        Compressor { codec, zstd: None }
+        Compressor { codec }
     }
 
     /// Compresses `input` as one independent stream.
     pub(crate) fn compress(&mut self, input: &[u8]) -> Result<Vec<u8>> {
         let codec = self.codec;
         let fail = |source| Error::Compress { codec, source };
-        match codec {
-            Codec::None => Ok(input.to_vec()),
+        let mut out = match codec {
+            Codec::None => return Ok(input.to_vec()),
             Codec::Gzip => {
                 let mut enc = flate2::write::GzEncoder::new(
                     Vec::with_capacity(input.len() / 4),
                     flate2::Compression::default(),
                 );
                 enc.write_all(input).map_err(fail)?;
-                enc.finish().map_err(fail)
+                enc.finish().map_err(fail)?
             }
             Codec::Flate => {
                 let mut enc = flate2::write::DeflateEncoder::new(
@@ -188,12 +200,12 @@ impl Compressor {
                     flate2::Compression::default(),
                 );
                 enc.write_all(input).map_err(fail)?;
-                enc.finish().map_err(fail)
+                enc.finish().map_err(fail)?
             }
             Codec::Snappy => {
                 let mut enc = snap::write::FrameEncoder::new(Vec::with_capacity(input.len() / 2));
                 enc.write_all(input).map_err(fail)?;
-                enc.into_inner().map_err(|e| fail(e.into_error()))
+                enc.into_inner().map_err(|e| fail(e.into_error()))?
             }
             Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
                 let info = lz4_flex::frame::FrameInfo::new()
@@ -205,19 +217,34 @@ impl Compressor {
                     Vec::with_capacity(input.len() / 2),
                 );
                 enc.write_all(input).map_err(fail)?;
-                enc.finish().map_err(|e| fail(std::io::Error::other(e)))
+                enc.finish().map_err(|e| fail(std::io::Error::other(e)))?
             }
             Codec::Zstd => {
-                let zstd = match &mut self.zstd {
-                    Some(z) => z,
-                    None => self
-                        .zstd
-                        .insert(zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(fail)?),
-                };
-                zstd.compress(input).map_err(fail)
+                return SHARED
+                    .with(|shared| zstd_compress(&mut shared.borrow_mut(), input).map_err(fail))
             }
-        }
+        };
+        out.shrink_to_fit();
+        Ok(out)
     }
+}
+
+/// Compresses with the thread's zstd context into its output buffer, then
+/// copies out exactly the compressed bytes.
+fn zstd_compress(shared: &mut Shared, input: &[u8]) -> std::io::Result<Vec<u8>> {
+    let Shared { zstd, out } = shared;
+    let zstd = match zstd {
+        Some(z) => z,
+        None => zstd.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+    };
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(input.len()));
+    zstd.compress_to_buffer(input, out)?;
+    let compressed = out.to_vec();
+    if out.capacity() > SHARED_OUT_KEEP {
+        *out = Vec::new();
+    }
+    Ok(compressed)
 }
 
 /// Decompresses blocks into a caller's buffer, keeping codec state between

@@ -375,7 +375,8 @@ pub(crate) struct CutBlock {
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
     pub(crate) uncompressed_size: u64,
-    pub(crate) data: Vec<u8>,
+    /// Shared, so cloning a builder copies no compressed bytes.
+    pub(crate) data: Bytes,
 }
 
 /// Everything [`write_chunk`] lays out.

@@ -33,6 +33,30 @@ impl SymbolTable {
         self.strings.len()
     }
 
+    /// The string with id `id` (`""` past the end, as readers do).
+    pub(crate) fn get(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("", |s| s)
+    }
+
+    /// A writer's table holding a decoded table's symbols under the same
+    /// ids, so blocks written with it stay readable with new entries.
+    pub(crate) fn from_symbols(symbols: &Symbols) -> SymbolTable {
+        let mut table = SymbolTable::default();
+        for id in 0..symbols.len() {
+            let s = symbols.get(id as u64);
+            table.strings.push(s.into());
+            // A repeated string keeps its first id, as interning would.
+            table.ids.entry(s.into()).or_insert(id as u32);
+            table.bytes += s.len();
+        }
+        table
+    }
+
+    /// Heap bytes held (an estimate: strings twice, plus map slots).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        2 * self.bytes + self.strings.capacity() * 16 + self.ids.capacity() * 24
+    }
+
     /// The serialised size before compression, a stand-in for its share of
     /// the chunk in room checks.
     pub(crate) fn encoded_len_estimate(&self) -> usize {

@@ -11,7 +11,8 @@
 //! with zeros, which replay reads as the end.
 //!
 //! A checkpoint (`checkpoint.N`) holds all live data logged before segment
-//! `N` and replaces those segments. Replay reads the newest checkpoint, then
+//! `N` and replaces those segments: chunks as their encoded (compressed)
+//! bytes, and the uncut heads of open chunks as entries. Replay reads the newest checkpoint, then
 //! every segment from `N` on, in order. A torn or damaged tail of the newest
 //! segment (a crash in the middle of a write) is truncated at the last good
 //! record and reported; damage inside an older segment skips the rest of
@@ -39,7 +40,10 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use record::{decode, encode_entries, encode_series, read_frame, Framed, SEGMENT_MAGIC};
+use bytes::Bytes;
+use record::{
+    decode, encode_chunk, encode_entries, encode_series, read_frame, Framed, SEGMENT_MAGIC,
+};
 pub use record::{Record, WalEntry};
 
 use crate::{Error, Result};
@@ -210,6 +214,116 @@ pub struct StreamBatch<'a> {
     pub labels: &'a [(String, String)],
     /// `(timestamp, line, metadata)` of each accepted entry.
     pub entries: &'a [EntryRef<'a>],
+}
+
+/// One stream's part of a checkpoint: its closed chunks and open chunk as
+/// encoded chunk bytes, and the entries of the open chunk's head.
+/// See [`Wal::begin_checkpoint`] for an example.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointStream<'a> {
+    /// The stream's identity, and the entries not in any chunk below.
+    pub head: StreamBatch<'a>,
+    /// Closed chunks not yet flushed, encoded.
+    pub closed: &'a [Bytes],
+    /// The cut blocks of the open chunk, encoded as a chunk
+    /// (`ChunkBuilder::encode_cut`).
+    pub open: Option<&'a [u8]>,
+}
+
+/// A checkpoint being written; see [`Wal::begin_checkpoint`]. Dropped
+/// without [`finish`](Self::finish), it leaves an unfinished file that the
+/// next open removes.
+#[derive(Debug)]
+pub struct CheckpointWriter {
+    dir: PathBuf,
+    segment: u64,
+    tmp: PathBuf,
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl CheckpointWriter {
+    /// Adds a stream: its series record, chunk records, then its head's
+    /// entries.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn add(&mut self, part: &CheckpointStream<'_>) -> Result<()> {
+        let head = &part.head;
+        encode_series(&mut self.buf, head.stream, head.tenant, head.labels);
+        for chunk in part.closed {
+            encode_chunk(&mut self.buf, head.stream, false, chunk);
+            self.spill()?;
+        }
+        if let Some(chunk) = part.open {
+            encode_chunk(&mut self.buf, head.stream, true, chunk);
+        }
+        if !head.entries.is_empty() {
+            encode_entries(&mut self.buf, head.stream, head.entries.iter().copied());
+        }
+        self.spill()
+    }
+
+    /// Writes the buffer out once it holds a few megabytes.
+    fn spill(&mut self) -> Result<()> {
+        if self.buf.len() > 4 << 20 {
+            self.file
+                .write_all(&self.buf)
+                .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Completes the checkpoint: the file is synced and renamed into place
+    /// before the segments and checkpoints it replaces are deleted; a crash
+    /// in between leaves them, and replay reads the newest checkpoint and
+    /// the segments from its number on.
+    ///
+    /// # Errors
+    /// I/O errors; the old segments are then kept.
+    pub fn finish(mut self) -> Result<()> {
+        self.file
+            .write_all(&self.buf)
+            .and_then(|()| self.file.sync_all())
+            .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
+        let done = checkpoint_path(&self.dir, self.segment);
+        fs::rename(&self.tmp, &done).map_err(|e| Error::io("completing a checkpoint", &done, e))?;
+        sync_dir(&self.dir)?;
+        remove_segments_before(&self.dir, self.segment)?;
+        for entry in fs::read_dir(&self.dir)
+            .map_err(|e| Error::io("listing the WAL directory", &self.dir, e))?
+        {
+            let path = entry
+                .map_err(|e| Error::io("listing the WAL directory", &self.dir, e))?
+                .path();
+            let older = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("checkpoint."))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n < self.segment);
+            if older {
+                fs::remove_file(&path)
+                    .map_err(|e| Error::io("removing an old checkpoint", &path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Deletes every segment in `dir` numbered below `segment`.
+fn remove_segments_before(dir: &Path, segment: u64) -> Result<usize> {
+    let mut removed = 0;
+    for old in list_segments(dir)?.into_iter().filter(|&s| s < segment) {
+        let path = segment_path(dir, old);
+        fs::remove_file(&path).map_err(|e| Error::io("removing a WAL segment", &path, e))?;
+        removed += 1;
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
 }
 
 /// Damage found during replay.
@@ -667,72 +781,48 @@ impl Wal {
     /// # Errors
     /// I/O errors.
     pub fn remove_segments_before(&mut self, segment: u64) -> Result<usize> {
-        let mut removed = 0;
-        for old in list_segments(&self.dir)?
-            .into_iter()
-            .filter(|&s| s < segment)
-        {
-            let path = segment_path(&self.dir, old);
-            fs::remove_file(&path).map_err(|e| Error::io("removing a WAL segment", &path, e))?;
-            removed += 1;
-        }
-        if removed > 0 {
-            sync_dir(&self.dir)?;
-        }
-        Ok(removed)
+        remove_segments_before(&self.dir, segment)
     }
 
-    /// Writes a checkpoint: every batch `live` yields, as one file that
-    /// replaces all segments before `segment` (a number [`rotate`](Self::rotate)
-    /// returned, taken when the live data held everything logged before it).
-    /// The file is complete on disk before any segment is deleted; a crash
-    /// in between leaves the old segments, and replay drops the duplicates.
+    /// Starts a checkpoint that will replace every segment before `segment`
+    /// (a number [`rotate`](Self::rotate) returned, taken when memory held
+    /// everything logged before it). Streams are added one at a time with
+    /// [`CheckpointWriter::add`], without holding the log: appends go on
+    /// meanwhile. [`CheckpointWriter::finish`] completes it.
+    ///
+    /// ```
+    /// use loki_store::wal::{CheckpointStream, Record, StreamBatch, Wal, WalOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (mut wal, _) = Wal::open(dir.path(), WalOptions::default(), |_| Ok(()))?;
+    /// let entries = [(1_i64, &b"hello"[..], &[][..])];
+    /// wal.append(&[StreamBatch { stream: 1, tenant: "t", labels: &[], entries: &entries }])?;
+    /// let segment = wal.rotate()?;
+    /// let mut checkpoint = wal.begin_checkpoint(segment)?;
+    /// checkpoint.add(&CheckpointStream {
+    ///     head: StreamBatch { stream: 1, tenant: "t", labels: &[], entries: &entries },
+    ///     closed: &[],
+    ///     open: None,
+    /// })?;
+    /// checkpoint.finish()?; // the segment before is gone
+    /// drop(wal);
+    /// let (_, report) = Wal::open(dir.path(), WalOptions::default(), |_| Ok(()))?;
+    /// assert_eq!((report.records, report.entries), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// I/O errors; the old segments are then kept.
-    pub fn write_checkpoint<'a>(
-        &mut self,
-        segment: u64,
-        live: impl IntoIterator<Item = StreamBatch<'a>>,
-    ) -> Result<()> {
+    /// I/O errors creating the file.
+    pub fn begin_checkpoint(&self, segment: u64) -> Result<CheckpointWriter> {
         let tmp = self.dir.join(format!("checkpoint.{segment:08}.tmp"));
-        let mut file =
-            File::create(&tmp).map_err(|e| Error::io("creating a checkpoint", &tmp, e))?;
-        let mut buf = SEGMENT_MAGIC.to_vec();
-        for part in live {
-            encode_series(&mut buf, part.stream, part.tenant, part.labels);
-            encode_entries(&mut buf, part.stream, part.entries.iter().copied());
-            if buf.len() > 4 << 20 {
-                file.write_all(&buf)
-                    .map_err(|e| Error::io("writing a checkpoint", &tmp, e))?;
-                buf.clear();
-            }
-        }
-        file.write_all(&buf)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io("writing a checkpoint", &tmp, e))?;
-        let done = checkpoint_path(&self.dir, segment);
-        fs::rename(&tmp, &done).map_err(|e| Error::io("completing a checkpoint", &done, e))?;
-        sync_dir(&self.dir)?;
-        self.remove_segments_before(segment)?;
-        for entry in fs::read_dir(&self.dir)
-            .map_err(|e| Error::io("listing the WAL directory", &self.dir, e))?
-        {
-            let path = entry
-                .map_err(|e| Error::io("listing the WAL directory", &self.dir, e))?
-                .path();
-            let older = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("checkpoint."))
-                .and_then(|n| n.parse::<u64>().ok())
-                .is_some_and(|n| n < segment);
-            if older {
-                fs::remove_file(&path)
-                    .map_err(|e| Error::io("removing an old checkpoint", &path, e))?;
-            }
-        }
-        Ok(())
+        let file = File::create(&tmp).map_err(|e| Error::io("creating a checkpoint", &tmp, e))?;
+        Ok(CheckpointWriter {
+            dir: self.dir.clone(),
+            segment,
+            tmp,
+            file,
+            buf: SEGMENT_MAGIC.to_vec(),
+        })
     }
 
     /// The number of the segment being written.

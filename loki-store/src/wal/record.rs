@@ -5,12 +5,24 @@
 //! record       := u32le payload_len  u32le crc32(kind ‖ payload)  u8 kind  payload
 //! kind 1 series  := u64le ref  str tenant  u32le n  n × (str name, str value)
 //! kind 2 entries := u64le ref  u32le n  n × (i64le ts, bytes line, u32le m, m × (str, str))
+//! kind 3 chunk   := u64le ref  u8 state  bytes chunk
+//!                   (state 0: a closed chunk; 1: the cut blocks of the open
+//!                   chunk, its head following as an entries record)
 //! str / bytes    := u32le len  len bytes
 //! ```
 //!
 //! A series record binds a stream reference to its tenant and labels; it
 //! precedes, in the same segment, every entries record that uses the
 //! reference, so each segment replays on its own.
+//!
+//! Segments hold series and entries records. Checkpoints hold, per stream,
+//! a series record, its chunks as chunk records (Loki's encoded chunk
+//! bytes, so a checkpoint copies compressed data instead of decompressing
+//! it) and an entries record for the open chunk's uncut head. Checkpoints
+//! written before chunk records existed (series and entries only) replay
+//! the same way.
+
+use bytes::Bytes;
 
 use crate::{Error, Result};
 
@@ -25,6 +37,10 @@ pub(crate) const MAX_RECORD_LEN: usize = 512 << 20;
 
 const KIND_SERIES: u8 = 1;
 const KIND_ENTRIES: u8 = 2;
+const KIND_CHUNK: u8 = 3;
+
+const CHUNK_CLOSED: u8 = 0;
+const CHUNK_OPEN: u8 = 1;
 
 /// One entry as logged: timestamp, line and structured metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +55,7 @@ pub struct WalEntry {
 
 /// A replayed or appended WAL record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Record {
     /// Binds `stream` to a tenant and label set.
     Series {
@@ -55,6 +72,16 @@ pub enum Record {
         stream: u64,
         /// The entries, in acceptance order.
         entries: Vec<WalEntry>,
+    },
+    /// A chunk of `stream`, as encoded chunk bytes (checkpoints only).
+    Chunk {
+        /// The stream reference.
+        stream: u64,
+        /// `true` for the cut blocks of the stream's open chunk (entries
+        /// records for its head follow), `false` for a closed chunk.
+        open: bool,
+        /// The chunk, as `loki_chunk` encodes it.
+        chunk: Bytes,
     },
 }
 
@@ -98,6 +125,15 @@ where
                 put_str(out, value.as_bytes());
             }
         }
+    });
+}
+
+/// Appends a framed chunk record to `out`.
+pub(crate) fn encode_chunk(out: &mut Vec<u8>, stream: u64, open: bool, chunk: &[u8]) {
+    frame(out, KIND_CHUNK, |out| {
+        out.extend_from_slice(&stream.to_le_bytes());
+        out.push(if open { CHUNK_OPEN } else { CHUNK_CLOSED });
+        put_str(out, chunk);
     });
 }
 
@@ -233,6 +269,19 @@ pub(crate) fn decode(kind: u8, payload: &[u8]) -> Result<Record> {
             }
             Record::Entries { stream, entries }
         }
+        KIND_CHUNK => {
+            let stream = c.u64()?;
+            let open = match c.take(1)?[0] {
+                CHUNK_CLOSED => false,
+                CHUNK_OPEN => true,
+                _ => return Err(Error::WalRecord("unknown chunk state")),
+            };
+            Record::Chunk {
+                stream,
+                open,
+                chunk: Bytes::copy_from_slice(c.bytes()?),
+            }
+        }
         _ => return Err(Error::WalRecord("unknown record kind")),
     };
     if c.pos != payload.len() {
@@ -281,6 +330,32 @@ mod tests {
             }
         );
         assert_eq!(entries[1].timestamp, -1);
+    }
+
+    #[test]
+    fn chunk_records_round_trip_and_bad_states_are_refused() {
+        let mut out = Vec::new();
+        encode_chunk(&mut out, 9, true, b"chunk bytes");
+        let Framed::Record { kind, payload, len } = read_frame(&out) else {
+            panic!()
+        };
+        assert_eq!(len, out.len());
+        assert_eq!(
+            decode(kind, payload).unwrap(),
+            Record::Chunk {
+                stream: 9,
+                open: true,
+                chunk: Bytes::from_static(b"chunk bytes")
+            }
+        );
+        let mut payload = payload.to_vec();
+        payload[8] = 7;
+        assert!(matches!(
+            decode(kind, &payload),
+            Err(Error::WalRecord("unknown chunk state"))
+        ));
+        payload.truncate(12);
+        assert!(decode(kind, &payload).is_err());
     }
 
     #[test]
