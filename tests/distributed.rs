@@ -264,6 +264,14 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
         .unwrap();
     assert_complete(&got, &want_a);
 
+    // What every ingester refuses as invalid is the client's error (the
+    // ingesters' status and message), not a quorum failure.
+    let long_value = "x".repeat(5000);
+    let invalid = serde_json::to_vec(&json!({"streams": [{"stream": {"job": long_value}, "values": [[base.to_string(), "hello"]]}]})).unwrap();
+    let (status, body) = http(distributor.address(), "POST", "/loki/api/v1/push", &invalid).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("label value too long"), "{body}");
+
     // Labels and series: merged from ingesters and the store.
     let (status, body) = http(
         querier.address(),
