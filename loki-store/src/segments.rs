@@ -365,4 +365,76 @@ mod tests {
         assert!(!meta.may_overlap(TimeRange::new(5_000, 6_000)));
         assert!(meta.may_overlap(TimeRange::new(1_999, 6_000)));
     }
+
+    #[tokio::test]
+    async fn replicas_flushing_to_one_store_keep_their_segments_and_read_once() {
+        use crate::{PushEntry, PushStream, StoreConfig};
+        let shared: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let open = |owner: Option<&str>| {
+            let mut config = StoreConfig::in_memory();
+            config.object_store = Some(shared.clone());
+            config.segment_owner = owner.map(str::to_owned);
+            Store::open(config)
+        };
+        let now = 1_700_000_000_000_000_000;
+        let labels = loki_index::Labels::new([("app", "shop")]).unwrap();
+        let entries: Vec<PushEntry> = (0..10)
+            .map(|i| PushEntry::new(now + i, format!("line {i}")))
+            .collect();
+        let reader = open(None).await.unwrap();
+        for owner in ["ingester-a", "ingester-b"] {
+            let writer = open(Some(owner)).await.unwrap();
+            let stream = PushStream {
+                labels: labels.clone(),
+                entries: entries.clone(),
+            };
+            writer.push_at("t", vec![stream], now).await.unwrap();
+            writer.flush(true).await.unwrap();
+        }
+        let paths: Vec<String> = reader
+            .inner
+            .objects
+            .list_segments()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, p, _)| p.to_string())
+            .collect();
+        assert_eq!(paths.len(), 2, "{paths:?}");
+        assert!(
+            paths.iter().any(|p| p.contains("/ingester-a.")),
+            "{paths:?}"
+        );
+        assert!(
+            paths.iter().any(|p| p.contains("/ingester-b.")),
+            "{paths:?}"
+        );
+        assert_eq!(reader.refresh_segments().await.unwrap(), 2);
+        let selector = loki_index::Selector::new(vec![loki_index::Matcher::new(
+            "app",
+            loki_index::MatchOp::Equal,
+            "shop",
+        )
+        .unwrap()])
+        .unwrap();
+        let got = reader
+            .select(
+                "t",
+                &selector,
+                now,
+                now + 100,
+                loki_chunk::Direction::Forward,
+                1000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        let lines: Vec<&str> = got[0].entries.iter().map(|e| e.line.as_str()).collect();
+        assert_eq!(
+            lines.len(),
+            10,
+            "identical chunks of two replicas read once: {lines:?}"
+        );
+    }
 }
