@@ -100,6 +100,9 @@ impl Cluster {
             .arg(format!("-ring.etcd.endpoints={}", self.etcd))
             .arg(format!("-ring.prefix={}", self.ring_key))
             .arg("-ring.heartbeat-period=1s")
+            // The kill is under test here, not the ingesters' rate limits.
+            .arg("-distributor.ingestion-rate-limit-mb=1000")
+            .arg("-distributor.ingestion-burst-size-mb=1000")
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
