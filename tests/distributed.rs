@@ -59,17 +59,30 @@ fn now_ns() -> i64 {
 }
 
 async fn start(kv: &Arc<dyn KvStore>, dir: &Path, target: &str, id: &str) -> Node {
+    start_with(kv, dir, target, id, &[]).await
+}
+
+async fn start_with(
+    kv: &Arc<dyn KvStore>,
+    dir: &Path,
+    target: &str,
+    id: &str,
+    extra: &[&str],
+) -> Node {
     let shared = url_of(&dir.join("shared"));
-    let config = Config::from_args([
+    let args = [
         format!("-target={target}"),
         format!("-storage.url={shared}"),
         format!("-storage.dir={}", dir.join(id).display()),
         format!("-ingester.lifecycler.id={id}"),
         "-ring.heartbeat-period=1s".to_owned(),
         "-ring.replication-factor=3".to_owned(),
-    ])
-    .expect("a valid command line")
-    .config;
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|a| (*a).to_owned()));
+    let config = Config::from_args(args)
+        .expect("a valid command line")
+        .config;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     Node::start(config, kv.clone(), listener)
         .await
@@ -202,6 +215,9 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
         (owned - 1.0).abs() < 1e-6,
         "ownership adds up to the ring: {owned}"
     );
+    for node in ingesters.iter().chain([&distributor, &querier]) {
+        assert_eq!(http(node.address(), "GET", "/ready", b"").await.0, 200);
+    }
     let (status, page) = http(querier.address(), "GET", "/ring", b"").await;
     assert_eq!(status, 200);
     assert!(
@@ -357,6 +373,52 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
     }
     distributor.shutdown().await.unwrap();
     querier.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limited_replica_next_to_a_dead_one_is_a_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let tiny = [
+        "-distributor.ingestion-rate-limit-mb=0.001",
+        "-distributor.ingestion-burst-size-mb=0.001",
+    ];
+    let normal = start(&kv, dir.path(), "ingester", "ingester-1").await;
+    let limited = start_with(&kv, dir.path(), "ingester", "ingester-2", &tiny).await;
+    let doomed = start(&kv, dir.path(), "ingester", "ingester-3").await;
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    // Two of three replicas store it: a quorum, whatever the third says.
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 4, 50, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    // One replica down, one rate-limited: no quorum, and the client is
+    // told to back off rather than that the server failed.
+    doomed.kill().await;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 4, 50, base + 1_000),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    for node in [normal, limited, distributor] {
+        node.shutdown().await.unwrap();
+    }
 }
 
 /// Every file under `dir`, as a path text.

@@ -340,8 +340,13 @@ async fn config_yaml(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body))
 }
 
-async fn ready() -> &'static str {
-    "ready"
+/// `GET /ready`: `ready`; an ingester of distributed mode answers 503
+/// until it is ACTIVE in the ring (as Loki's ingesters).
+async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        cluster.ready().await?;
+    }
+    Ok("ready")
 }
 
 async fn flush(State(state): State<AppState>) -> Result<StatusCode, ApiError> {

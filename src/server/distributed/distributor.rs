@@ -19,7 +19,7 @@ pub(crate) const PUSH_PATH: &str = "/internal/push";
 /// Replicates `streams` of `tenant` to their ingesters. `Ok` once every
 /// stream was stored by a quorum of its replicas; otherwise the error of a
 /// stream that could not be: the ingesters' 4xx when they refused it as
-/// invalid, else a 500.
+/// invalid, a 429 when some rate-limited it, else a 500.
 pub(crate) async fn push(
     cluster: &Cluster,
     tenant: &str,
@@ -84,6 +84,15 @@ pub(crate) async fn push(
         if let Some((Some(status), message)) = errors.iter().find(|(s, _)| s.is_some()) {
             return Err(ApiError::new(*status, message.clone()));
         }
+    }
+    // Some replicas rate-limited, others failed: ask the client to back
+    // off and retry (it resends everything, which is safe: identical
+    // entries are stored once).
+    if let Some((Some(status), message)) = errors
+        .iter()
+        .find(|(s, _)| *s == Some(StatusCode::TOO_MANY_REQUESTS))
+    {
+        return Err(ApiError::new(*status, message.clone()));
     }
     let detail: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
     Err(ApiError::new(

@@ -74,6 +74,28 @@ pub(crate) struct Cluster {
     lifecycler: tokio::sync::Mutex<Option<Lifecycler>>,
 }
 
+impl Cluster {
+    /// `Ok` when the process can serve: an ingester once it is ACTIVE in
+    /// the ring, other targets always.
+    pub(crate) async fn ready(&self) -> Result<(), super::ApiError> {
+        if self.target != Target::Ingester {
+            return Ok(());
+        }
+        let state = self.lifecycler.lock().await.as_ref().map(|l| l.state());
+        match state {
+            Some(loki_ring::InstanceState::Active) => Ok(()),
+            Some(state) => Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("Ingester not ready: this instance is {}", state.as_str()),
+            )),
+            None => Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "Ingester not ready: not in the ring yet",
+            )),
+        }
+    }
+}
+
 /// A label set as Loki's text, `{a="b", c="d"}` (names sorted, values
 /// quoted and escaped as Go's `strconv.Quote`): the text a stream's token
 /// is computed from.
