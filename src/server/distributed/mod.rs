@@ -117,6 +117,19 @@ pub(crate) fn labels_text(labels: &Labels) -> String {
 /// feature) at `-ring.etcd.endpoints`, or a new in-memory one (useful only
 /// when every component runs in this process).
 ///
+/// ```
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// use loki::server::{connect_kv, Config};
+///
+/// let kv = connect_kv(&Config::from_args(["-ring.store=inmemory"])?.config).await?;
+/// assert!(loki::ring::get_ring_desc(kv.as_ref(), "ring").await?.is_empty());
+/// let err = connect_kv(&Config::from_args(["-ring.store=consul"])?.config).await.unwrap_err();
+/// assert!(err.to_string().contains("expected inmemory or etcd"));
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
+///
 /// # Errors
 /// An unknown store, no endpoints, or an etcd that cannot be reached.
 pub async fn connect_kv(config: &Config) -> Result<Arc<dyn KvStore>, BoxError> {
@@ -159,6 +172,26 @@ fn ring_config(config: &Config) -> Result<RingConfig, ConfigError> {
 
 /// One running component of distributed mode: its server, its store and
 /// (for an ingester) its place in the ring.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use std::sync::Arc;
+/// use loki::ring::{get_ring_desc, KvStore, MemoryKv};
+/// use loki::server::{Config, Node};
+///
+/// let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+/// let args = ["-target=ingester", "-storage.url=memory://", "-ingester.wal-enabled=false", "-ingester.lifecycler.ID=ingester-1"];
+/// let config = Config::from_args(args)?.config;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let ingester = Node::start(config, kv.clone(), listener).await?;
+/// assert!(get_ring_desc(kv.as_ref(), "ring").await?.get("ingester-1").is_some()); // ACTIVE
+///
+/// ingester.shutdown().await?; // flushed, and out of the ring
+/// assert!(get_ring_desc(kv.as_ref(), "ring").await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Node {
     address: SocketAddr,
@@ -317,6 +350,18 @@ impl Node {
 
 /// Runs `config.target` until `shutdown` completes, then stops gracefully
 /// (see [`Node::shutdown`]): the command line's distributed mode.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// let args = ["-target=querier", "-ring.store=etcd", "-ring.etcd.endpoints=127.0.0.1:2379"];
+/// let config = loki::server::Config::from_args(args)?.config;
+/// loki::server::run_distributed(config, async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Errors
 /// As [`connect_kv`] and [`Node::start`], and binding the listen address.
