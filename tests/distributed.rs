@@ -267,6 +267,8 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
     // One ingester flushes: its chunks and index are in the shared store
     // now, and the querier reads them besides the three heads, still once.
     ingesters[0].flush().await.unwrap();
+    // (The querier lists the store's segments at most once a second.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let segments = walk(&dir.path().join("shared"))
         .into_iter()
         .filter(|p| p.ends_with(".seg"))
@@ -417,6 +419,73 @@ async fn a_rate_limited_replica_next_to_a_dead_one_is_a_429() {
     .await;
     assert_eq!(status, 429, "{body}");
     for node in [normal, limited, distributor] {
+        node.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_querier_reads_what_departed_ingesters_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut first = Vec::new();
+    for n in 1..=3 {
+        first.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 10, 30, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    // Every ingester flushes its replica and leaves; new, empty ones take
+    // their place. The data is now only in the store, three times over.
+    for node in first {
+        node.shutdown().await.unwrap();
+    }
+    let mut second = Vec::new();
+    for n in 4..=6 {
+        second.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let segments = walk(&dir.path().join("shared"))
+        .into_iter()
+        .filter(|p| p.ends_with(".seg"))
+        .count();
+    assert!(
+        segments >= 3,
+        "each ingester wrote its own segments: {segments}"
+    );
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &expected("a", 10, 30));
+    let total = count(
+        &querier,
+        r#"sum(count_over_time({batch="a"}[10m]))"#,
+        end_ns,
+    )
+    .await;
+    assert_eq!(total, 300.0);
+    let (status, body) = http(querier.address(), "GET", "/loki/api/v1/labels", b"").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"batch\"") && body.contains("\"job\""),
+        "{body}"
+    );
+    for node in second.into_iter().chain([distributor, querier]) {
         node.shutdown().await.unwrap();
     }
 }

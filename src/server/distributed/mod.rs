@@ -72,6 +72,8 @@ pub(crate) struct Cluster {
     pub(crate) ring: RingWatcher,
     pub(crate) client: client::Client,
     lifecycler: tokio::sync::Mutex<Option<Lifecycler>>,
+    /// When a querier last listed the object store's index segments.
+    segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Cluster {
@@ -258,6 +260,7 @@ impl Node {
             ring,
             client: client::Client::new(),
             lifecycler: tokio::sync::Mutex::new(None),
+            segments_refreshed: tokio::sync::Mutex::new(None),
         });
         let state = AppState::with_config(store, config).with_cluster(cluster.clone());
         let server = serve::Server::spawn(listener, app(state.clone()));

@@ -52,8 +52,8 @@ impl QuerierStorage {
             message,
             retryable: true,
         };
-        self.store
-            .refresh_segments()
+        self.cluster
+            .refresh_segments(&self.store)
             .await
             .map_err(|e| failed(e.to_string()))?;
         let mut streams: HashMap<String, (Arc<LabelSet>, Vec<Entry>)> = HashMap::new();
@@ -169,7 +169,7 @@ pub(crate) async fn labels(
     cluster: &Cluster,
     req: LabelRequest,
 ) -> Result<BTreeSet<String>, ApiError> {
-    store.refresh_segments().await?;
+    cluster.refresh_segments(store).await?;
     let mut values = super::ingester::store_labels(store, &req).await?;
     let answers = cluster
         .ask_ingesters(LABELS_PATH, &req.tenants, req.encode_to_vec())
@@ -187,7 +187,25 @@ pub(crate) async fn labels(
     Ok(values)
 }
 
+/// How stale the querier's list of index segments may be: ingesters keep
+/// answering for what they flushed themselves, so the list matters only
+/// for data of ingesters that have left.
+const SEGMENTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Cluster {
+    /// Lists the object store's index segments again unless that was done
+    /// within [`SEGMENTS_MAX_AGE`] (the query slices of one query, run in
+    /// parallel, share one listing).
+    pub(crate) async fn refresh_segments(&self, store: &Store) -> loki_store::Result<()> {
+        let mut refreshed = self.segments_refreshed.lock().await;
+        if refreshed.is_some_and(|at| at.elapsed() < SEGMENTS_MAX_AGE) {
+            return Ok(());
+        }
+        store.refresh_segments().await?;
+        *refreshed = Some(std::time::Instant::now());
+        Ok(())
+    }
+
     /// POSTs `body` to `path` on every ingester a read may use, in
     /// parallel, and returns the answers. As many ingesters as the ring's
     /// read quorum allows (`max_errors`) may fail.
