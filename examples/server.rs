@@ -9,10 +9,15 @@
 //! README's "Configuration" section lists every key and flag.
 //!
 //! SIGINT or SIGTERM stops it gracefully, flushing everything in memory.
+//!
+//! `-target=distributor|ingester|querier` runs one component of
+//! distributed mode instead, finding the others through the ring
+//! (`-ring.store=etcd -ring.etcd.endpoints=…`, needs the `etcd` feature);
+//! the README's "Distributed mode" section shows a five-process setup.
 
 use std::process::ExitCode;
 
-use loki::server::{run_maintenance, serve, AppState, Config};
+use loki::server::{run_distributed, run_maintenance, serve, AppState, Config, Target};
 use loki::store::Store;
 
 async fn shutdown_signal() {
@@ -58,6 +63,17 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| config.server.log_level.to_ascii_lowercase().into()),
         )
         .init();
+
+    if config.target != Target::All {
+        let target = config.target;
+        return match run_distributed(config, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{target:?}: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
 
     let address = config.listen_address();
     let store_config = match config.store_config() {

@@ -185,6 +185,12 @@ pub struct StoreConfig {
     pub tenant_limits: HashMap<String, Limits>,
     /// Where "now" comes from.
     pub clock: Clock,
+    /// A name for this writer, put in the names of the index segments it
+    /// writes (`index/<tenant>/<period>/<owner>.<sequence>.seg`), so that
+    /// several ingesters sharing one object store never write the same
+    /// segment path. Letters, digits, `-` and `_` only; `None` (the
+    /// default) keeps the single-writer names.
+    pub segment_owner: Option<String>,
 }
 
 impl StoreConfig {
@@ -210,6 +216,7 @@ impl StoreConfig {
             limits: Limits::default(),
             tenant_limits: HashMap::new(),
             clock: Clock::system(),
+            segment_owner: None,
         }
     }
 

@@ -5,6 +5,9 @@
 //! <tenant>/<fp>/<from>:<through>:<checksum>          chunk (object stores)
 //! <tenant>/<fp>/<base64(from:through:checksum)>      chunk (file://, as Loki's filesystem store)
 //! index/<tenant>/<period start ms>/<sequence>.seg    index segment
+//! index/<tenant>/<period start ms>/<owner>.<sequence>.seg
+//!                                                    index segment of a named
+//!                                                    writer (one of several)
 //! deletes/<tenant>.json                              delete requests
 //! ```
 
@@ -33,6 +36,8 @@ pub(crate) struct Objects {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     layout: KeyLayout,
+    /// The writer's name in segment paths, if several share the store.
+    owner: Option<String>,
 }
 
 impl Objects {
@@ -48,6 +53,7 @@ impl Objects {
                 store: store.clone(),
                 prefix: Path::default(),
                 layout: KeyLayout::Plain,
+                owner: None,
             });
         }
         let (store, prefix, layout): (Arc<dyn ObjectStore>, Path, KeyLayout) = match url.scheme() {
@@ -88,7 +94,31 @@ impl Objects {
             store,
             prefix,
             layout,
+            owner: None,
         })
+    }
+
+    /// Names segments this engine writes after `owner` (see
+    /// [`StoreConfig::segment_owner`](crate::StoreConfig::segment_owner)).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty name or one with characters other
+    /// than letters, digits, `-` and `_`.
+    pub(crate) fn with_segment_owner(mut self, owner: Option<&str>) -> Result<Objects> {
+        if let Some(owner) = owner {
+            let valid = !owner.is_empty()
+                && owner.len() <= 128
+                && owner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(Error::Config(format!(
+                    "segment owner {owner:?}: expected 1 to 128 letters, digits, '-' or '_'"
+                )));
+            }
+            self.owner = Some(owner.to_owned());
+        }
+        Ok(self)
     }
 
     /// A path under the store's prefix.
@@ -110,7 +140,12 @@ impl Objects {
     }
 
     pub(crate) fn segment_path(&self, tenant: &str, period_start_ms: i64, sequence: &str) -> Path {
-        self.path(&format!("index/{tenant}/{period_start_ms}/{sequence}.seg"))
+        match &self.owner {
+            None => self.path(&format!("index/{tenant}/{period_start_ms}/{sequence}.seg")),
+            Some(owner) => self.path(&format!(
+                "index/{tenant}/{period_start_ms}/{owner}.{sequence}.seg"
+            )),
+        }
     }
 
     pub(crate) async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
@@ -195,5 +230,49 @@ impl Objects {
             .collect();
         out.sort_by(|a, b| a.2.as_ref().cmp(b.2.as_ref()));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Objects {
+        Objects::open(&url::Url::parse("memory://").unwrap(), &[], None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn owned_segment_paths_differ_per_writer_and_are_listed() {
+        let shared = memory();
+        let a = shared
+            .clone()
+            .with_segment_owner(Some("ingester-1"))
+            .unwrap();
+        let b = shared
+            .clone()
+            .with_segment_owner(Some("ingester-2"))
+            .unwrap();
+        let (pa, pb) = (a.segment_path("t", 0, "1-x"), b.segment_path("t", 0, "1-x"));
+        assert_ne!(pa, pb, "the same sequence from two writers");
+        assert_eq!(pa.as_ref(), "index/t/0/ingester-1.1-x.seg");
+        assert_eq!(
+            shared.segment_path("t", 0, "1-x").as_ref(),
+            "index/t/0/1-x.seg"
+        );
+        a.put(&pa, Bytes::from_static(b"a")).await.unwrap();
+        b.put(&pb, Bytes::from_static(b"b")).await.unwrap();
+        let listed = shared.list_segments().await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed
+            .iter()
+            .all(|(t, start, _, size)| t == "t" && *start == 0 && *size == 1));
+    }
+
+    #[test]
+    fn bad_owner_names_are_refused() {
+        for bad in ["", "a/b", "a.b", "ü"] {
+            let err = memory().with_segment_owner(Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("segment owner"), "{bad}: {err}");
+        }
     }
 }

@@ -261,6 +261,72 @@ impl Store {
     pub fn segment_cache_stats(&self) -> SegmentCacheStats {
         self.inner.segment_cache.stats()
     }
+
+    /// Lists the object store's index segments again: adopts segments
+    /// other writers sharing the store wrote since this engine opened (or
+    /// last refreshed) and forgets those no longer listed. Returns how
+    /// many were adopted. A reader of a store that ingesters write (a
+    /// querier) calls it before reading.
+    ///
+    /// ```
+    /// use loki_store::{PushEntry, PushStream, Store, StoreConfig};
+    /// use loki_index::Labels;
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let shared: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(object_store::memory::InMemory::new());
+    /// let open = || { let mut c = StoreConfig::in_memory(); c.object_store = Some(shared.clone()); Store::open(c) };
+    /// let (writer, reader) = (open().await?, open().await?);
+    /// let now = 1_700_000_000_000_000_000;
+    /// let labels = Labels::new([("app", "shop")])?;
+    /// writer.push_at("t", vec![PushStream { labels, entries: vec![PushEntry::new(now, "x")] }], now).await?;
+    /// writer.flush(true).await?;
+    /// assert_eq!(reader.refresh_segments().await?, 1);
+    /// assert_eq!(reader.refresh_segments().await?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Object store errors of the listing.
+    pub async fn refresh_segments(&self) -> Result<usize> {
+        let listed = self.inner.objects.list_segments().await?;
+        let mut by_tenant: std::collections::HashMap<String, Vec<(i64, Path, u64)>> =
+            std::collections::HashMap::new();
+        for (tenant, start, path, size) in listed {
+            if crate::validate_tenant(&tenant).is_ok() {
+                by_tenant
+                    .entry(tenant)
+                    .or_default()
+                    .push((start, path, size));
+            }
+        }
+        let known: Vec<String> = self.inner.tenants.read().keys().cloned().collect();
+        for tenant in known {
+            by_tenant.entry(tenant).or_default();
+        }
+        let mut adopted = 0;
+        for (tenant_id, listed) in by_tenant {
+            let tenant = self.inner.tenant_for_delete(&tenant_id);
+            let mut index = tenant.index.write();
+            let mut kept: Vec<Arc<SegmentMeta>> = index
+                .segments
+                .iter()
+                .filter(|m| listed.iter().any(|(_, p, _)| *p == m.path))
+                .cloned()
+                .collect();
+            for (start, path, size) in listed {
+                if !kept.iter().any(|m| m.path == path) {
+                    kept.push(Arc::new(SegmentMeta::new(path, start, size)));
+                    adopted += 1;
+                }
+            }
+            if kept.len() != index.segments.len() || adopted > 0 {
+                index.segments = Arc::new(kept);
+            }
+        }
+        Ok(adopted)
+    }
 }
 
 #[cfg(test)]
@@ -298,5 +364,77 @@ mod tests {
         let _ = meta.period.set(TimeRange::new(1_000, 1_999));
         assert!(!meta.may_overlap(TimeRange::new(5_000, 6_000)));
         assert!(meta.may_overlap(TimeRange::new(1_999, 6_000)));
+    }
+
+    #[tokio::test]
+    async fn replicas_flushing_to_one_store_keep_their_segments_and_read_once() {
+        use crate::{PushEntry, PushStream, StoreConfig};
+        let shared: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let open = |owner: Option<&str>| {
+            let mut config = StoreConfig::in_memory();
+            config.object_store = Some(shared.clone());
+            config.segment_owner = owner.map(str::to_owned);
+            Store::open(config)
+        };
+        let now = 1_700_000_000_000_000_000;
+        let labels = loki_index::Labels::new([("app", "shop")]).unwrap();
+        let entries: Vec<PushEntry> = (0..10)
+            .map(|i| PushEntry::new(now + i, format!("line {i}")))
+            .collect();
+        let reader = open(None).await.unwrap();
+        for owner in ["ingester-a", "ingester-b"] {
+            let writer = open(Some(owner)).await.unwrap();
+            let stream = PushStream {
+                labels: labels.clone(),
+                entries: entries.clone(),
+            };
+            writer.push_at("t", vec![stream], now).await.unwrap();
+            writer.flush(true).await.unwrap();
+        }
+        let paths: Vec<String> = reader
+            .inner
+            .objects
+            .list_segments()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, p, _)| p.to_string())
+            .collect();
+        assert_eq!(paths.len(), 2, "{paths:?}");
+        assert!(
+            paths.iter().any(|p| p.contains("/ingester-a.")),
+            "{paths:?}"
+        );
+        assert!(
+            paths.iter().any(|p| p.contains("/ingester-b.")),
+            "{paths:?}"
+        );
+        assert_eq!(reader.refresh_segments().await.unwrap(), 2);
+        let selector = loki_index::Selector::new(vec![loki_index::Matcher::new(
+            "app",
+            loki_index::MatchOp::Equal,
+            "shop",
+        )
+        .unwrap()])
+        .unwrap();
+        let got = reader
+            .select(
+                "t",
+                &selector,
+                now,
+                now + 100,
+                loki_chunk::Direction::Forward,
+                1000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        let lines: Vec<&str> = got[0].entries.iter().map(|e| e.line.as_str()).collect();
+        assert_eq!(
+            lines.len(),
+            10,
+            "identical chunks of two replicas read once: {lines:?}"
+        );
     }
 }

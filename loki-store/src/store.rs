@@ -222,7 +222,8 @@ impl Store {
             &config.storage_url,
             &config.storage_options,
             config.object_store.as_ref(),
-        )?;
+        )?
+        .with_segment_owner(config.segment_owner.as_deref())?;
         let cache = Mutex::new(ChunkCache::new(config.chunk_cache_bytes));
         let segment_cache_bytes = config.segment_cache_bytes;
         let wal_dir = config.wal_dir.clone();

@@ -224,6 +224,92 @@ pub struct Config {
     /// `overrides`: per-tenant `limits_config` keys, as in Loki's runtime
     /// configuration file; keys not given inherit `limits_config`.
     pub overrides: BTreeMap<String, Mapping>,
+    /// `target`: which part of Loki this process runs (`-target`).
+    pub target: Target,
+    /// `ring`: the hash ring of distributed mode.
+    pub ring: RingSettings,
+}
+
+/// `target`: the component a process runs, as Loki's `-target`.
+///
+/// ```
+/// use loki::server::{Config, Target};
+///
+/// let config = Config::from_args(["-target=ingester"])?.config;
+/// assert_eq!(config.target, Target::Ingester);
+/// assert_eq!(Config::default().target, Target::All);
+/// # Ok::<(), loki::server::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Target {
+    /// Everything in one process, without a ring (the default).
+    #[default]
+    All,
+    /// Validates pushes and replicates them to ingesters.
+    Distributor,
+    /// Holds recent data (WAL, head) and flushes it to the object store.
+    Ingester,
+    /// Answers queries from the ingesters and the object store.
+    Querier,
+}
+
+/// `ring`: where the ring lives and how this instance joins it.
+///
+/// ```
+/// use loki::server::Config;
+///
+/// let config = Config::from_args(["-ring.store=etcd", "-ring.etcd.endpoints=127.0.0.1:2379", "-ingester.lifecycler.id=ingester-1"])?.config;
+/// assert_eq!(config.ring.store, "etcd");
+/// assert_eq!(config.ring.etcd_endpoints, "127.0.0.1:2379");
+/// assert_eq!(config.ring.replication_factor, 3);
+/// # Ok::<(), loki::server::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RingSettings {
+    /// `store`: `inmemory` (one process) or `etcd` (default `inmemory`).
+    pub store: String,
+    /// `etcd_endpoints`: comma-separated `host:port` list.
+    pub etcd_endpoints: String,
+    /// `key`: the ring's key in the KV store (default `ring`, Loki's
+    /// ingester ring key).
+    pub key: String,
+    /// `replication_factor` (default 3).
+    pub replication_factor: usize,
+    /// `heartbeat_period` (default 5s).
+    pub heartbeat_period: GoDuration,
+    /// `heartbeat_timeout`: an instance silent this long is unhealthy
+    /// (default 1m).
+    pub heartbeat_timeout: GoDuration,
+    /// `instance_id`: this ingester's ID (default the host name and port).
+    pub instance_id: String,
+    /// `instance_addr`: the `host:port` other processes reach this
+    /// ingester at (default the listen address and port).
+    pub instance_addr: String,
+    /// `instance_zone`: the availability zone (default none).
+    pub instance_zone: String,
+    /// `num_tokens` (default 128).
+    pub num_tokens: usize,
+}
+
+impl Default for RingSettings {
+    fn default() -> Self {
+        RingSettings {
+            store: "inmemory".to_owned(),
+            etcd_endpoints: String::new(),
+            key: "ring".to_owned(),
+            replication_factor: 3,
+            heartbeat_period: duration(5),
+            heartbeat_timeout: duration(60),
+            instance_id: String::new(),
+            instance_addr: String::new(),
+            instance_zone: String::new(),
+            num_tokens: 128,
+        }
+    }
 }
 
 /// `server`.
@@ -525,6 +611,20 @@ pub const FLAGS: &[(&str, &str)] = &[
         "limits_config.creation_grace_period",
     ),
     ("store.retention", "limits_config.retention_period"),
+    ("target", "target"),
+    ("ring.store", "ring.store"),
+    ("ring.etcd.endpoints", "ring.etcd_endpoints"),
+    ("ring.prefix", "ring.key"),
+    ("ring.replication-factor", "ring.replication_factor"),
+    ("distributor.replication-factor", "ring.replication_factor"),
+    ("ring.heartbeat-period", "ring.heartbeat_period"),
+    ("ring.heartbeat-timeout", "ring.heartbeat_timeout"),
+    ("ingester.lifecycler.ID", "ring.instance_id"),
+    ("ingester.lifecycler.id", "ring.instance_id"),
+    ("ingester.heartbeat-period", "ring.heartbeat_period"),
+    ("ingester.lifecycler.addr", "ring.instance_addr"),
+    ("ingester.availability-zone", "ring.instance_zone"),
+    ("ingester.num-tokens", "ring.num_tokens"),
     ("querier.max-query-series", "limits_config.max_query_series"),
     (
         "validation.max-entries-limit",

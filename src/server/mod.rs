@@ -23,6 +23,7 @@
 
 mod config;
 mod delete;
+mod distributed;
 mod error;
 mod legacy;
 mod metrics;
@@ -45,9 +46,10 @@ use loki_store::Store;
 
 pub use config::{
     ByteSize, CommandLine, CommonConfig, CommonStorage, CompactorConfig, Config, ConfigError,
-    FilesystemStorage, GoDuration, IngesterConfig, LimitsConfig, ObjectStoreConfig, ServerConfig,
-    StorageConfig, WalConfig, FLAGS,
+    FilesystemStorage, GoDuration, IngesterConfig, LimitsConfig, ObjectStoreConfig, RingSettings,
+    ServerConfig, StorageConfig, Target, WalConfig, FLAGS,
 };
+pub use distributed::{connect_kv, run as run_distributed, Node};
 pub use error::ApiError;
 pub use push::decode_push;
 
@@ -66,6 +68,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) tails: Arc<tail::TailSlots>,
+    /// Distributed mode's ring and peers (`None` for `-target=all`).
+    pub(crate) cluster: Option<Arc<distributed::Cluster>>,
 }
 
 impl AppState {
@@ -101,6 +105,39 @@ impl AppState {
             config: Arc::new(config),
             metrics: Default::default(),
             tails: Default::default(),
+            cluster: None,
+        }
+    }
+
+    fn with_cluster(mut self, cluster: Arc<distributed::Cluster>) -> AppState {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The cluster, when this process is a distributor.
+    pub(crate) fn distributor(&self) -> Option<&distributed::Cluster> {
+        self.cluster
+            .as_deref()
+            .filter(|c| c.target == Target::Distributor)
+    }
+
+    /// The cluster, when this process is a querier.
+    pub(crate) fn querier(&self) -> Option<&Arc<distributed::Cluster>> {
+        self.cluster
+            .as_ref()
+            .filter(|c| c.target == Target::Querier)
+    }
+
+    /// The tenants' data as LogQL storage: the store, or for a querier the
+    /// ingesters and the store merged.
+    pub(crate) fn logql_storage(&self, tenants: &[&str]) -> Arc<dyn loki_logql::Storage> {
+        match self.querier() {
+            Some(cluster) => Arc::new(distributed::querier::QuerierStorage::new(
+                &self.store,
+                cluster.clone(),
+                tenants,
+            )),
+            None => Arc::new(self.store.logql_storage(tenants)),
         }
     }
 
@@ -132,9 +169,29 @@ impl AppState {
     }
 }
 
-/// The router: every endpoint this server answers.
+/// The router: every endpoint this server answers (and in distributed
+/// mode `/ring`, and an ingester's internal endpoints).
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if let Some(cluster) = &state.cluster {
+        router = router.route("/ring", get(distributed::ring_page::ring));
+        if cluster.target == Target::Ingester {
+            router = router
+                .route(
+                    distributed::distributor::PUSH_PATH,
+                    post(distributed::ingester::push),
+                )
+                .route(
+                    distributed::ingester::SELECT_PATH,
+                    post(distributed::ingester::select),
+                )
+                .route(
+                    distributed::ingester::LABELS_PATH,
+                    post(distributed::ingester::labels),
+                );
+        }
+    }
+    router
         .route("/loki/api/v1/push", post(push::push))
         .route("/api/prom/push", post(push::legacy_push))
         .route(
@@ -283,8 +340,13 @@ async fn config_yaml(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body))
 }
 
-async fn ready() -> &'static str {
-    "ready"
+/// `GET /ready`: `ready`; an ingester of distributed mode answers 503
+/// until it is ACTIVE in the ring (as Loki's ingesters).
+async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        cluster.ready().await?;
+    }
+    Ok("ready")
 }
 
 async fn flush(State(state): State<AppState>) -> Result<StatusCode, ApiError> {

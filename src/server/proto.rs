@@ -164,3 +164,96 @@ pub struct LabelPairAdapter {
     #[prost(string, tag = "2")]
     pub value: String,
 }
+
+/// The querier's request to an ingester for the entries of matching
+/// streams (internal to distributed mode, `POST /internal/select`).
+///
+/// ```
+/// use loki::server::proto::SelectRequest;
+/// use prost::Message;
+///
+/// let req = SelectRequest { tenants: vec!["fake".into()], selector: r#"{app="shop"}"#.into(), start: 0, end: 10, backward: false };
+/// assert_eq!(SelectRequest::decode(&req.encode_to_vec()[..]).unwrap(), req);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SelectRequest {
+    /// The tenants read (several for `a|b` queries).
+    #[prost(string, repeated, tag = "1")]
+    pub tenants: Vec<String>,
+    /// A LogQL stream selector, `{name="value", …}`.
+    #[prost(string, tag = "2")]
+    pub selector: String,
+    /// Start, Unix ns, inclusive.
+    #[prost(int64, tag = "3")]
+    pub start: i64,
+    /// End, Unix ns, exclusive.
+    #[prost(int64, tag = "4")]
+    pub end: i64,
+    /// Newest entries first.
+    #[prost(bool, tag = "5")]
+    pub backward: bool,
+}
+
+/// An ingester's answer to a [`SelectRequest`]: every matching stream with
+/// its entries in the requested direction.
+///
+/// ```
+/// use loki::server::proto::{SelectResponse, StreamAdapter};
+///
+/// let resp = SelectResponse { streams: vec![StreamAdapter { labels: r#"{app="shop"}"#.into(), ..Default::default() }] };
+/// assert_eq!(resp.streams.len(), 1);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SelectResponse {
+    /// The streams.
+    #[prost(message, repeated, tag = "1")]
+    pub streams: Vec<StreamAdapter>,
+}
+
+/// The querier's request to an ingester for label names (no `name`),
+/// label values (`name` set) or series (`series` set), internal to
+/// distributed mode (`POST /internal/labels`).
+///
+/// ```
+/// use loki::server::proto::LabelRequest;
+///
+/// let req = LabelRequest { name: Some("app".into()), ..Default::default() };
+/// assert_eq!(req.name.as_deref(), Some("app"));
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LabelRequest {
+    /// The tenants read.
+    #[prost(string, repeated, tag = "1")]
+    pub tenants: Vec<String>,
+    /// A label name: its values are wanted.
+    #[prost(string, optional, tag = "2")]
+    pub name: Option<String>,
+    /// Stream selectors narrowing the streams (none: every stream).
+    #[prost(string, repeated, tag = "3")]
+    pub selectors: Vec<String>,
+    /// Start, Unix ns, inclusive.
+    #[prost(int64, tag = "4")]
+    pub start: i64,
+    /// End, Unix ns, exclusive.
+    #[prost(int64, tag = "5")]
+    pub end: i64,
+    /// Series (label sets as text) are wanted, not names or values.
+    #[prost(bool, tag = "6")]
+    pub series: bool,
+}
+
+/// An ingester's answer to a [`LabelRequest`]: names, values or label-set
+/// texts, sorted and distinct.
+///
+/// ```
+/// use loki::server::proto::LabelResponse;
+///
+/// let resp = LabelResponse { values: vec!["app".into()] };
+/// assert_eq!(resp.values, ["app"]);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LabelResponse {
+    /// The values.
+    #[prost(string, repeated, tag = "1")]
+    pub values: Vec<String>,
+}

@@ -10,7 +10,7 @@ use loki_index::Labels;
 use loki_store::{PushEntry, PushStream};
 
 use super::proto;
-use super::{ApiError, AppState};
+use super::{distributed, ApiError, AppState};
 
 /// Largest decompressed body accepted. Loki allows 5000 MiB; a body is
 /// held in memory while it is decoded, so this server stops at 256 MiB
@@ -97,6 +97,15 @@ async fn push_shaped(
         .flat_map(|s| &s.entries)
         .map(|e| e.line.len())
         .sum();
+    if let Some(cluster) = state.distributor() {
+        distributed::distributor::push(cluster, tenant, streams).await?;
+        let summary = loki_store::PushSummary {
+            accepted: lines,
+            ..Default::default()
+        };
+        state.metrics.pushed(tenant, &summary, lines, bytes);
+        return Ok((StatusCode::NO_CONTENT, String::new()));
+    }
     let summary = state.store.push(tenant, streams).await?;
     state.metrics.pushed(tenant, &summary, lines, bytes);
     if summary.refusals.is_empty() {

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::params;
 use super::stats::{self, Counted};
-use super::{ApiError, AppState, GoDuration};
+use super::{distributed, ApiError, AppState, GoDuration};
 
 fn success(data: Value) -> Json<Value> {
     Json(json!({ "status": "success", "data": data }))
@@ -62,7 +62,7 @@ pub(crate) async fn evaluate(
     }
     let expr = loki_logql::parse(query)?;
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let storage = Counted::new(state.store.logql_storage(&names));
+    let storage = Counted::new(state.logql_storage(&names));
     let counters = storage.counters.clone();
     let max_series = limits.max_series;
     let timeout = limits.timeout;
@@ -202,6 +202,11 @@ pub(crate) async fn labels(
     let params = params::collect(raw.as_deref(), &headers, &body);
     let (start, end) = params::range(&params)?;
     let selector = selector(params.get("query"))?;
+    if let Some(names) =
+        remote_labels(&state, &headers, None, params.get("query"), start, end).await?
+    {
+        return Ok(success(json!(names)));
+    }
     let mut names = BTreeSet::new();
     for tenant in state.tenants(&headers)? {
         names.extend(
@@ -224,6 +229,18 @@ pub(crate) async fn label_values(
     let params = params::collect(raw.as_deref(), &headers, &body);
     let (start, end) = params::range(&params)?;
     let selector = selector(params.get("query"))?;
+    if let Some(values) = remote_labels(
+        &state,
+        &headers,
+        Some(&name),
+        params.get("query"),
+        start,
+        end,
+    )
+    .await?
+    {
+        return Ok(success(json!(values)));
+    }
     let mut values = BTreeSet::new();
     for tenant in state.tenants(&headers)? {
         values.extend(
@@ -273,19 +290,44 @@ pub(crate) async fn series(
             .collect::<Result<Vec<_>, _>>()?,
     };
     let mut found: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
-    for tenant in state.tenants(&headers)? {
-        for selector in &selectors {
-            for labels in state
-                .store
-                .series(&tenant, selector.as_ref(), start, end.saturating_add(1))
-                .await?
-            {
-                found.insert(
-                    labels
-                        .iter()
-                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                        .collect(),
-                );
+    if let Some(cluster) = state.querier() {
+        let req = crate::server::proto::LabelRequest {
+            tenants: state.tenants(&headers)?,
+            name: None,
+            selectors: if selectors.iter().all(Option::is_none) {
+                Vec::new()
+            } else {
+                matches.clone()
+            },
+            start,
+            end: end.saturating_add(1),
+            series: true,
+        };
+        for text in distributed::querier::labels(&state.store, cluster, req).await? {
+            let labels = loki_logql::parse_labels(&text)
+                .map_err(|e| ApiError::bad_request(format!("series {text}: {e}")))?;
+            found.insert(
+                labels
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+            );
+        }
+    } else {
+        for tenant in state.tenants(&headers)? {
+            for selector in &selectors {
+                for labels in state
+                    .store
+                    .series(&tenant, selector.as_ref(), start, end.saturating_add(1))
+                    .await?
+                {
+                    found.insert(
+                        labels
+                            .iter()
+                            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                            .collect(),
+                    );
+                }
             }
         }
     }
@@ -294,6 +336,36 @@ pub(crate) async fn series(
         .map(|pairs| pairs.into_iter().collect())
         .collect();
     Ok(success(json!(data)))
+}
+
+/// For a querier: label names (no `name`) or a label's values of the
+/// ingesters and the object store, merged; `None` for other processes.
+async fn remote_labels(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: Option<&str>,
+    query: Option<&String>,
+    start: i64,
+    end: i64,
+) -> Result<Option<BTreeSet<String>>, ApiError> {
+    let Some(cluster) = state.querier() else {
+        return Ok(None);
+    };
+    let req = crate::server::proto::LabelRequest {
+        tenants: state.tenants(headers)?,
+        name: name.map(str::to_owned),
+        selectors: query
+            .filter(|q| !q.is_empty())
+            .cloned()
+            .into_iter()
+            .collect(),
+        start,
+        end: end.saturating_add(1),
+        series: false,
+    };
+    Ok(Some(
+        distributed::querier::labels(&state.store, cluster, req).await?,
+    ))
 }
 
 pub(crate) async fn index_stats(

@@ -1,0 +1,106 @@
+//! The internal client: protobuf bodies over cleartext HTTP/2 (h2c, prior
+//! knowledge), one pooled connection per peer, every call bounded by a
+//! timeout.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The longest an internal call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an internal call failed.
+#[derive(Debug)]
+pub(crate) struct CallError {
+    /// The peer's status, when it answered.
+    pub(crate) status: Option<StatusCode>,
+    /// What went wrong (the peer's message when it answered).
+    pub(crate) message: String,
+}
+
+impl CallError {
+    /// The peer refused the request as invalid: asking another will not help.
+    pub(crate) fn is_client_error(&self) -> bool {
+        self.status.is_some_and(|s| s.is_client_error())
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(status) => write!(f, "{status}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Pooled h2c connections to every peer.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    http: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Client {
+    pub(crate) fn new() -> Client {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build(connector);
+        Client { http }
+    }
+
+    /// POSTs `body` (`application/x-protobuf`) to `http://{addr}{path}` as
+    /// `tenant` and returns the answer's body if the status is 2xx.
+    pub(crate) async fn post(
+        &self,
+        addr: &str,
+        path: &str,
+        tenant: &str,
+        body: Vec<u8>,
+    ) -> Result<Bytes, CallError> {
+        let failed = |message: String| CallError {
+            status: None,
+            message,
+        };
+        let request = Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/x-protobuf")
+            .header("x-scope-orgid", tenant)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| failed(format!("invalid request to {addr}: {e}")))?;
+        let call = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| failed(format!("calling {addr}{path}: {e}")))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| failed(format!("reading the answer of {addr}{path}: {e}")))?
+                .to_bytes();
+            if status.is_success() {
+                Ok(bytes)
+            } else {
+                Err(CallError {
+                    status: Some(status),
+                    message: String::from_utf8_lossy(&bytes).trim().to_owned(),
+                })
+            }
+        };
+        tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| {
+                failed(format!(
+                    "calling {addr}{path}: no answer within {CALL_TIMEOUT:?}"
+                ))
+            })?
+    }
+}

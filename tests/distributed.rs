@@ -1,0 +1,505 @@
+//! Distributed mode in one process over real sockets on 127.0.0.1: one
+//! distributor, three ingesters (RF 3) and one querier sharing an
+//! in-memory ring and a filesystem object store in a temporary directory.
+
+#![cfg(feature = "server")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use loki::ring::{KvStore, MemoryKv};
+use loki::server::{Config, Node};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One HTTP/1.0 request (the server closes after answering): status and
+/// body. Written here so the test shares no HTTP code with the server.
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .expect("an answer within 30s")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {head:?}"));
+    (status, body.to_owned())
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+async fn start(kv: &Arc<dyn KvStore>, dir: &Path, target: &str, id: &str) -> Node {
+    start_with(kv, dir, target, id, &[]).await
+}
+
+async fn start_with(
+    kv: &Arc<dyn KvStore>,
+    dir: &Path,
+    target: &str,
+    id: &str,
+    extra: &[&str],
+) -> Node {
+    let shared = url_of(&dir.join("shared"));
+    let args = [
+        format!("-target={target}"),
+        format!("-storage.url={shared}"),
+        format!("-storage.dir={}", dir.join(id).display()),
+        format!("-ingester.lifecycler.id={id}"),
+        "-ring.heartbeat-period=1s".to_owned(),
+        "-ring.replication-factor=3".to_owned(),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|a| (*a).to_owned()));
+    let config = Config::from_args(args)
+        .expect("a valid command line")
+        .config;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Node::start(config, kv.clone(), listener)
+        .await
+        .unwrap_or_else(|e| panic!("{target} {id} does not start: {e}"))
+}
+
+fn url_of(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    url::Url::from_directory_path(dir).unwrap().to_string()
+}
+
+/// A push of `streams` streams of `lines` lines each, tagged `batch`.
+fn push_body(batch: &str, streams: usize, lines: usize, base: i64) -> Vec<u8> {
+    let streams: Vec<Value> = (0..streams)
+        .map(|s| {
+            let values: Vec<Value> = (0..lines)
+                .map(|l| {
+                    json!([
+                        (base + (s * lines + l) as i64).to_string(),
+                        format!("{batch} stream={s} line={l}")
+                    ])
+                })
+                .collect();
+            json!({"stream": {"job": format!("job-{s}"), "batch": batch}, "values": values})
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "streams": streams })).unwrap()
+}
+
+/// Every line a log query returns (with its stream's `job`), in order.
+async fn lines(
+    querier: &Node,
+    query: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<String>, (u16, String)> {
+    let path = format!(
+        "/loki/api/v1/query_range?query={}&start={start}&end={end}&limit=5000&direction=forward",
+        encode(query)
+    );
+    let (status, body) = http(querier.address(), "GET", &path, b"").await;
+    if status != 200 {
+        return Err((status, body));
+    }
+    let value: Value = serde_json::from_str(&body).unwrap();
+    let mut out = Vec::new();
+    for stream in value["data"]["result"].as_array().unwrap() {
+        for entry in stream["values"].as_array().unwrap() {
+            out.push(entry[1].as_str().unwrap().to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// The sum of a metric query's values at its single step.
+async fn count(querier: &Node, query: &str, time: i64) -> f64 {
+    let path = format!("/loki/api/v1/query?query={}&time={time}", encode(query));
+    let (status, body) = http(querier.address(), "GET", &path, b"").await;
+    assert_eq!(status, 200, "{body}");
+    let value: Value = serde_json::from_str(&body).unwrap();
+    value["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"][1].as_str().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+fn expected(batch: &str, streams: usize, lines: usize) -> BTreeSet<String> {
+    (0..streams)
+        .flat_map(|s| (0..lines).map(move |l| format!("{batch} stream={s} line={l}")))
+        .collect()
+}
+
+/// Every line exactly once, and exactly the lines expected.
+fn assert_complete(got: &[String], want: &BTreeSet<String>) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in got {
+        *seen.entry(line).or_default() += 1;
+    }
+    let duplicated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(3).collect();
+    assert!(
+        duplicated.is_empty(),
+        "lines returned more than once: {duplicated:?}"
+    );
+    let got: BTreeSet<String> = got.iter().cloned().collect();
+    let missing: Vec<_> = want.difference(&got).take(3).collect();
+    let extra: Vec<_> = got.difference(want).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, unexpected {extra:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+
+    // The ring as every component sees it: three ACTIVE ingesters.
+    let mut ring = Value::Null;
+    for _ in 0..100 {
+        let (status, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        assert_eq!(status, 200, "{body}");
+        ring = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shards = ring["shards"].as_array().unwrap();
+    assert_eq!(shards.len(), 3, "{ring}");
+    assert!(
+        shards
+            .iter()
+            .all(|s| s["state"] == "ACTIVE" && s["tokens"] == 128),
+        "{ring}"
+    );
+    let owned: f64 = shards
+        .iter()
+        .map(|s| s["ownership"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (owned - 1.0).abs() < 1e-6,
+        "ownership adds up to the ring: {owned}"
+    );
+    for node in ingesters.iter().chain([&distributor, &querier]) {
+        assert_eq!(http(node.address(), "GET", "/ready", b"").await.0, 200);
+    }
+    let (status, page) = http(querier.address(), "GET", "/ring", b"").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<table") && page.contains("ingester-2") && page.contains("ACTIVE"),
+        "{page}"
+    );
+
+    // Push through the distributor: every stream replicated to all three.
+    let base = now_ns() - 60_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 20, 25, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    for ingester in &ingesters {
+        assert_eq!(
+            ingester.state().store.active_streams("fake"),
+            20,
+            "every ingester holds every stream"
+        );
+    }
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+    let want_a = expected("a", 20, 25);
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &want_a);
+    // Metric queries go through the same merged storage.
+    let total = count(
+        &querier,
+        r#"sum(count_over_time({batch="a"}[10m]))"#,
+        end_ns,
+    )
+    .await;
+    assert_eq!(total, 500.0);
+    let filtered = count(
+        &querier,
+        r#"sum(count_over_time({batch="a"} |= "line=3"[10m]))"#,
+        end_ns,
+    )
+    .await;
+    assert_eq!(filtered, 20.0, "line=3 of each of 20 streams");
+
+    // One ingester flushes: its chunks and index are in the shared store
+    // now, and the querier reads them besides the three heads, still once.
+    ingesters[0].flush().await.unwrap();
+    // (The querier lists the store's segments at most once a second.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let segments = walk(&dir.path().join("shared"))
+        .into_iter()
+        .filter(|p| p.ends_with(".seg"))
+        .collect::<Vec<_>>();
+    assert!(
+        !segments.is_empty() && segments.iter().all(|p| p.contains("ingester-1.")),
+        "{segments:?}"
+    );
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &want_a);
+
+    // What every ingester refuses as invalid is the client's error (the
+    // ingesters' status and message), not a quorum failure.
+    let long_value = "x".repeat(5000);
+    let invalid = serde_json::to_vec(&json!({"streams": [{"stream": {"job": long_value}, "values": [[base.to_string(), "hello"]]}]})).unwrap();
+    let (status, body) = http(distributor.address(), "POST", "/loki/api/v1/push", &invalid).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("label value too long"), "{body}");
+
+    // Labels and series: merged from ingesters and the store.
+    let (status, body) = http(
+        querier.address(),
+        "GET",
+        "/loki/api/v1/label/job/values",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let jobs: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(jobs["data"].as_array().unwrap().len(), 20, "{jobs}");
+    let (status, body) = http(
+        querier.address(),
+        "GET",
+        &format!("/loki/api/v1/series?match[]={}", encode(r#"{job="job-3"}"#)),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let series: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(series["data"].as_array().unwrap().len(), 1, "{series}");
+    assert_eq!(series["data"][0]["batch"], "a");
+
+    // An ingester dies: pushes still meet quorum (2 of 3) and queries are
+    // still complete.
+    let dead = ingesters.remove(1);
+    dead.kill().await;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 20, 25, base + 1_000_000),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let want_b = expected("b", 20, 25);
+    let got = lines(&querier, r#"{batch="b"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &want_b);
+    let got = lines(&querier, r#"{batch=~"a|b"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &want_a.union(&want_b).cloned().collect());
+
+    // A second one dies: no stream can reach quorum any more, and reads
+    // cannot be complete either; both say so.
+    let dead = ingesters.remove(1);
+    dead.kill().await;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("c", 2, 2, base + 2_000_000),
+    )
+    .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("quorum"), "{body}");
+    let err = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap_err();
+    assert!(
+        err.0 >= 500 && err.1.contains("ingesters failed"),
+        "{err:?}"
+    );
+
+    // The second ingester restarts with its WAL: it rejoins the ring under
+    // its ID and holds what it had acknowledged; reads are whole again.
+    let restarted = start(&kv, dir.path(), "ingester", "ingester-3").await;
+    assert_eq!(
+        restarted.state().store.active_streams("fake"),
+        40,
+        "replayed from the WAL"
+    );
+    let got = lines(&querier, r#"{batch=~"a|b"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &want_a.union(&want_b).cloned().collect());
+
+    restarted.shutdown().await.unwrap();
+    for node in ingesters {
+        node.shutdown().await.unwrap();
+    }
+    distributor.shutdown().await.unwrap();
+    querier.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limited_replica_next_to_a_dead_one_is_a_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let tiny = [
+        "-distributor.ingestion-rate-limit-mb=0.001",
+        "-distributor.ingestion-burst-size-mb=0.001",
+    ];
+    let normal = start(&kv, dir.path(), "ingester", "ingester-1").await;
+    let limited = start_with(&kv, dir.path(), "ingester", "ingester-2", &tiny).await;
+    let doomed = start(&kv, dir.path(), "ingester", "ingester-3").await;
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    // Two of three replicas store it: a quorum, whatever the third says.
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 4, 50, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    // One replica down, one rate-limited: no quorum, and the client is
+    // told to back off rather than that the server failed.
+    doomed.kill().await;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 4, 50, base + 1_000),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    for node in [normal, limited, distributor] {
+        node.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_querier_reads_what_departed_ingesters_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut first = Vec::new();
+    for n in 1..=3 {
+        first.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 10, 30, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    // Every ingester flushes its replica and leaves; new, empty ones take
+    // their place. The data is now only in the store, three times over.
+    for node in first {
+        node.shutdown().await.unwrap();
+    }
+    let mut second = Vec::new();
+    for n in 4..=6 {
+        second.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let segments = walk(&dir.path().join("shared"))
+        .into_iter()
+        .filter(|p| p.ends_with(".seg"))
+        .count();
+    assert!(
+        segments >= 3,
+        "each ingester wrote its own segments: {segments}"
+    );
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &expected("a", 10, 30));
+    let total = count(
+        &querier,
+        r#"sum(count_over_time({batch="a"}[10m]))"#,
+        end_ns,
+    )
+    .await;
+    assert_eq!(total, 300.0);
+    let (status, body) = http(querier.address(), "GET", "/loki/api/v1/labels", b"").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"batch\"") && body.contains("\"job\""),
+        "{body}"
+    );
+    for node in second.into_iter().chain([distributor, querier]) {
+        node.shutdown().await.unwrap();
+    }
+}
+
+/// Every file under `dir`, as a path text.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
