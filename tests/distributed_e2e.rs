@@ -15,12 +15,12 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, http, url_encode};
+use common::{free_port, http, read_ack_log, read_stream};
 
 /// How long loadgen pushes.
 const PUSH_SECONDS: u64 = 14;
@@ -145,63 +145,6 @@ fn ring(port: u16) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Acknowledged entries per stream id: (timestamp, xxh64 of the line).
-type Acked = HashMap<u64, Vec<(i64, u64)>>;
-
-fn read_ack_log(path: &Path) -> (HashMap<u64, String>, Acked) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut streams = HashMap::new();
-    let mut entries: Acked = HashMap::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split('\t').collect();
-        match fields.as_slice() {
-            ["S", id, _tenant, labels] => {
-                streams.insert(id.parse().unwrap(), (*labels).to_owned());
-            }
-            ["E", id, ts, hash] => entries
-                .entry(id.parse().unwrap())
-                .or_default()
-                .push((ts.parse().unwrap(), u64::from_str_radix(hash, 16).unwrap())),
-            // A line being written as the log is read.
-            _ => {}
-        }
-    }
-    (streams, entries)
-}
-
-/// Every entry of `selector` in `[start, end]`, paging forward.
-fn read_stream(port: u16, selector: &str, start: i64, end: i64) -> Vec<(i64, u64)> {
-    let mut out = Vec::new();
-    let mut from = start;
-    loop {
-        let path = format!(
-            "/loki/api/v1/query_range?query={}&start={from}&end={}&limit=5000&direction=forward",
-            url_encode(selector),
-            end + 1
-        );
-        let (status, body) = http(port, "GET", &path, &[], b"").expect("query_range");
-        assert_eq!(status, 200, "query_range {selector}: {body}");
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let mut page = Vec::new();
-        for stream in value["data"]["result"].as_array().unwrap() {
-            for pair in stream["values"].as_array().unwrap() {
-                let ts: i64 = pair[0].as_str().unwrap().parse().unwrap();
-                let line = pair[1].as_str().unwrap();
-                page.push((ts, xxhash_rust::xxh64::xxh64(line.as_bytes(), 0)));
-            }
-        }
-        page.sort();
-        let full = page.len() >= 5000;
-        let last = page.last().map(|(ts, _)| *ts);
-        out.extend(page);
-        match last {
-            Some(ts) if full => from = ts + 1,
-            _ => break,
-        }
-    }
-    out
 }
 
 /// Every acknowledged entry is stored exactly once. Returns how many.

@@ -10,12 +10,11 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{examples, free_port, http, Server};
+use common::{examples, free_port, read_ack_log, read_stream, Server};
 
 /// Pushing lasts this long; the kills happen within it.
 const PUSH_SECONDS: u64 = 16;
@@ -29,65 +28,6 @@ impl Drop for Reaper {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Acknowledged entries per stream id: (timestamp, xxh64 of the line).
-type Acked = HashMap<u64, Vec<(i64, u64)>>;
-
-/// The ack log: streams by id (labels) and acknowledged entries per stream.
-fn read_ack_log(path: &PathBuf) -> (HashMap<u64, String>, Acked) {
-    let text = std::fs::read_to_string(path).expect("the ack log");
-    let mut streams = HashMap::new();
-    let mut entries: Acked = HashMap::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split('\t').collect();
-        match fields.as_slice() {
-            ["S", id, _tenant, labels] => {
-                streams.insert(id.parse().unwrap(), (*labels).to_owned());
-            }
-            ["E", id, ts, hash] => entries
-                .entry(id.parse().unwrap())
-                .or_default()
-                .push((ts.parse().unwrap(), u64::from_str_radix(hash, 16).unwrap())),
-            _ => panic!("unexpected ack log line {line:?}"),
-        }
-    }
-    (streams, entries)
-}
-
-/// Every entry of the stream `selector` between `start` and `end`
-/// (inclusive), as (timestamp, xxh64 of the line), paging forward.
-fn read_stream(port: u16, selector: &str, start: i64, end: i64) -> Vec<(i64, u64)> {
-    let mut out = Vec::new();
-    let mut from = start;
-    loop {
-        let path = format!(
-            "/loki/api/v1/query_range?query={}&start={from}&end={}&limit=5000&direction=forward",
-            common::url_encode(selector),
-            end + 1
-        );
-        let (status, body) = http(port, "GET", &path, &[], b"").expect("query_range");
-        assert_eq!(status, 200, "query_range {selector}: {body}");
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(value["data"]["resultType"], "streams", "{body}");
-        let mut page = Vec::new();
-        for stream in value["data"]["result"].as_array().unwrap() {
-            for pair in stream["values"].as_array().unwrap() {
-                let ts: i64 = pair[0].as_str().unwrap().parse().unwrap();
-                let line = pair[1].as_str().unwrap();
-                page.push((ts, xxhash_rust::xxh64::xxh64(line.as_bytes(), 0)));
-            }
-        }
-        page.sort();
-        let full = page.len() >= 5000;
-        let last = page.last().map(|(ts, _)| *ts);
-        out.extend(page);
-        match last {
-            Some(ts) if full => from = ts + 1,
-            _ => break,
-        }
-    }
-    out
 }
 
 #[test]

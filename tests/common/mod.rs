@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -200,4 +201,71 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Acknowledged entries per stream id: (timestamp, xxh64 of the line).
+pub(crate) type Acked = HashMap<u64, Vec<(i64, u64)>>;
+
+/// `loadgen`'s ack log: streams by id (their labels) and the acknowledged
+/// entries per stream. A missing log is empty, and a last line still being
+/// written (no newline yet) is left for the next read; any other line that
+/// does not parse fails the test.
+pub(crate) fn read_ack_log(path: &Path) -> (HashMap<u64, String>, Acked) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    let mut streams = HashMap::new();
+    let mut entries: Acked = HashMap::new();
+    for line in complete.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["S", id, _tenant, labels] => {
+                streams.insert(id.parse().unwrap(), (*labels).to_owned());
+            }
+            ["E", id, ts, hash] => entries
+                .entry(id.parse().unwrap())
+                .or_default()
+                .push((ts.parse().unwrap(), u64::from_str_radix(hash, 16).unwrap())),
+            _ => panic!("unexpected ack log line {line:?}"),
+        }
+    }
+    (streams, entries)
+}
+
+/// Every entry of the stream `selector` between `start` and `end`
+/// (inclusive) on the server at `port`, as (timestamp, xxh64 of the line),
+/// paging forward through `query_range`.
+pub(crate) fn read_stream(port: u16, selector: &str, start: i64, end: i64) -> Vec<(i64, u64)> {
+    let mut out = Vec::new();
+    let mut from = start;
+    loop {
+        let path = format!(
+            "/loki/api/v1/query_range?query={}&start={from}&end={}&limit=5000&direction=forward",
+            url_encode(selector),
+            end + 1
+        );
+        let (status, body) = http(port, "GET", &path, &[], b"").expect("query_range");
+        assert_eq!(status, 200, "query_range {selector}: {body}");
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value["data"]["resultType"], "streams", "{body}");
+        let mut page = Vec::new();
+        for stream in value["data"]["result"].as_array().unwrap() {
+            for pair in stream["values"].as_array().unwrap() {
+                let ts: i64 = pair[0].as_str().unwrap().parse().unwrap();
+                let line = pair[1].as_str().unwrap();
+                page.push((ts, xxhash_rust::xxh64::xxh64(line.as_bytes(), 0)));
+            }
+        }
+        page.sort();
+        let full = page.len() >= 5000;
+        let last = page.last().map(|(ts, _)| *ts);
+        out.extend(page);
+        match last {
+            Some(ts) if full => from = ts + 1,
+            _ => break,
+        }
+    }
+    out
 }
