@@ -133,5 +133,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use head::HeadIndex;
 pub use labels::{fingerprint, Labels};
 pub use matcher::{MatchOp, Matcher, Selector};
-pub use querier::{AggregateBy, Querier, SeriesChunkRef, Stats, Volume, VolumeRequest};
+pub use querier::{
+    AggregateBy, Querier, SeriesChunkRef, Stats, Volume, VolumeRequest, VolumeTally,
+};
 pub use segment::{Segment, SegmentSizes};

@@ -62,6 +62,107 @@ pub struct Volume {
     pub bytes: u64,
 }
 
+/// Bytes per group, counted as [`Querier::volume`] counts them: for callers
+/// that add streams the index does not hold (data still in memory) to an
+/// index answer, or merge several answers.
+///
+/// ```
+/// use loki_index::{Labels, MatchOp, Matcher, Selector, Volume, VolumeRequest, VolumeTally};
+///
+/// let selector = Selector::new(vec![Matcher::new("app", MatchOp::Regex, ".+")?])?;
+/// let mut tally = VolumeTally::new(&selector, &VolumeRequest::default());
+/// tally.add(&Labels::new([("app", "shop"), ("env", "prod")])?, 10);
+/// tally.add_volume(Volume { labels: vec![("app".into(), "shop".into())], bytes: 5 });
+/// tally.add(&Labels::new([("app", "db")])?, 3);
+/// let volumes = tally.finish();
+/// assert_eq!(volumes[0], Volume { labels: vec![("app".into(), "shop".into())], bytes: 15 });
+/// assert_eq!(volumes[1].bytes, 3);
+/// # Ok::<(), loki_index::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct VolumeTally {
+    targets: Vec<String>,
+    aggregate_by: AggregateBy,
+    limit: usize,
+    groups: BTreeMap<Vec<(String, String)>, u64>,
+}
+
+impl VolumeTally {
+    /// An empty tally grouping by `request`'s target labels (default: the
+    /// names `selector` uses), keeping at most `request.limit` groups (0:
+    /// Loki's 100).
+    pub fn new(selector: &Selector, request: &VolumeRequest) -> VolumeTally {
+        let mut targets = request.target_labels.clone();
+        if targets.is_empty() {
+            targets = selector
+                .matchers()
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect();
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        VolumeTally {
+            targets,
+            aggregate_by: request.aggregate_by,
+            limit: if request.limit == 0 {
+                100
+            } else {
+                request.limit
+            },
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// The label names groups are made of.
+    pub fn targets(&self) -> &[String] {
+        &self.targets
+    }
+
+    /// Adds one stream's bytes to its group (or, aggregating by labels, to
+    /// each of its target label names). A stream with none of the target
+    /// labels counts nowhere.
+    pub fn add(&mut self, labels: &Labels, bytes: u64) {
+        let Some(labels) = labels.project(&self.targets) else {
+            return;
+        };
+        match self.aggregate_by {
+            AggregateBy::Series => {
+                let key = labels
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect();
+                *self.groups.entry(key).or_default() += bytes;
+            }
+            AggregateBy::Labels => {
+                for (n, _) in labels.iter() {
+                    *self
+                        .groups
+                        .entry(vec![(n.to_owned(), String::new())])
+                        .or_default() += bytes;
+                }
+            }
+        }
+    }
+
+    /// Adds a group of another answer made with the same request.
+    pub fn add_volume(&mut self, volume: Volume) {
+        *self.groups.entry(volume.labels).or_default() += volume.bytes;
+    }
+
+    /// The groups, largest first (ties by labels), at most the limit.
+    pub fn finish(self) -> Vec<Volume> {
+        let mut out: Vec<Volume> = self
+            .groups
+            .into_iter()
+            .map(|(labels, bytes)| Volume { labels, bytes })
+            .collect();
+        out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.labels.cmp(&b.labels)));
+        out.truncate(self.limit);
+        out
+    }
+}
+
 /// Answers queries over an optional head and any number of segments; results
 /// are the union over all of them, deduplicated.
 ///
@@ -235,24 +336,9 @@ impl<'a> Querier<'a> {
         range: TimeRange,
         request: &VolumeRequest,
     ) -> Result<Vec<Volume>> {
-        let mut targets = request.target_labels.clone();
-        if targets.is_empty() {
-            targets = selector
-                .matchers()
-                .iter()
-                .map(|m| m.name().to_owned())
-                .collect();
-        }
-        targets.sort_unstable();
-        targets.dedup();
-        let limit = if request.limit == 0 {
-            100
-        } else {
-            request.limit
-        };
+        let mut tally = VolumeTally::new(selector, request);
         self.with_sources(|sources| {
             let mut seen: HashSet<(u64, ChunkRef)> = HashSet::new();
-            let mut groups: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
             for src in sources {
                 each_live(*src, selector, range, &mut |id, fp, chunks| {
                     let bytes: u64 = chunks
@@ -260,36 +346,13 @@ impl<'a> Querier<'a> {
                         .filter(|c| sources.len() == 1 || seen.insert((fp, **c)))
                         .map(|c| c.uncompressed_size)
                         .sum();
-                    let Some(labels) = src.labels(id)?.project(&targets) else {
-                        return Ok(());
-                    };
-                    match request.aggregate_by {
-                        AggregateBy::Series => {
-                            let key = labels
-                                .iter()
-                                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                                .collect();
-                            *groups.entry(key).or_default() += bytes;
-                        }
-                        AggregateBy::Labels => {
-                            for (n, _) in labels.iter() {
-                                *groups
-                                    .entry(vec![(n.to_owned(), String::new())])
-                                    .or_default() += bytes;
-                            }
-                        }
-                    }
+                    tally.add(&src.labels(id)?, bytes);
                     Ok(())
                 })?;
             }
-            let mut out: Vec<Volume> = groups
-                .into_iter()
-                .map(|(labels, bytes)| Volume { labels, bytes })
-                .collect();
-            out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.labels.cmp(&b.labels)));
-            out.truncate(limit);
-            Ok(out)
-        })
+            Ok(())
+        })?;
+        Ok(tally.finish())
     }
 }
 

@@ -1,54 +1,11 @@
 //! Log volume: bytes per group of streams, over memory and the index
 //! (Loki's `/index/volume`).
 
-use std::collections::BTreeMap;
-
-use loki_index::{AggregateBy, Labels, Selector, Volume, VolumeRequest};
+use loki_index::{Selector, Volume, VolumeRequest, VolumeTally};
 
 use crate::query::with_queriers;
 use crate::store::ms_range;
 use crate::{Result, Store};
-
-/// The target labels: the request's, or the names the selector uses.
-fn targets(selector: &Selector, request: &VolumeRequest) -> Vec<String> {
-    let mut targets = request.target_labels.clone();
-    if targets.is_empty() {
-        targets = selector
-            .matchers()
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect();
-    }
-    targets.sort_unstable();
-    targets.dedup();
-    targets
-}
-
-/// Adds one stream's bytes to its group(s).
-fn add(
-    groups: &mut BTreeMap<Vec<(String, String)>, u64>,
-    labels: &Labels,
-    targets: &[String],
-    aggregate_by: AggregateBy,
-    bytes: u64,
-) {
-    let projected: Vec<(String, String)> = labels
-        .iter()
-        .filter(|(n, _)| targets.iter().any(|t| t == n))
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect();
-    if projected.is_empty() {
-        return;
-    }
-    match aggregate_by {
-        AggregateBy::Labels => {
-            for (name, _) in projected {
-                *groups.entry(vec![(name, String::new())]).or_default() += bytes;
-            }
-        }
-        _ => *groups.entry(projected).or_default() += bytes,
-    }
-}
 
 impl Store {
     /// Uncompressed bytes per group of the tenant's streams matching
@@ -88,41 +45,29 @@ impl Store {
         through: i64,
         request: &VolumeRequest,
     ) -> Result<Vec<Volume>> {
-        let limit = if request.limit == 0 {
-            100
-        } else {
-            request.limit
-        };
         let Some(state) = self.inner.tenants.read().get(tenant).cloned() else {
             return Ok(Vec::new());
         };
-        let targets = targets(selector, request);
-        let mut groups: BTreeMap<Vec<(String, String)>, u64> = BTreeMap::new();
+        let mut tally = VolumeTally::new(selector, request);
         let index = self.index_view(&state, ms_range(from, through)).await?;
         let unlimited = VolumeRequest {
-            target_labels: targets.clone(),
+            target_labels: tally.targets().to_vec(),
             aggregate_by: request.aggregate_by,
             limit: usize::MAX,
         };
         for part in with_queriers(&index, |q| {
             q.volume(selector, ms_range(from, through), &unlimited)
         })? {
-            *groups.entry(part.labels).or_default() += part.bytes;
+            tally.add_volume(part);
         }
         for (labels, stream) in state.streams_matching(Some(selector)) {
             let chunks = stream.lock().chunks(from, through)?;
             let bytes: u64 = chunks.iter().map(|c| c.stats().uncompressed_bytes).sum();
             if !chunks.is_empty() {
-                add(&mut groups, &labels, &targets, request.aggregate_by, bytes);
+                tally.add(&labels, bytes);
             }
         }
-        let mut out: Vec<Volume> = groups
-            .into_iter()
-            .map(|(labels, bytes)| Volume { labels, bytes })
-            .collect();
-        out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.labels.cmp(&b.labels)));
-        out.truncate(limit);
-        Ok(out)
+        Ok(tally.finish())
     }
 }
 
