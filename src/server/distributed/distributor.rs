@@ -9,8 +9,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use loki_ring::{stream_token, Batch, BatchStatus, ItemStatus, Operation, Outcome};
 use loki_store::PushStream;
 
-use super::{labels_text, Cluster};
-use crate::server::proto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
+use super::{stream_adapter, Cluster};
+use crate::server::proto::{PushRequest, StreamAdapter};
 use crate::server::ApiError;
 
 /// The internal push path of ingesters.
@@ -105,21 +105,11 @@ pub(crate) async fn push(
 }
 
 fn adapter(stream: PushStream) -> StreamAdapter {
-    StreamAdapter {
-        labels: labels_text(&stream.labels),
-        entries: stream
+    stream_adapter(
+        &stream.labels,
+        stream
             .entries
             .into_iter()
-            .map(|e| EntryAdapter {
-                timestamp: Some(Timestamp::from_unix_nanos(e.timestamp)),
-                line: e.line,
-                structured_metadata: e
-                    .metadata
-                    .into_iter()
-                    .map(|(name, value)| LabelPairAdapter { name, value })
-                    .collect(),
-            })
-            .collect(),
-        hash: 0,
-    }
+            .map(|e| (e.timestamp, e.line, e.metadata)),
+    )
 }

@@ -12,11 +12,8 @@ use loki_chunk::Direction;
 use loki_logql::Expr;
 use prost::Message;
 
-use super::labels_text;
-use crate::server::proto::{
-    EntryAdapter, LabelPairAdapter, LabelRequest, LabelResponse, SelectRequest, SelectResponse,
-    StreamAdapter, Timestamp,
-};
+use super::{labels_text, stream_adapter};
+use crate::server::proto::{LabelRequest, LabelResponse, SelectRequest, SelectResponse};
 use crate::server::{decode_push, ApiError, AppState};
 
 /// The internal select path of ingesters.
@@ -106,23 +103,12 @@ pub(crate) async fn select(
             .select(tenant, &selector, req.start, req.end, direction, usize::MAX)
             .await?;
         out.streams.extend(streams.into_iter().map(|s| {
-            StreamAdapter {
-                labels: labels_text(&s.labels),
-                entries: s
-                    .entries
+            stream_adapter(
+                &s.labels,
+                s.entries
                     .into_iter()
-                    .map(|e| EntryAdapter {
-                        timestamp: Some(Timestamp::from_unix_nanos(e.timestamp)),
-                        line: e.line,
-                        structured_metadata: e
-                            .metadata
-                            .into_iter()
-                            .map(|(name, value)| LabelPairAdapter { name, value })
-                            .collect(),
-                    })
-                    .collect(),
-                hash: 0,
-            }
+                    .map(|e| (e.timestamp, e.line, e.metadata)),
+            )
         }));
     }
     Ok(protobuf(&out))

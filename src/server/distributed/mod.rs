@@ -61,6 +61,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::proto::{EntryAdapter, LabelPairAdapter, StreamAdapter, Timestamp};
 use super::{app, AppState, Config, ConfigError, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -95,6 +96,29 @@ impl Cluster {
                 "Ingester not ready: not in the ring yet",
             )),
         }
+    }
+}
+
+/// A stream in the push protobuf: its labels as Loki's text and its
+/// entries as `(timestamp, line, structured metadata)`.
+pub(crate) fn stream_adapter(
+    labels: &Labels,
+    entries: impl IntoIterator<Item = (i64, String, Vec<(String, String)>)>,
+) -> StreamAdapter {
+    StreamAdapter {
+        labels: labels_text(labels),
+        entries: entries
+            .into_iter()
+            .map(|(timestamp, line, metadata)| EntryAdapter {
+                timestamp: Some(Timestamp::from_unix_nanos(timestamp)),
+                line,
+                structured_metadata: metadata
+                    .into_iter()
+                    .map(|(name, value)| LabelPairAdapter { name, value })
+                    .collect(),
+            })
+            .collect(),
+        hash: 0,
     }
 }
 
