@@ -99,7 +99,7 @@ pub use ingest::{PushStream, PushSummary, Refusal, RefusalKind};
 pub use logql::{index_selector, TenantStorage};
 pub use loki_index::Selector;
 pub use query::{QueryEntry, StreamEntries};
-pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule};
+pub use retention::{CompactSummary, DeleteRequest, DeleteStatus, RetentionRule, SkippedSegment};
 pub use segments::SegmentCacheStats;
 pub use store::{FlushSummary, Store};
 pub use stream::PushEntry;

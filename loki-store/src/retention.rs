@@ -97,7 +97,21 @@ impl DeleteRequest {
 }
 
 /// What a compactor pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// ```
+/// # use loki_store::{Store, StoreConfig};
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let store = Store::open(StoreConfig::in_memory()).await?;
+/// let summary = store.compact().await?;
+/// for skipped in &summary.skipped {
+///     eprintln!("left {} in place: {}", skipped.path, skipped.error);
+/// }
+/// assert_eq!(summary.segments_after, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CompactSummary {
     /// Index segments before the pass.
@@ -108,6 +122,25 @@ pub struct CompactSummary {
     pub chunks_deleted: usize,
     /// Chunks rewritten without deleted entries.
     pub chunks_rewritten: usize,
+    /// Index segments that could not be read, left in place and out of
+    /// the merge; the pass went on with the others.
+    pub skipped: Vec<SkippedSegment>,
+}
+
+/// An index segment a compactor pass could not read. It is left where it
+/// is (never deleted: its chunks may still be readable once it is
+/// repaired), stays in the index, and the delete requests of its tenant
+/// stay unprocessed until a pass reads every segment. See
+/// [`CompactSummary`] for an example.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SkippedSegment {
+    /// The tenant.
+    pub tenant: String,
+    /// The segment's path in the object store.
+    pub path: String,
+    /// Why it could not be read (usually [`Error::Corrupt`]).
+    pub error: Arc<Error>,
 }
 
 /// What rewriting a chunk without deleted entries gave.
@@ -259,15 +292,32 @@ impl Store {
         let index = tenant.index.read().clone();
         summary.segments_before += index.segments.len();
         // Group the segments by period (read through the segment cache,
-        // one at a time, so the pass stays within its budget).
+        // one at a time, so the pass stays within its budget). A segment
+        // that cannot be read is left in place and out of the merge, as
+        // Loki's compactor logs a table it cannot compact and goes on.
         let cache = &inner.segment_cache;
+        let mut unreadable: Vec<(usize, Error)> = Vec::new();
         let mut by_period: BTreeMap<(i64, i64), Vec<usize>> = BTreeMap::new();
         for (i, meta) in index.segments.iter().enumerate() {
-            let period = cache.load(&inner.objects, meta).await?.period();
-            by_period
-                .entry((period.start, period.end))
-                .or_default()
-                .push(i);
+            // Checked whole here (every checksum), so that a damaged
+            // segment is left out before any of it is merged.
+            let checked = cache.load(&inner.objects, meta).await.and_then(|segment| {
+                segment.verify().map_err(|e| Error::Corrupt {
+                    what: "index segment",
+                    detail: format!("{}: {e}", meta.path),
+                })?;
+                Ok(segment)
+            });
+            match checked {
+                Ok(segment) => {
+                    let period = segment.period();
+                    by_period
+                        .entry((period.start, period.end))
+                        .or_default()
+                        .push(i);
+                }
+                Err(error) => unreadable.push((i, error)),
+            }
         }
         let retention = |labels: &Labels| -> Option<i64> {
             let period = limits
@@ -290,8 +340,17 @@ impl Store {
             let period = TimeRange::new(start, end);
             let mut builder = SegmentBuilder::new();
             let mut rewrites: Vec<(Labels, ChunkRef)> = Vec::new();
+            let mut merged_members = Vec::with_capacity(members.len());
             for &i in &members {
-                let segment = cache.load(&inner.objects, &index.segments[i]).await?;
+                let segment = match cache.load(&inner.objects, &index.segments[i]).await {
+                    Ok(segment) => segment,
+                    // Read a moment ago, unreadable now: left in place too.
+                    Err(error) => {
+                        unreadable.push((i, error));
+                        continue;
+                    }
+                };
+                merged_members.push(i);
                 builder.add_segment(&segment, |labels, chunk| {
                     let fingerprint = loki_index::fingerprint(labels);
                     let key = chunk_key(&tenant.id, fingerprint, chunk);
@@ -344,7 +403,9 @@ impl Store {
             }
             let bytes = bytes::Bytes::from(builder.build(&tenant.id, period)?);
             let merged = Segment::open(bytes.clone())?;
-            let member_paths = members.iter().map(|&i| index.segments[i].path.clone());
+            let member_paths = merged_members
+                .iter()
+                .map(|&i| index.segments[i].path.clone());
             if merged.series_count() > 0 {
                 let sequence = format!("{:020}-compacted", now);
                 let path = inner
@@ -361,6 +422,17 @@ impl Store {
             } else {
                 old_paths.extend(member_paths);
             }
+        }
+        let all_read = unreadable.is_empty();
+        for (i, error) in unreadable {
+            let meta = &index.segments[i];
+            tracing::warn!(tenant = %tenant.id, path = %meta.path, error = %error, "compactor: index segment unreadable, left in place");
+            summary.skipped.push(SkippedSegment {
+                tenant: tenant.id.to_string(),
+                path: meta.path.to_string(),
+                error: Arc::new(error),
+            });
+            kept_segments.push(meta.clone());
         }
         // The merged index is in place: now the old one and the chunks it
         // alone referenced can go.
@@ -384,7 +456,9 @@ impl Store {
         }
         summary.chunks_rewritten += rewritten.len();
         summary.segments_after += tenant.index.read().segments.len();
-        if requests.iter().any(|r| r.status == DeleteStatus::Received) {
+        // A skipped segment may still point at deleted data: its tenant's
+        // requests are processed only by a pass that read everything.
+        if all_read && requests.iter().any(|r| r.status == DeleteStatus::Received) {
             let _serial = inner.deletes_lock.lock().await;
             let mut all = tenant.deletes.read().clone();
             for r in all

@@ -606,3 +606,102 @@ async fn a_segment_gone_or_changed_after_open_is_a_typed_error() {
         ["precious"]
     );
 }
+
+/// A segment the compactor cannot read is left in place and reported; the
+/// pass merges the others, deletes none of the unreadable segment's
+/// chunks, and leaves delete requests unprocessed until it reads them all.
+#[tokio::test]
+async fn the_compactor_skips_a_corrupt_segment_and_merges_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    let segments = || {
+        let mut segments: Vec<std::path::PathBuf> = walk(&dir.path().join("chunks"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        segments.sort();
+        segments
+    };
+    for (i, line) in ["one", "two", "three"].into_iter().enumerate() {
+        let ts = BASE + i as i64 * SECOND;
+        store
+            .push_at("t", push(&[("app", "shop")], &[(ts, line)]), BASE)
+            .await
+            .unwrap();
+        store.flush(true).await.unwrap();
+    }
+    let written = segments();
+    assert_eq!(written.len(), 3);
+    let bad = written[1].clone();
+    let good_bytes = std::fs::read(&bad).unwrap();
+    let mut corrupt = good_bytes.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0xff;
+    std::fs::write(&bad, &corrupt).unwrap();
+    // Reopened, so that the segments are read from the store again.
+    drop(store);
+    let store = Store::open(test_config(dir.path(), now.clone()))
+        .await
+        .unwrap();
+    // A request touching nothing: processed only by a pass that read all.
+    store
+        .add_delete_request("t", &selector("app", "none"), BASE, BASE + 1)
+        .await
+        .unwrap();
+
+    let summary = store.compact().await.unwrap();
+    assert_eq!(summary.skipped.len(), 1, "{summary:?}");
+    let skipped = &summary.skipped[0];
+    assert_eq!(skipped.tenant, "t");
+    assert!(
+        bad.to_string_lossy().ends_with(&skipped.path),
+        "{} vs {}",
+        bad.display(),
+        skipped.path
+    );
+    assert!(
+        matches!(
+            *skipped.error,
+            Error::Corrupt {
+                what: "index segment",
+                ..
+            }
+        ),
+        "{}",
+        skipped.error
+    );
+    assert_eq!((summary.segments_before, summary.segments_after), (3, 2));
+    assert_eq!(summary.chunks_deleted, 0);
+    let after = segments();
+    assert_eq!(after.len(), 2, "the other two merged into one: {after:?}");
+    assert!(
+        after.contains(&bad),
+        "the unreadable segment is left in place"
+    );
+    assert_eq!(std::fs::read(&bad).unwrap(), corrupt, "and left unchanged");
+    assert_eq!(store.delete_requests("t")[0].status, DeleteStatus::Received);
+
+    // Repaired, every entry is there (no chunk of it was deleted), and the
+    // next pass merges everything and processes the request.
+    std::fs::write(&bad, &good_bytes).unwrap();
+    drop(store);
+    let store = Store::open(test_config(dir.path(), now)).await.unwrap();
+    assert_eq!(
+        lines(&store, "t", &selector("app", "shop")).await,
+        ["one", "two", "three"]
+    );
+    let summary = store.compact().await.unwrap();
+    assert!(summary.skipped.is_empty());
+    assert_eq!(segments().len(), 1);
+    assert_eq!(
+        store.delete_requests("t")[0].status,
+        DeleteStatus::Processed
+    );
+    assert_eq!(
+        lines(&store, "t", &selector("app", "shop")).await,
+        ["one", "two", "three"]
+    );
+}
