@@ -168,6 +168,15 @@ pub struct StoreConfig {
     /// no such bound; chunks closed this way are smaller). Checked after
     /// every eighth of it ingested. Default 1 GiB; `None` for no bound.
     pub max_memory_bytes: Option<usize>,
+    /// Bytes logged to the WAL since its last checkpoint past which the
+    /// maintenance loop runs a flush check (and so a checkpoint, which
+    /// truncates the log) without waiting for the flush check period: at
+    /// full push speed the log would otherwise grow by gigabytes between
+    /// checks. The log then holds at most about the last checkpoint (no
+    /// more than the engine holds in memory) plus this much. Loki has no
+    /// size trigger (its WAL checkpoints every `checkpoint_duration`).
+    /// Default 1 GiB; `None` checkpoints on the period only.
+    pub wal_checkpoint_bytes: Option<u64>,
     /// How often it runs the compactor (Loki's `compaction_interval`,
     /// default 10m).
     pub compaction_interval: Duration,
@@ -209,6 +218,7 @@ impl StoreConfig {
             flush_check_period: Duration::from_secs(30),
             max_sealed_bytes: 64 << 20,
             max_memory_bytes: Some(1 << 30),
+            wal_checkpoint_bytes: Some(1 << 30),
             compaction_interval: Duration::from_secs(600),
             fetch_concurrency: 16,
             chunk_cache_bytes: 256 << 20,

@@ -228,9 +228,15 @@ impl Store {
             let _exclusive = inner.gate.write().await;
             let segment = {
                 let wal = wal.clone();
-                tokio::task::spawn_blocking(move || wal.lock().rotate())
-                    .await
-                    .map_err(|e| Error::Config(format!("WAL task failed: {e}")))??
+                let (segment, logged) = tokio::task::spawn_blocking(move || {
+                    let mut wal = wal.lock();
+                    wal.rotate().map(|segment| (segment, wal.stats().bytes))
+                })
+                .await
+                .map_err(|e| Error::Config(format!("WAL task failed: {e}")))??;
+                // Everything logged so far is in the checkpoint begun here.
+                inner.logged_at_checkpoint.store(logged, Ordering::Relaxed);
+                segment
             };
             let mut states = Vec::new();
             for tenant in inner.tenants.read().values() {
@@ -270,9 +276,10 @@ impl Store {
         }
     }
 
-    /// Flushes due chunks every `flush_check_period` and runs the compactor
-    /// every `compaction_interval` until `shutdown` completes, then flushes
-    /// everything. In between, once closed chunks waiting for upload pass
+    /// Flushes due chunks every `flush_check_period` (and whenever the WAL
+    /// has grown by `wal_checkpoint_bytes` since its last checkpoint) and
+    /// runs the compactor every `compaction_interval` until `shutdown`
+    /// completes, then flushes everything. In between, once closed chunks waiting for upload pass
     /// `max_sealed_bytes`, or memory may be over `max_memory_bytes`, closes
     /// the largest open chunks if needed and uploads closed ones at once. Errors are logged and
     /// retried on the next tick.
@@ -308,6 +315,14 @@ impl Store {
                 _ = flush_tick.tick() => {
                     if let Err(err) = self.flush(false).await {
                         tracing::error!(error = %err, "periodic flush failed");
+                    }
+                }
+                () = self.inner.checkpoint_soon.notified() => {
+                    // The WAL passed `wal_checkpoint_bytes`: a flush check
+                    // now, which ends with a checkpoint.
+                    self.inner.checkpoint_requested.store(false, Ordering::Relaxed);
+                    if let Err(err) = self.flush(false).await {
+                        tracing::error!(error = %err, "flush for a WAL checkpoint failed");
                     }
                 }
                 () = self.inner.upload_soon.notified() => {

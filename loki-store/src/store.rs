@@ -2,7 +2,7 @@
 //! store, and opening it all again after a restart.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use loki_chunk::ChunkKey;
@@ -68,6 +68,14 @@ pub(crate) struct Inner {
     pub(crate) ingested_since_check: AtomicUsize,
     /// Wakes the maintenance loop to upload closed chunks early.
     pub(crate) upload_soon: tokio::sync::Notify,
+    /// [`WalStats::bytes`](crate::wal::WalStats::bytes) when the last
+    /// checkpoint began: what the log held beyond it is logged since.
+    pub(crate) logged_at_checkpoint: AtomicU64,
+    /// Set once pushes asked for a checkpoint, until the maintenance loop
+    /// takes the request.
+    pub(crate) checkpoint_requested: AtomicBool,
+    /// Wakes the maintenance loop to checkpoint the WAL early.
+    pub(crate) checkpoint_soon: tokio::sync::Notify,
 }
 
 /// The storage engine. Cheap to clone; every clone is the same engine.
@@ -134,6 +142,33 @@ impl Inner {
             .entry(id.to_owned())
             .or_insert_with(|| Arc::new(Tenant::new(id)))
             .clone()
+    }
+
+    /// Appends logged entries to their streams' open chunks (after telling
+    /// tail subscribers); returns the bytes of chunks that closed.
+    fn apply(
+        &self,
+        tenant_id: &str,
+        work: Vec<(Arc<Mutex<Stream>>, Vec<PushEntry>)>,
+    ) -> Result<usize> {
+        self.tail.publish(tenant_id, &work);
+        let max_age = self.max_age_ns();
+        let wall = self.config.clock.now();
+        let mut sealed = 0;
+        for (stream, entries) in work {
+            let mut s = stream.lock();
+            for e in entries {
+                sealed += s.append(
+                    e.timestamp,
+                    e.line.as_bytes(),
+                    &e.metadata,
+                    wall,
+                    &self.config.chunk,
+                    max_age,
+                )?;
+            }
+        }
+        Ok(sealed)
     }
 
     pub(crate) fn max_age_ns(&self) -> i64 {
@@ -243,6 +278,9 @@ impl Store {
             sealed_pending: AtomicUsize::new(0),
             ingested_since_check: AtomicUsize::new(0),
             upload_soon: tokio::sync::Notify::new(),
+            logged_at_checkpoint: AtomicU64::new(0),
+            checkpoint_requested: AtomicBool::new(false),
+            checkpoint_soon: tokio::sync::Notify::new(),
         });
         load_segments(&inner).await?;
         load_deletes(&inner).await?;
@@ -336,13 +374,23 @@ impl Store {
                 });
                 continue;
             }
-            let mut valid = Vec::with_capacity(entries.len());
-            for entry in entries {
-                match check_entry(&entry, &labels, limits, now) {
-                    Some((kind, message)) => push_refusal(&mut summary, kind, message),
-                    None => valid.push(entry),
+            // Usually every entry passes: then the push's own vector is
+            // kept, not rebuilt.
+            let valid = if entries
+                .iter()
+                .all(|e| check_entry(e, &labels, limits, now).is_none())
+            {
+                entries
+            } else {
+                let mut valid = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    match check_entry(&entry, &labels, limits, now) {
+                        Some((kind, message)) => push_refusal(&mut summary, kind, message),
+                        None => valid.push(entry),
+                    }
                 }
-            }
+                valid
+            };
             if valid.is_empty() {
                 continue;
             }
@@ -404,31 +452,27 @@ impl Store {
                     described.iter().map(LoggedStream::batch).collect();
                 // Written under the log's lock, synced outside it: pushes
                 // arriving while an fsync is in flight share the next one.
-                let commit = wal.lock().write(&batch);
+                let (commit, logged) = {
+                    let mut wal = wal.lock();
+                    let commit = wal.write(&batch);
+                    (commit, wal.stats().bytes)
+                };
                 drop(batch);
-                commit?.wait().map(|()| work)
+                commit?.wait().map(|()| (work, logged))
             })
             .await
             .map_err(|e| Error::Config(format!("WAL task failed: {e}")))?;
-            work = logged?;
-        }
-        inner.tail.publish(tenant_id, &work);
-        let max_age = inner.max_age_ns();
-        let wall = inner.config.clock.now();
-        let mut sealed = 0;
-        for (stream, entries) in work {
-            let mut s = stream.lock();
-            for e in entries {
-                sealed += s.append(
-                    e.timestamp,
-                    e.line.as_bytes(),
-                    &e.metadata,
-                    wall,
-                    &inner.config.chunk,
-                    max_age,
-                )?;
+            let (logged_work, logged) = logged?;
+            work = logged_work;
+            if let Some(limit) = inner.config.wal_checkpoint_bytes {
+                let since =
+                    logged.saturating_sub(inner.logged_at_checkpoint.load(Ordering::Relaxed));
+                if since > limit && !inner.checkpoint_requested.swap(true, Ordering::Relaxed) {
+                    inner.checkpoint_soon.notify_one();
+                }
             }
         }
+        let sealed = inner.apply(tenant_id, work)?;
         let mut wake = false;
         if sealed > 0 {
             let pending = inner.sealed_pending.fetch_add(sealed, Ordering::Relaxed) + sealed;

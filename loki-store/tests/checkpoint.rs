@@ -436,3 +436,105 @@ async fn memory_over_the_limit_closes_and_uploads_the_largest_streams() {
     stop.send(()).unwrap();
     maintenance.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_replay_report_counts_entries_restored_from_checkpoint_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let mut cfg = config(dir.path(), now);
+    cfg.chunk = cfg.chunk.block_size(2 * 1024);
+    let store = Store::open(cfg.clone()).await.unwrap();
+    for pod in ["a", "b"] {
+        let labels = Labels::new([("app", "shop"), ("pod", pod)]).unwrap();
+        let entries: Vec<PushEntry> = (0..500i64)
+            .map(|n| entry(BASE + n, format!("level=info n={n} pod={pod}"), None))
+            .collect();
+        store
+            .push_at("t", vec![PushStream { labels, entries }], BASE)
+            .await
+            .unwrap();
+    }
+    // A checkpoint: each stream's cut blocks as a chunk record, its head
+    // as entries; then two entries in the new segment.
+    store.flush(false).await.unwrap();
+    let (closed, open, head_entries) = checkpoint_contents(dir.path());
+    assert_eq!((closed, open), (0, 2));
+    assert!(head_entries < 1000, "most entries are in chunk records");
+    let labels = Labels::new([("app", "shop"), ("pod", "a")]).unwrap();
+    let late = vec![
+        entry(BASE + 1_000, "late 1".into(), None),
+        entry(BASE + 1_001, "late 2".into(), None),
+    ];
+    store
+        .push_at(
+            "t",
+            vec![PushStream {
+                labels,
+                entries: late,
+            }],
+            BASE,
+        )
+        .await
+        .unwrap();
+    drop(store);
+
+    let (store, report) = Store::open_with_report(cfg).await.unwrap();
+    assert_eq!(report.chunks, 2);
+    assert_eq!(report.entries, 1002, "{report:?}");
+    assert_eq!(everything(&store).await.len(), 1002);
+}
+
+/// Under heavy ingest the WAL is checkpointed (and truncated) once it has
+/// grown by `wal_checkpoint_bytes`, long before the flush check period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_when_it_passes_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let mut cfg = config(dir.path(), now);
+    cfg.flush_check_period = std::time::Duration::from_secs(3600);
+    cfg.wal_checkpoint_bytes = Some(256 << 10);
+    let store = Store::open(cfg).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let maintenance = tokio::spawn(store.clone().run_maintenance(async {
+        let _ = stopped.await;
+    }));
+    let labels = Labels::new([("app", "shop")]).unwrap();
+    let mut n = 0i64;
+    // 4 MiB in pushes of 64 KiB.
+    for _ in 0..64 {
+        let entries: Vec<PushEntry> = (0..64)
+            .map(|_| {
+                n += 1;
+                entry(BASE + n, format!("{n:>1020}"), None)
+            })
+            .collect();
+        store
+            .push_at(
+                "t",
+                vec![PushStream {
+                    labels: labels.clone(),
+                    entries,
+                }],
+                BASE,
+            )
+            .await
+            .unwrap();
+    }
+    // The last checkpoint may still be running: wait for it (bounded).
+    let mut wal = store.wal_bytes().unwrap();
+    for _ in 0..500 {
+        if wal < 1 << 20 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        wal = store.wal_bytes().unwrap();
+    }
+    assert!(
+        wal < 1 << 20,
+        "{wal} bytes of WAL segments after 4 MiB logged"
+    );
+    assert!(checkpoint_size(dir.path()) > 0);
+    stop.send(()).unwrap();
+    maintenance.await.unwrap().unwrap();
+    assert_eq!(everything(&store).await.len(), 64 * 64);
+}

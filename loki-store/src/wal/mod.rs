@@ -42,7 +42,8 @@ use parking_lot::{Condvar, Mutex};
 
 use bytes::Bytes;
 use record::{
-    decode, encode_chunk, encode_entries, encode_series, read_frame, Framed, SEGMENT_MAGIC,
+    decode, encode_chunk, encode_entries, encode_series, entries_len, read_frame, series_len,
+    Framed, SEGMENT_MAGIC,
 };
 pub use record::{Record, WalEntry};
 
@@ -116,13 +117,17 @@ impl WalOptions {
 /// The block size direct writes are aligned to (offset, length, memory).
 const DIRECT_BLOCK: usize = 4096;
 
-/// Appending with direct I/O: whole aligned blocks are written, the last
-/// one zero-padded; its bytes are kept and written again, followed by the
-/// next batch, by the next append. Replay reads a zero tail as the end.
+/// The encoding buffer is given back to the allocator after a batch larger
+/// than this passed through it.
+const BUF_KEEP: usize = 64 << 20;
+
+/// Appending with direct I/O. Records are encoded straight into an
+/// aligned window of the log's buffer, after the bytes of the segment's
+/// last, partial block: whole aligned blocks are written, the last one
+/// zero-padded; its bytes are kept and written again, followed by the next
+/// batch, by the next append. Replay reads a zero tail as the end.
 #[derive(Debug)]
 struct DirectWriter {
-    /// Over-allocated so that an aligned window of it exists.
-    staging: Vec<u8>,
     /// The bytes of the segment's last, partial block.
     tail: Vec<u8>,
     /// That block's offset in the file.
@@ -132,38 +137,58 @@ struct DirectWriter {
 impl DirectWriter {
     fn new() -> DirectWriter {
         DirectWriter {
-            staging: Vec::new(),
             tail: Vec::new(),
             tail_at: 0,
         }
     }
 
-    fn append(&mut self, file: &File, bytes: &[u8]) -> std::io::Result<()> {
+    /// Readies `buf` for `len` more bytes: room for them and the padding
+    /// is reserved (so the buffer does not move while they are encoded),
+    /// its start is padded up to an aligned address, and the tail block's
+    /// bytes copied there. Returns where the aligned window starts; the
+    /// caller appends its bytes, then calls [`finish`](Self::finish).
+    fn begin(&self, buf: &mut Vec<u8>, len: usize) -> usize {
+        buf.clear();
+        buf.reserve(2 * DIRECT_BLOCK + self.tail.len() + len);
+        let start = buf.as_ptr().align_offset(DIRECT_BLOCK);
+        buf.resize(start, 0);
+        buf.extend_from_slice(&self.tail);
+        start
+    }
+
+    /// Writes the window `begin` readied, zero-padded to whole blocks, and
+    /// keeps its last partial block as the new tail.
+    fn finish(&mut self, file: &File, buf: &mut Vec<u8>, start: usize) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
-        let DirectWriter {
-            staging,
-            tail,
-            tail_at,
-        } = self;
-        let total = tail.len() + bytes.len();
+        let total = buf.len() - start;
         let padded = total.div_ceil(DIRECT_BLOCK) * DIRECT_BLOCK;
-        if staging.len() < padded + DIRECT_BLOCK {
-            staging.resize(padded + DIRECT_BLOCK, 0);
+        buf.resize(start + padded, 0);
+        let window = &buf[start..];
+        if window.as_ptr().align_offset(DIRECT_BLOCK) == 0 {
+            file.write_all_at(window, self.tail_at)?;
+        } else {
+            // The buffer moved after all (more was encoded than reserved):
+            // copy the window to an aligned place.
+            let mut aligned: Vec<u8> = Vec::with_capacity(padded + DIRECT_BLOCK);
+            let at = aligned.as_ptr().align_offset(DIRECT_BLOCK);
+            aligned.resize(at, 0);
+            aligned.extend_from_slice(window);
+            file.write_all_at(&aligned[at..], self.tail_at)?;
         }
-        let start = staging.as_ptr().align_offset(DIRECT_BLOCK);
-        let window = start
-            .checked_add(padded)
-            .and_then(|end| staging.get_mut(start..end))
-            .ok_or_else(|| std::io::Error::other("no aligned window in the staging buffer"))?;
-        window[..tail.len()].copy_from_slice(tail);
-        window[tail.len()..total].copy_from_slice(bytes);
-        window[total..].fill(0);
-        file.write_all_at(window, *tail_at)?;
         let full = total / DIRECT_BLOCK * DIRECT_BLOCK;
-        tail.clear();
-        tail.extend_from_slice(&window[full..total]);
-        *tail_at += full as u64;
+        self.tail.clear();
+        self.tail
+            .extend_from_slice(&buf[start + full..start + total]);
+        self.tail_at += full as u64;
         Ok(())
+    }
+
+    /// Appends `bytes` on their own.
+    fn append(&mut self, file: &File, bytes: &[u8]) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        let start = self.begin(&mut buf, bytes.len());
+        buf.extend_from_slice(bytes);
+        self.finish(file, &mut buf, start)
     }
 }
 
@@ -346,8 +371,12 @@ pub struct ReplayReport {
     pub segments: usize,
     /// Records replayed.
     pub records: u64,
-    /// Entries replayed.
+    /// Entries replayed: those of entries records, and those held in the
+    /// chunks of a checkpoint's chunk records.
     pub entries: u64,
+    /// Chunk records replayed (checkpoints only); their entries are counted
+    /// in [`entries`](Self::entries) too.
+    pub chunks: u64,
     /// Damage found, if any.
     pub damage: Vec<WalDamage>,
 }
@@ -373,6 +402,9 @@ pub struct WalStats {
     /// Fsyncs of appended batches (one may cover many batches), including
     /// the sync of a segment closed by rotation.
     pub fsyncs: u64,
+    /// Bytes of records appended (framing included, direct I/O padding
+    /// not).
+    pub bytes: u64,
 }
 
 /// What the group commit shares between writers.
@@ -397,6 +429,7 @@ struct Syncer {
     done: Condvar,
     appends: AtomicU64,
     fsyncs: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl Syncer {
@@ -643,6 +676,7 @@ impl Wal {
             done: Condvar::new(),
             appends: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
         });
         Ok(Wal {
             dir,
@@ -690,15 +724,35 @@ impl Wal {
     /// must then be treated as not written.
     pub fn write(&mut self, batch: &[StreamBatch<'_>]) -> Result<Commit> {
         self.sync.poisoned()?;
-        self.encode(batch);
-        if self.size + self.buf.len() as u64 > self.options.segment_size
+        let mut len = self.encoded_len(batch);
+        if self.size + len as u64 > self.options.segment_size
             && self.size > SEGMENT_MAGIC.len() as u64
         {
             self.rotate()?;
-            self.encode(batch); // series records are repeated in the new segment
+            // Series records are repeated in the new segment.
+            len = self.encoded_len(batch);
         }
+        // One pass: records are encoded (and checksummed) where they are
+        // written from, an aligned window of `buf` under direct I/O.
+        let start = match &self.direct {
+            Some(writer) => writer.begin(&mut self.buf, len),
+            None => {
+                self.buf.clear();
+                self.buf.reserve(len);
+                0
+            }
+        };
+        let before = self.buf.len();
+        for part in batch {
+            if self.series_written.insert(part.stream) {
+                encode_series(&mut self.buf, part.stream, part.tenant, part.labels);
+            }
+            encode_entries(&mut self.buf, part.stream, part.entries.iter().copied());
+        }
+        // At most `len`: a stream twice in the batch has one series record.
+        let len = self.buf.len() - before;
         let written = match &mut self.direct {
-            Some(writer) => writer.append(&self.file, &self.buf),
+            Some(writer) => writer.finish(&self.file, &mut self.buf, start),
             None => (&*self.file).write_all(&self.buf),
         };
         if let Err(e) = written {
@@ -710,8 +764,12 @@ impl Wal {
             self.sync.poison(err.to_string());
             return Err(err);
         }
-        self.size += self.buf.len() as u64;
+        self.size += len as u64;
         self.sync.appends.fetch_add(1, Ordering::Relaxed);
+        self.sync.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        if self.buf.capacity() > BUF_KEEP {
+            self.buf = Vec::new();
+        }
         let sequence = {
             let mut state = self.sync.state.lock();
             state.written += 1;
@@ -729,17 +787,24 @@ impl Wal {
         WalStats {
             appends: self.sync.appends.load(Ordering::Relaxed),
             fsyncs: self.sync.fsyncs.load(Ordering::Relaxed),
+            bytes: self.sync.bytes.load(Ordering::Relaxed),
         }
     }
 
-    fn encode(&mut self, batch: &[StreamBatch<'_>]) {
-        self.buf.clear();
-        for part in batch {
-            if self.series_written.insert(part.stream) {
-                encode_series(&mut self.buf, part.stream, part.tenant, part.labels);
-            }
-            encode_entries(&mut self.buf, part.stream, part.entries.iter().copied());
-        }
+    /// The bytes of records `batch` appends to the current segment (or a
+    /// little more, when a stream appears twice in it).
+    fn encoded_len(&self, batch: &[StreamBatch<'_>]) -> usize {
+        batch
+            .iter()
+            .map(|part| {
+                let series = if self.series_written.contains(&part.stream) {
+                    0
+                } else {
+                    series_len(part.tenant, part.labels)
+                };
+                series + entries_len(part.entries.iter().copied())
+            })
+            .sum()
     }
 
     /// Closes the current segment and starts the next; returns the new
@@ -909,8 +974,18 @@ fn replay_segment(
         match read_frame(&bytes[pos..]) {
             Framed::Record { kind, payload, len } => match decode(kind, payload) {
                 Ok(record) => {
-                    if let Record::Entries { entries, .. } = &record {
-                        report.entries += entries.len() as u64;
+                    match &record {
+                        Record::Entries { entries, .. } => {
+                            report.entries += entries.len() as u64;
+                        }
+                        Record::Chunk { chunk, .. } => {
+                            report.chunks += 1;
+                            // A chunk that does not open is reported by the
+                            // engine restoring it; its entries count as none.
+                            report.entries += loki_chunk::Chunk::open(chunk.clone())
+                                .map_or(0, |c| c.stats().entries);
+                        }
+                        Record::Series { .. } => {}
                     }
                     report.records += 1;
                     on_record(record)?;

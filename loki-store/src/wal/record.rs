@@ -108,6 +108,39 @@ pub(crate) fn encode_series(
     });
 }
 
+/// The bytes [`encode_series`] appends.
+pub(crate) fn series_len(tenant: &str, labels: &[(String, String)]) -> usize {
+    RECORD_HEADER_LEN
+        + 8
+        + 4
+        + tenant.len()
+        + 4
+        + labels
+            .iter()
+            .map(|(n, v)| 8 + n.len() + v.len())
+            .sum::<usize>()
+}
+
+/// The bytes [`encode_entries`] appends.
+pub(crate) fn entries_len<'a>(
+    entries: impl Iterator<Item = (i64, &'a [u8], &'a [(String, String)])>,
+) -> usize {
+    RECORD_HEADER_LEN
+        + 8
+        + 4
+        + entries
+            .map(|(_, line, metadata)| {
+                8 + 4
+                    + line.len()
+                    + 4
+                    + metadata
+                        .iter()
+                        .map(|(n, v)| 8 + n.len() + v.len())
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+}
+
 /// Appends a framed entries record to `out`.
 pub(crate) fn encode_entries<'a, I>(out: &mut Vec<u8>, stream: u64, entries: I)
 where
@@ -303,6 +336,11 @@ mod tests {
         let entries = [(5i64, &b"hello"[..], &meta[..]), (-1, &b""[..], &[][..])];
         encode_entries(&mut out, 7, entries.iter().copied());
 
+        assert_eq!(
+            out.len(),
+            series_len("tenant-a", &labels) + entries_len(entries.iter().copied()),
+            "the lengths computed ahead are the lengths written"
+        );
         let Framed::Record { kind, payload, len } = read_frame(&out) else {
             panic!()
         };
