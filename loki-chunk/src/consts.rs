@@ -28,6 +28,16 @@ pub const DEFAULT_BLOCK_SIZE: usize = 256 * 1024;
 /// `ingester.chunk-target-size`).
 pub const DEFAULT_TARGET_SIZE: usize = 1_572_864;
 
+/// The zstd level new blocks are written at by default
+/// ([`ChunkOptions::zstd_level`](crate::ChunkOptions::zstd_level) has the
+/// measurements). The level is not stored: any zstd reader decodes every
+/// level, so changing it changes no format.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+/// The zstd levels accepted: zstd's fastest "negative" levels up to its
+/// slowest (`ZSTD_minCLevel()` to `ZSTD_maxCLevel()`).
+pub(crate) const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = -(1 << 17)..=22;
+
 /// Cut blocks per chunk when the target size is 0.
 pub(crate) const BLOCKS_PER_CHUNK_WITHOUT_TARGET: usize = 10;
 

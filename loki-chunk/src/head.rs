@@ -7,7 +7,9 @@
 //! push, an out-of-order one a binary search and a short move, and no entry
 //! owns an allocation of its own. Line bytes go into fixed-size pages, so a
 //! growing head never copies the lines it holds and holds at most one
-//! partly used page beyond them.
+//! partly used page beyond them. A cut gives the head's full pages to a
+//! small per-thread pool (at most 4 MiB), from which the next filling head
+//! on the thread takes its full pages.
 
 use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
 use crate::raw::block::encode_entry;
@@ -29,6 +31,25 @@ const PAGE: usize = 64 * 1024;
 
 /// Bytes of a head's first line page.
 const FIRST_PAGE: usize = 4 * 1024;
+
+/// Full line pages kept per thread for reuse (4 MiB): a cut gives its
+/// head's full pages back here and the next full page any head on the
+/// thread needs is taken from here, so that filling heads does not go
+/// through the allocator (and the kernel's page zeroing, once the allocator
+/// has given freed pages back) for every page of every block.
+const POOLED_PAGES: usize = 64;
+
+thread_local! {
+    /// Empty full-size line pages, ready for reuse.
+    static PAGE_POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A full-size line page: a pooled one if the thread has one.
+fn take_page() -> Vec<u8> {
+    PAGE_POOL
+        .with(|pool| pool.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(PAGE))
+}
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +107,11 @@ impl Head {
             // head (or the few entries kept to check duplicates) stays small.
             let held: usize = self.pages.iter().map(Vec::capacity).sum();
             let capacity = held.clamp(FIRST_PAGE, PAGE).max(line.len());
-            self.pages.push(Vec::with_capacity(capacity));
+            self.pages.push(if capacity == PAGE {
+                take_page()
+            } else {
+                Vec::with_capacity(capacity)
+            });
         }
         let page_index = self.pages.len() - 1;
         let page = &mut self.pages[page_index];
@@ -188,6 +213,24 @@ impl Head {
             + self.pairs.capacity() * std::mem::size_of::<u32>()
     }
 
+    /// Gives the head's full-size line pages to the thread's pool (up to
+    /// its bound), for the next head that fills; the head is left empty.
+    pub(crate) fn recycle_pages(&mut self) {
+        PAGE_POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            for mut page in self.pages.drain(..) {
+                if pool.len() >= POOLED_PAGES {
+                    break;
+                }
+                if page.capacity() == PAGE {
+                    page.clear();
+                    pool.push(page);
+                }
+            }
+        });
+        self.clear();
+    }
+
     /// Empties the head, keeping the entry and symbol-id buffers for reuse
     /// (line pages are given back).
     pub(crate) fn clear(&mut self) {
@@ -215,6 +258,38 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(head.size(), 8);
+    }
+
+    #[test]
+    fn full_pages_are_reused_after_a_cut() {
+        let line = [b'x'; 1000];
+        let mut head = Head::default();
+        let mut ts = 0;
+        while head.pages.iter().filter(|p| p.capacity() == PAGE).count() < 2 {
+            ts += 1;
+            assert_eq!(head.append(ts, &line, &[]), Appended::Added);
+        }
+        let full: Vec<*const u8> = head
+            .pages
+            .iter()
+            .filter(|p| p.capacity() == PAGE)
+            .map(|p| p.as_ptr())
+            .collect();
+        head.recycle_pages();
+        assert!(head.is_empty() && head.pages.is_empty());
+        let mut next = Head::default();
+        let mut ts = 0;
+        while next.pages.iter().filter(|p| p.capacity() == PAGE).count() < 1 {
+            ts += 1;
+            assert_eq!(next.append(ts, &line, &[]), Appended::Added);
+        }
+        let reused = next.pages.iter().find(|p| p.capacity() == PAGE).unwrap();
+        assert!(full.contains(&reused.as_ptr()), "a pooled page is taken");
+        assert_eq!(next.len(), ts as usize);
+        assert!(next
+            .iter()
+            .zip(1..)
+            .all(|((t, l, _), want)| t == want && l == line));
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub mod raw;
 
 pub use builder::{ChunkBuilder, ChunkOptions};
 pub use chunk::{Chunk, ChunkStats};
-pub use consts::{DEFAULT_BLOCK_SIZE, DEFAULT_TARGET_SIZE, MAX_LINE_LEN};
+pub use consts::{DEFAULT_BLOCK_SIZE, DEFAULT_TARGET_SIZE, DEFAULT_ZSTD_LEVEL, MAX_LINE_LEN};
 pub use error::{Error, ErrorKind, Result};
 pub use head::Appended;
 pub use iter::{Direction, Entries, Entry, Metadata, Sample, Samples};
