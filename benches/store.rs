@@ -7,12 +7,14 @@
 //! `store/scan_warm` and `store/scan_cold` (read every entry back from the
 //! store, with the chunk cache warm, or from a freshly opened engine).
 //!
-//! Summaries then measure, in one run: ingest over 128 MiB in MB per
-//! CPU-second of the whole process and wall MB/s, without the WAL, against
-//! zstd compressing the same lines (the floor of any zstd chunk store's
-//! write cost), and peak memory per MB ingested; memory per open stream;
-//! flush throughput; the scan
-//! against zstd decompressing the same lines.
+//! Summaries then measure, in one run: ingest over 128 MiB in MB and lines
+//! per CPU-second of the whole process and wall MB/s, without the WAL,
+//! without fsync, with buffered instead of direct WAL writes, against zstd compressing the same lines (the floor of any zstd chunk
+//! store's write cost), and peak memory per MB ingested; a table of codecs
+//! (zstd levels, gzip, snappy) on the same lines, speed and ratio; memory
+//! per open stream; flush throughput; the scan, cold and warm, against zstd
+//! decompressing the same lines. `cargo bench --bench store -- summary`
+//! runs the summaries alone (no criterion group matches that name).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -220,32 +222,77 @@ fn ingest_summary() {
     let mut no_fsync = config(&dir.path().join("no-fsync"));
     no_fsync.wal = WalOptions::default().fsync(FsyncPolicy::Never);
     let (cpu_no_fsync, _, _, _, _) = run(no_fsync);
-    // The codec alone on the same lines, in 256 KiB blocks as chunks cut them.
+    let mut buffered = config(&dir.path().join("buffered"));
+    buffered.wal = WalOptions::default().direct_io(false);
+    let (cpu_buffered, wall_buffered, _, _, _) = run(buffered);
+    // The codecs alone on the same lines, in 256 KiB blocks as chunks cut
+    // them: MB per CPU-second and compression ratio of each.
     let lines: Vec<u8> = pushes
         .iter()
         .flatten()
         .flat_map(|s| s.entries.iter().flat_map(|e| e.line.bytes().chain([b'\n'])))
         .collect();
-    let cpu_start = cpu_seconds();
-    let mut zstd = zstd::bulk::Compressor::new(1).unwrap();
-    for block in lines.chunks(256 << 10) {
-        black_box(zstd.compress(block).unwrap());
-    }
-    let zstd_cpu = (cpu_seconds() - cpu_start).max(1e-9);
+    let entries: usize = pushes.iter().flatten().map(|s| s.entries.len()).sum();
+    let level = loki::chunk::DEFAULT_ZSTD_LEVEL;
+    let codec_run = |compress: &mut dyn FnMut(&[u8]) -> usize| {
+        let cpu_start = cpu_seconds();
+        let packed: usize = lines.chunks(256 << 10).map(&mut *compress).sum();
+        let cpu = (cpu_seconds() - cpu_start).max(1e-9);
+        (mb / cpu, lines.len() as f64 / packed.max(1) as f64)
+    };
+    let zstd_at = |level: i32| {
+        let mut zstd = zstd::bulk::Compressor::new(level).unwrap();
+        codec_run(&mut |block| black_box(zstd.compress(block).unwrap()).len())
+    };
+    let (zstd_speed, _) = zstd_at(level);
+    let mut table: Vec<String> = [1, -1, -2, -3, -5]
+        .into_iter()
+        .map(|level| {
+            let (speed, ratio) = zstd_at(level);
+            format!("zstd {level}: {speed:.0} MB/CPU-s, ratio {ratio:.2}")
+        })
+        .collect();
+    let (speed, ratio) = codec_run(&mut |block| {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(block).unwrap();
+        black_box(gz.finish().unwrap()).len()
+    });
+    table.push(format!(
+        "gzip (level 6, Go's default): {speed:.0} MB/CPU-s, ratio {ratio:.2}"
+    ));
+    let (speed, ratio) = codec_run(&mut |block| {
+        use std::io::Write;
+        let mut enc = snap::write::FrameEncoder::new(Vec::new());
+        enc.write_all(block).unwrap();
+        black_box(enc.into_inner().unwrap()).len()
+    });
+    table.push(format!("snappy: {speed:.0} MB/CPU-s, ratio {ratio:.2}"));
     println!(
-        "\ningest summary: {mb:.1} MB of lines in {} pushes of ~1 MiB over 100 streams",
+        "\ningest summary: {mb:.1} MB of lines ({entries} lines) in {} pushes of ~1 MiB over 100 streams; chunks in zstd level {level}",
         pushes.len()
     );
     println!(
-        "ingest (WAL, fsync per push, {fsyncs} fsyncs): {:.0} MB per CPU-second ({cpu:.2} CPU-s), {:.0} MB/s wall",
+        "ingest (WAL, fsync per push, {fsyncs} fsyncs): {:.0} MB per CPU-second ({cpu:.2} CPU-s), {:.0} MB/s wall; {:.0} lines per CPU-second, {:.0} lines/s wall",
         mb / cpu,
-        mb / wall
+        mb / wall,
+        entries as f64 / cpu,
+        entries as f64 / wall
     );
     println!(
-        "ingest, WAL without fsync: {:.0} MB per CPU-second; without WAL: {:.0} MB per CPU-second; zstd level 1 alone on the same lines: {:.0} MB per CPU-second",
+        "ingest, WAL buffered (no direct I/O, page cache writeback not counted): {:.0} MB per CPU-second, {:.0} MB/s wall",
+        mb / cpu_buffered,
+        mb / wall_buffered
+    );
+    println!(
+        "ingest, WAL without fsync: {:.0} MB per CPU-second; without WAL: {:.0} MB per CPU-second; zstd level {level} alone on the same lines: {:.0} MB per CPU-second",
         mb / cpu_no_fsync,
         mb / cpu_no_wal,
-        mb / zstd_cpu
+        zstd_speed
+    );
+    println!(
+        "codecs alone on 256 KiB blocks of the same lines: {}",
+        table.join("; ")
     );
     println!(
         "WAL checkpoint of the {mb:.1} MB held in open chunks: {:.0} MB per CPU-second ({checkpoint_cpu:.3} CPU-s)",
@@ -327,10 +374,21 @@ fn summary() {
         rt.block_on(store.flush(true)).unwrap();
     });
     let flush_cpu = (cpu_seconds() - flush_cpu_before).max(1e-9);
+    // Cold: a freshly opened engine (empty chunk and segment caches; the
+    // files are in the OS page cache), then warm.
+    let cold = rt.block_on(Store::open(config(dir.path()))).unwrap();
+    let cold_cpu_before = cpu_seconds();
+    let cold_s = seconds(|| {
+        black_box(rt.block_on(scan(&cold)));
+    });
+    let cold_cpu = (cpu_seconds() - cold_cpu_before).max(1e-9);
+    drop(cold);
     black_box(rt.block_on(scan(&store)));
+    let scan_cpu_before = cpu_seconds();
     let scan_s = seconds(|| {
         black_box(rt.block_on(scan(&store)));
     });
+    let scan_cpu = (cpu_seconds() - scan_cpu_before).max(1e-9);
     // A metric query through the LogQL evaluator over warm chunks: with
     // samples taken straight from the chunk walk (the default), and with
     // the sample pushdown off (entries copied into batches, as before).
@@ -381,8 +439,14 @@ fn summary() {
         mb / flush_cpu
     );
     println!(
-        "warm scan: {:.0} MB/s = {:.2}x zstd decompression of the same lines ({:.0} MB/s)",
+        "cold scan (fresh engine): {:.0} MB/s wall, {:.0} MB per CPU-second",
+        mb / cold_s,
+        mb / cold_cpu
+    );
+    println!(
+        "warm scan: {:.0} MB/s wall, {:.0} MB per CPU-second = {:.2}x zstd decompression of the same lines ({:.0} MB/s)",
         mb / scan_s,
+        mb / scan_cpu,
         decompress_s / scan_s,
         mb / decompress_s
     );

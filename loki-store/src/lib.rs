@@ -42,9 +42,9 @@
 //! | `logql` | [`TenantStorage`]: the store as the LogQL evaluator's storage |
 //! | `query` | selecting entries, label names and values, series; the chunk cache |
 //! | `segments` | the index segment cache: segment metadata resident, bytes loaded on demand within a byte budget ([`SegmentCacheStats`]) |
-//! | `retention` | retention periods, delete requests, the compactor pass |
+//! | `retention` | retention periods, delete requests, the compactor pass (unreadable segments are skipped and reported, [`SkippedSegment`]) |
 //! | `objects` | the object store by URL; chunk and segment paths |
-//! | [`wal`] | the write-ahead log: framed, checksummed records; group commit; checkpoints; replay |
+//! | [`wal`] | the write-ahead log: framed, checksummed records encoded in one pass; group commit; checkpoints (also once `wal_checkpoint_bytes` are logged); replay |
 //! | `config` | [`StoreConfig`], [`Limits`] |
 //! | `tenant` | [`validate_tenant`] |
 //!
