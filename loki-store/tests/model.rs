@@ -232,7 +232,7 @@ proptest! {
                             .iter()
                             .map(|(ts, line, md)| {
                                 let (timestamp, line, metadata) = entry_of(*ts, line, *md);
-                                PushEntry { timestamp, line, metadata }
+                                PushEntry { timestamp, line: line.into(), metadata }
                             })
                             .collect();
                         let summary = store
