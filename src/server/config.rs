@@ -458,7 +458,7 @@ pub struct IngesterConfig {
     /// `max_memory` (this server's own key; Loki has no such bound): the
     /// log data held in memory (open and closed chunks not yet uploaded).
     /// Past it the streams holding the most have their chunks closed early
-    /// and uploaded. `0` for no bound. Default 256 MiB, which keeps the
+    /// and uploaded. `0` for no bound. Default 192 MiB, which keeps the
     /// server's peak RSS under 500 MB while ingesting at full speed.
     pub max_memory: ByteSize,
     /// `wal`.
@@ -504,7 +504,7 @@ impl Default for ServerConfig {
 /// The default of `ingester.max_memory`: the store's own default (1 GiB)
 /// suits an embedding program; a server also holds request buffers, the
 /// WAL's and HTTP's, so it bounds its chunks lower.
-const DEFAULT_MAX_MEMORY: u64 = 256 << 20;
+const DEFAULT_MAX_MEMORY: u64 = 192 << 20;
 
 fn duration(secs: u64) -> GoDuration {
     GoDuration(Duration::from_secs(secs))
