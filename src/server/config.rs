@@ -1190,6 +1190,16 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
 /// caches, the schema and index store choices, the ruler) or that it
 /// decides itself. Each one found is removed before the strict parse and
 /// logged once; any other unknown key is still an error naming it.
+///
+/// ```
+/// use loki::server::{Config, IGNORED_LOKI_KEYS};
+///
+/// assert!(IGNORED_LOKI_KEYS.contains(&"server.grpc_listen_port"));
+/// let yaml = "server:\n  http_listen_port: 3200\n  grpc_listen_port: 9096\nschema_config:\n  configs: []\n";
+/// assert_eq!(Config::from_yaml(yaml)?.server.http_listen_port, 3200);
+/// assert!(Config::from_yaml("server:\n  grpc_listen_prot: 9096\n").is_err());
+/// # Ok::<(), loki::server::ConfigError>(())
+/// ```
 pub const IGNORED_LOKI_KEYS: &[&str] = &[
     // Sections of Loki's configuration with no counterpart here.
     "analytics",
