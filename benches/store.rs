@@ -317,7 +317,7 @@ fn open_streams_summary() {
     let lines: Vec<String> = pushes
         .into_iter()
         .flatten()
-        .flat_map(|s| s.entries.into_iter().map(|e| e.line))
+        .flat_map(|s| s.entries.into_iter().map(|e| String::from(e.line)))
         .collect();
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use tower::ServiceExt;
 
 /// A push request in Loki's protobuf wire format, written by hand from the
 /// field numbers so the test does not share the server's encoder.
-fn protobuf_push(labels: &str, entries: &[(i64, i32, &str)]) -> Vec<u8> {
+fn protobuf_push<L: AsRef<[u8]>>(labels: &str, entries: &[(i64, i32, L)]) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push(v as u8 | 0x80);
@@ -33,7 +33,7 @@ fn protobuf_push(labels: &str, entries: &[(i64, i32, &str)]) -> Vec<u8> {
         varint(&mut ts, *nanos as u64);
         let mut entry = Vec::new();
         field(&mut entry, 1, &ts);
-        field(&mut entry, 2, line.as_bytes());
+        field(&mut entry, 2, line.as_ref());
         field(&mut stream, 2, &entry);
     }
     let mut request = Vec::new();
@@ -296,7 +296,16 @@ async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
         get("/loki/api/v1/labels?start=0&end=2000000000", None),
     )
     .await;
-    assert_eq!(body, r#"{"data":[],"status":"success"}"#, "nothing stored");
+    // Loki leaves `data` out of an empty label list.
+    assert_eq!(body, r#"{"status":"success"}"#, "nothing stored");
+    let (_, body) = send(
+        &state,
+        get("/loki/api/v1/label/app/values?start=0&end=2000000000", None),
+    )
+    .await;
+    assert_eq!(body, r#"{"status":"success"}"#, "no values");
+    let (_, body) = send(&state, get("/api/prom/label?start=0&end=2000000000", None)).await;
+    assert_eq!(body, "{}", "the legacy shape leaves `values` out");
     let (status, body) = send(
         &state,
         get("/loki/api/v1/query?query=%7Bapp%3D%22x%22%7D", None),
@@ -314,6 +323,39 @@ async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.starts_with("parse error"), "{body}");
+}
+
+#[tokio::test]
+async fn lines_that_are_not_utf8_are_stored_with_replacement_characters() {
+    // Loki stores such lines and every read shows the bad bytes as U+FFFD.
+    let state = state(false).await;
+    let line: &[u8] = b"caf\xc3\xa9 \xff\xfe ok";
+    let body = protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, line)]);
+    let (status, message) = send(&state, push("application/x-protobuf", None, None, body)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{message}");
+    let (status, body) = send(&state, get(QUERY_ALL, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["data"]["result"][0]["values"][0][1],
+        "caf\u{e9} \u{fffd}\u{fffd} ok"
+    );
+    // Labels must still be text.
+    let mut bad_labels = protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, "x")]);
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&bad_labels)
+        .unwrap();
+    let at = raw.windows(4).position(|w| w == b"shop").unwrap();
+    let mut raw = raw;
+    raw[at] = 0xff;
+    bad_labels = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+    let (status, message) = send(
+        &state,
+        push("application/x-protobuf", None, None, bad_labels),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("not UTF-8"), "{message}");
 }
 
 #[tokio::test]
@@ -350,4 +392,82 @@ async fn delete_requests_hide_data_and_can_be_listed_and_cancelled() {
     assert_eq!(send(&state, cancel).await.0, StatusCode::NO_CONTENT);
     let (_, body) = send(&state, get(QUERY_ALL, None)).await;
     assert!(body.contains("secret"), "cancelled: {body}");
+}
+
+/// A writer into a shared buffer, for reading back what `tracing` logged.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_real_loki_config_starts_with_one_warning_per_ignored_key() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/loki-local-config.yaml"
+    );
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let cli = tracing::subscriber::with_default(subscriber, || {
+        loki::server::Config::from_args([format!("-config.file={fixture}")])
+    })
+    .unwrap();
+    let config = cli.config;
+    assert_eq!(config.server.http_listen_port, 3111);
+    assert_eq!(config.server.log_level, "warn");
+    assert_eq!(config.limits_config.max_line_size.0, 512 << 10);
+    let store = config.store_config().unwrap();
+    assert_eq!(store.storage_url.path(), "/tmp/loki-fixture/chunks/");
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for key in [
+        "server.grpc_listen_port",
+        "server.grpc_server_max_concurrent_streams",
+        "common.instance_addr",
+        "common.replication_factor",
+        "common.ring",
+        "common.storage.filesystem.rules_directory",
+        "query_range",
+        "limits_config.metric_aggregation_enabled",
+        "limits_config.allow_structured_metadata",
+        "schema_config",
+        "pattern_ingester",
+        "ruler",
+        "frontend",
+        "memberlist",
+        "compactor.retention_delete_delay",
+    ] {
+        let warnings = logs
+            .lines()
+            .filter(|l| l.contains("WARN") && l.trim_end().ends_with(&format!("key={key}")))
+            .count();
+        assert_eq!(warnings, 1, "one warning for {key}:\n{logs}");
+    }
+    assert_eq!(logs.lines().count(), 15, "{logs}");
+
+    // A typo is still an error naming the key and the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.yaml");
+    let text = std::fs::read_to_string(fixture)
+        .unwrap()
+        .replace("http_listen_port: 3111", "http_listen_prot: 3111");
+    std::fs::write(&path, text).unwrap();
+    let err = loki::server::Config::from_args([format!("-config.file={}", path.display())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("http_listen_prot"), "{err}");
+    assert!(err.contains("typo.yaml"), "{err}");
 }

@@ -36,9 +36,43 @@ impl Store {
     /// segments or checkpointing: what the maintenance loop does between
     /// flush checks when closed chunks or memory pile up. Their entries
     /// stay in the WAL until the next checkpoint; the head index points at
-    /// them meanwhile.
-    async fn upload_closed(&self) -> Result<FlushSummary> {
+    /// them meanwhile. For programs that run their own loop instead of
+    /// [`run_maintenance`](Self::run_maintenance), with
+    /// [`upload_wanted`](Self::upload_wanted).
+    ///
+    /// ```
+    /// # use loki_store::{Store, StoreConfig};
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let store = Store::open(StoreConfig::in_memory()).await?;
+    /// assert_eq!(store.upload_closed().await?.chunks, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
+    pub async fn upload_closed(&self) -> Result<FlushSummary> {
         self.flush_with(Seal::OverBudget).await
+    }
+
+    /// Completes once pushes have closed more than `max_sealed_bytes` of
+    /// chunks, or ingested enough that memory may be over
+    /// `max_memory_bytes`: the moment [`run_maintenance`](Self::run_maintenance)
+    /// calls [`upload_closed`](Self::upload_closed).
+    ///
+    /// ```
+    /// # use loki_store::{Store, StoreConfig};
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let store = Store::open(StoreConfig::in_memory()).await?;
+    /// let waiting = tokio::time::timeout(std::time::Duration::from_millis(10), store.upload_wanted());
+    /// assert!(waiting.await.is_err(), "nothing pushed, nothing to upload");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn upload_wanted(&self) {
+        self.inner.upload_soon.notified().await;
     }
 
     /// Closes the open chunks of the streams holding the most memory until

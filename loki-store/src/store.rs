@@ -444,7 +444,7 @@ impl Store {
                     .map(|(s, entries)| {
                         let entries = entries
                             .iter()
-                            .map(|e| (e.timestamp, e.line.as_bytes(), e.metadata.as_slice()));
+                            .map(|e| (e.timestamp, &e.line.as_bytes()[..], e.metadata.as_slice()));
                         LoggedStream::new(&s.lock(), entries)
                     })
                     .collect();

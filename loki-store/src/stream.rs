@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use loki_chunk::{Chunk, ChunkBuilder, ChunkKey, ChunkObject, ChunkObjectMeta, ChunkOptions};
 use loki_index::{ChunkRef, Labels};
 
@@ -11,19 +12,31 @@ use crate::ingest::labels_text;
 use crate::{Error, Result};
 
 /// One entry of a push.
+///
+/// The line is a [`ByteString`]: UTF-8 text over [`bytes::Bytes`], so a
+/// server can hand over lines that are slices of the request body it
+/// decoded, without a copy per line. `String` and `&str` convert into it.
+///
+/// ```
+/// use loki_store::PushEntry;
+///
+/// let entry = PushEntry::new(1, "GET /cart 200");
+/// assert_eq!(entry.line, "GET /cart 200");
+/// assert_eq!(entry.line.len(), 13);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushEntry {
     /// Unix nanoseconds.
     pub timestamp: i64,
     /// The log line.
-    pub line: String,
+    pub line: ByteString,
     /// Structured metadata pairs.
     pub metadata: Vec<(String, String)>,
 }
 
 impl PushEntry {
     /// An entry without structured metadata.
-    pub fn new(timestamp: i64, line: impl Into<String>) -> PushEntry {
+    pub fn new(timestamp: i64, line: impl Into<ByteString>) -> PushEntry {
         PushEntry {
             timestamp,
             line: line.into(),
@@ -120,7 +133,14 @@ impl Stream {
             accepted.push(i);
         }
         if let Some(&i) = accepted.last() {
-            self.last = Some(entries[i].clone());
+            // A copy of the line: a clone could share (and keep alive) the
+            // whole request buffer the line was sliced from.
+            let last = &entries[i];
+            self.last = Some(PushEntry {
+                timestamp: last.timestamp,
+                line: ByteString::from(&*last.line),
+                metadata: last.metadata.clone(),
+            });
         }
         (accepted, duplicates, refused)
     }

@@ -232,7 +232,7 @@ proptest! {
                             .iter()
                             .map(|(ts, line, md)| {
                                 let (timestamp, line, metadata) = entry_of(*ts, line, *md);
-                                PushEntry { timestamp, line, metadata }
+                                PushEntry { timestamp, line: line.into(), metadata }
                             })
                             .collect();
                         let summary = store
@@ -242,7 +242,7 @@ proptest! {
                         assert!(summary.refusals.is_empty(), "{summary:?}");
                         let stored = model.entry((tenant, labels(stream))).or_default();
                         for e in entries {
-                            let e = (e.timestamp, e.line, e.metadata);
+                            let e = (e.timestamp, String::from(e.line), e.metadata);
                             if !stored.contains(&e) {
                                 stored.push(e);
                             }

@@ -3,6 +3,10 @@
 //! [`StoreConfig`].
 //!
 //! Parsing is strict, as Loki's: an unknown key is an error naming it.
+//! Loki's own keys for things this server does not have (`schema_config`,
+//! `server.grpc_listen_port`, `memberlist`, `query_range`, …, listed in
+//! [`IGNORED_LOKI_KEYS`]) are accepted and ignored with one warning each,
+//! so a real Loki configuration file works as it is.
 //! Flags use Loki's names (`-server.http-listen-port=3200`) and win over
 //! the file. With neither, the defaults make a single-machine server:
 //! storage under `./data`, listening on 127.0.0.1:3100, authentication off.
@@ -451,6 +455,12 @@ pub struct IngesterConfig {
     pub chunk_idle_period: GoDuration,
     /// `flush_check_period`.
     pub flush_check_period: GoDuration,
+    /// `max_memory` (this server's own key; Loki has no such bound): the
+    /// log data held in memory (open and closed chunks not yet uploaded).
+    /// Past it the streams holding the most have their chunks closed early
+    /// and uploaded. `0` for no bound. Default 192 MiB, which keeps the
+    /// server's peak RSS under 500 MB while ingesting at full speed.
+    pub max_memory: ByteSize,
     /// `wal`.
     pub wal: WalConfig,
 }
@@ -490,6 +500,11 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// The default of `ingester.max_memory`: the store's own default (1 GiB)
+/// suits an embedding program; a server also holds request buffers, the
+/// WAL's and HTTP's, so it bounds its chunks lower.
+const DEFAULT_MAX_MEMORY: u64 = 192 << 20;
 
 fn duration(secs: u64) -> GoDuration {
     GoDuration(Duration::from_secs(secs))
@@ -536,6 +551,7 @@ impl Default for IngesterConfig {
             max_chunk_age: GoDuration(store.max_chunk_age),
             chunk_idle_period: GoDuration(store.chunk_idle_period),
             flush_check_period: GoDuration(store.flush_check_period),
+            max_memory: ByteSize(DEFAULT_MAX_MEMORY),
             wal: WalConfig::default(),
         }
     }
@@ -650,6 +666,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("ingester.max-chunk-age", "ingester.max_chunk_age"),
     ("ingester.chunks-idle-period", "ingester.chunk_idle_period"),
     ("ingester.flush-check-period", "ingester.flush_check_period"),
+    ("ingester.max-memory", "ingester.max_memory"),
     ("ingester.wal-enabled", "ingester.wal.enabled"),
     ("ingester.wal-dir", "ingester.wal.dir"),
     ("compactor.working-directory", "compactor.working_directory"),
@@ -694,10 +711,16 @@ impl Config {
     }
 
     fn from_value(value: Value) -> Result<Config, ConfigError> {
-        let value = match value {
+        let mut value = match value {
             Value::Null => Value::Mapping(Mapping::new()),
             v => v,
         };
+        for key in strip_ignored_keys(&mut value) {
+            tracing::warn!(
+                %key,
+                "ignoring Loki configuration key: this server has no such setting"
+            );
+        }
         let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             if path == "." {
@@ -1135,6 +1158,10 @@ impl Config {
         store.max_chunk_age = self.ingester.max_chunk_age.0;
         store.chunk_idle_period = self.ingester.chunk_idle_period.0;
         store.flush_check_period = self.ingester.flush_check_period.0;
+        store.max_memory_bytes = match self.ingester.max_memory.0 {
+            0 => None,
+            bytes => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
+        };
         store.compaction_interval = self.compactor.compaction_interval.0;
         store.limits = self.store_limits();
         for tenant in self.overrides.keys() {
@@ -1155,6 +1182,208 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
             "-{name}: expected true or false, got {value:?}"
         ))),
     }
+}
+
+/// Loki configuration keys (and whole sections) this server accepts and
+/// ignores, so that a real Loki configuration file starts it: settings for
+/// parts it does not have (gRPC, memberlist, the query frontend and its
+/// caches, the schema and index store choices, the ruler) or that it
+/// decides itself. Each one found is removed before the strict parse and
+/// logged once; any other unknown key is still an error naming it.
+///
+/// ```
+/// use loki::server::{Config, IGNORED_LOKI_KEYS};
+///
+/// assert!(IGNORED_LOKI_KEYS.contains(&"server.grpc_listen_port"));
+/// let yaml = "server:\n  http_listen_port: 3200\n  grpc_listen_port: 9096\nschema_config:\n  configs: []\n";
+/// assert_eq!(Config::from_yaml(yaml)?.server.http_listen_port, 3200);
+/// assert!(Config::from_yaml("server:\n  grpc_listen_prot: 9096\n").is_err());
+/// # Ok::<(), loki::server::ConfigError>(())
+/// ```
+pub const IGNORED_LOKI_KEYS: &[&str] = &[
+    // Sections of Loki's configuration with no counterpart here.
+    "analytics",
+    "ballast_bytes",
+    "block_builder",
+    "block_scheduler",
+    "bloom_build",
+    "bloom_gateway",
+    "chunk_store_config",
+    "compactor_grpc_client",
+    "dataobj",
+    "distributor",
+    "frontend",
+    "frontend_worker",
+    "index_gateway",
+    "ingester_client",
+    "internal_server",
+    "kafka_config",
+    "memberlist",
+    "metrics_namespace",
+    "operational_config",
+    "pattern_ingester",
+    "profiling",
+    "querier",
+    "query_range",
+    "query_scheduler",
+    "ruler",
+    "ruler_storage",
+    "runtime_config",
+    "schema_config",
+    "shutdown_delay",
+    "storage_config",
+    "table_manager",
+    "tracing",
+    "ui",
+    "use_buffered_logger",
+    "use_sync_logger",
+    // `server`: gRPC, TLS and HTTP tuning.
+    "server.graceful_shutdown_timeout",
+    "server.grpc_listen_address",
+    "server.grpc_listen_conn_limit",
+    "server.grpc_listen_network",
+    "server.grpc_listen_port",
+    "server.grpc_server_max_concurrent_streams",
+    "server.grpc_server_max_connection_age",
+    "server.grpc_server_max_connection_age_grace",
+    "server.grpc_server_max_connection_idle",
+    "server.grpc_server_max_recv_msg_size",
+    "server.grpc_server_max_send_msg_size",
+    "server.grpc_server_min_time_between_pings",
+    "server.grpc_server_ping_without_stream_allowed",
+    "server.grpc_server_keepalive_time",
+    "server.grpc_server_keepalive_timeout",
+    "server.grpc_tls_config",
+    "server.http_listen_conn_limit",
+    "server.http_listen_network",
+    "server.http_path_prefix",
+    "server.http_server_idle_timeout",
+    "server.http_server_read_timeout",
+    "server.http_server_write_timeout",
+    "server.http_tls_config",
+    "server.log_format",
+    "server.log_request_headers",
+    "server.log_source_ips_enabled",
+    "server.register_instrumentation",
+    "server.tls_cipher_suites",
+    "server.tls_min_version",
+    // `common`: the ring and instance addressing of a cluster.
+    "common.compactor_address",
+    "common.compactor_grpc_address",
+    "common.instance_addr",
+    "common.instance_enable_ipv6",
+    "common.instance_interface_names",
+    "common.persist_tokens",
+    "common.replication_factor",
+    "common.ring",
+    "common.storage.azure",
+    "common.storage.bos",
+    "common.storage.congestion_control",
+    "common.storage.cos",
+    "common.storage.filesystem.rules_directory",
+    "common.storage.gcs",
+    "common.storage.hedging",
+    "common.storage.s3",
+    "common.storage.swift",
+    // `ingester`: the lifecycler (see `ring`) and flush tuning.
+    "ingester.autoforget_unhealthy",
+    "ingester.chunk_retain_period",
+    "ingester.concurrent_flushes",
+    "ingester.flush_op_backoff",
+    "ingester.flush_op_timeout",
+    "ingester.index_shards",
+    "ingester.lifecycler",
+    "ingester.max_dropped_streams",
+    "ingester.max_returned_stream_errors",
+    "ingester.max_transfer_retries",
+    "ingester.query_store_max_look_back_period",
+    "ingester.shutdown_marker_path",
+    "ingester.sync_min_utilization",
+    "ingester.sync_period",
+    "ingester.wal.checkpoint_duration",
+    "ingester.wal.flush_on_shutdown",
+    "ingester.wal.replay_memory_ceiling",
+    // `compactor`: deletion and retention tuning, its ring.
+    "compactor.apply_retention_interval",
+    "compactor.compactor_ring",
+    "compactor.delete_batch_size",
+    "compactor.delete_max_interval",
+    "compactor.delete_request_cancel_period",
+    "compactor.delete_request_store",
+    "compactor.delete_request_store_db_type",
+    "compactor.max_compaction_parallelism",
+    "compactor.retention_delete_delay",
+    "compactor.retention_delete_worker_count",
+    "compactor.retention_table_timeout",
+    "compactor.shared_store",
+    "compactor.upload_parallelism",
+    // `limits_config`: features that are always on here or not modelled.
+    "limits_config.allow_deletes",
+    "limits_config.allow_structured_metadata",
+    "limits_config.cardinality_limit",
+    "limits_config.deletion_mode",
+    "limits_config.discover_log_levels",
+    "limits_config.discover_service_name",
+    "limits_config.increment_duplicate_timestamp",
+    "limits_config.max_cache_freshness_per_query",
+    "limits_config.max_chunks_per_query",
+    "limits_config.max_query_bytes_read",
+    "limits_config.max_querier_bytes_read",
+    "limits_config.max_query_lookback",
+    "limits_config.max_streams_matchers_per_query",
+    "limits_config.max_structured_metadata_entries_count",
+    "limits_config.max_structured_metadata_size",
+    "limits_config.metric_aggregation_enabled",
+    "limits_config.otlp_config",
+    "limits_config.per_stream_rate_limit",
+    "limits_config.per_stream_rate_limit_burst",
+    "limits_config.query_ready_index_num_days",
+    "limits_config.retention_stream",
+    "limits_config.shard_streams",
+    "limits_config.split_instant_metric_queries_by_interval",
+    "limits_config.split_metadata_queries_by_interval",
+    "limits_config.split_recent_metadata_queries_by_interval",
+    "limits_config.tsdb_max_query_parallelism",
+    "limits_config.unordered_writes",
+    "limits_config.volume_enabled",
+];
+
+/// Removes the [`IGNORED_LOKI_KEYS`] present in `tree` (and the
+/// `limits_config` ones from each tenant's `overrides`), returning their
+/// paths in the order found.
+fn strip_ignored_keys(tree: &mut Value) -> Vec<String> {
+    fn remove(node: &mut Value, path: &str) -> bool {
+        let (head, rest) = match path.split_once('.') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (path, None),
+        };
+        let Value::Mapping(map) = node else {
+            return false;
+        };
+        match rest {
+            None => map.remove(head).is_some(),
+            Some(rest) => map.get_mut(head).is_some_and(|child| remove(child, rest)),
+        }
+    }
+    let mut found = Vec::new();
+    for key in IGNORED_LOKI_KEYS {
+        if remove(tree, key) {
+            found.push((*key).to_owned());
+        }
+    }
+    if let Some(Value::Mapping(overrides)) = tree.get_mut("overrides") {
+        for (tenant, limits) in overrides.iter_mut() {
+            let tenant = tenant.as_str().unwrap_or("?").to_owned();
+            for key in IGNORED_LOKI_KEYS {
+                if let Some(key) = key.strip_prefix("limits_config.") {
+                    if remove(limits, key) {
+                        found.push(format!("overrides.{tenant}.{key}"));
+                    }
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Sets `a.b.c` in a YAML tree, creating mappings on the way.

@@ -78,9 +78,13 @@ pub(crate) async fn query(
     Ok(Json(json!({ "streams": streams })))
 }
 
+/// The legacy shape, `{"values": […]}`; `{}` when there are none (Loki
+/// writes its protobuf `LabelResponse`, whose `values` is `omitempty`).
 fn values(response: Json<Value>) -> Json<Value> {
-    let values = response.0.get("data").cloned().unwrap_or(json!([]));
-    Json(json!({ "values": values }))
+    match response.0.get("data") {
+        Some(values) => Json(json!({ "values": values })),
+        None => Json(json!({})),
+    }
 }
 
 pub(crate) async fn labels(

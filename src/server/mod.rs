@@ -47,7 +47,7 @@ use loki_store::Store;
 pub use config::{
     ByteSize, CommandLine, CommonConfig, CommonStorage, CompactorConfig, Config, ConfigError,
     FilesystemStorage, GoDuration, IngesterConfig, LimitsConfig, ObjectStoreConfig, RingSettings,
-    ServerConfig, StorageConfig, Target, WalConfig, FLAGS,
+    ServerConfig, StorageConfig, Target, WalConfig, FLAGS, IGNORED_LOKI_KEYS,
 };
 pub use distributed::{connect_kv, run as run_distributed, Node};
 pub use error::ApiError;
@@ -281,8 +281,10 @@ pub async fn serve(
 
 /// Flushes due chunks every `ingester.flush_check_period` and runs the
 /// compactor every `compactor.compaction_interval` until `shutdown`
-/// completes (as [`Store::run_maintenance`], counting what is flushed for
-/// `/metrics`). Errors are logged and retried at the next tick.
+/// completes, and uploads closed chunks early when the store asks for it
+/// (the bounds `ingester.max_memory` and the store's `max_sealed_bytes`),
+/// as [`Store::run_maintenance`] does, counting what is flushed for
+/// `/metrics`. Errors are logged and retried at the next tick.
 ///
 /// ```no_run
 /// # async fn run(state: loki::server::AppState) {
@@ -308,6 +310,12 @@ pub async fn run_maintenance(state: AppState, shutdown: impl std::future::Future
             _ = flush_tick.tick() => match state.store.flush(false).await {
                 Ok(summary) => state.metrics.flushed(&summary),
                 Err(err) => tracing::error!(error = %err, "periodic flush failed"),
+            },
+            // Between flush checks, closed chunks and memory are bounded
+            // (`ingester.max_memory`) by uploading early.
+            () = state.store.upload_wanted() => match state.store.upload_closed().await {
+                Ok(summary) => state.metrics.flushed(&summary),
+                Err(err) => tracing::error!(error = %err, "early upload of closed chunks failed"),
             },
             _ = compact_tick.tick() => {
                 if let Err(err) = state.store.compact().await {

@@ -1,11 +1,13 @@
 //! `POST /loki/api/v1/push`: protobuf + raw snappy or JSON, optionally
 //! gzip- or deflate-encoded, as Loki accepts it.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use bytestring::ByteString;
 use loki_index::Labels;
 use loki_store::{PushEntry, PushStream};
 
@@ -202,33 +204,46 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
             body.len()
         )));
     }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| ApiError::bad_request(format!("cannot decode snappy body: {e}")))?;
-    let request: proto::PushRequest = prost::Message::decode(&raw[..])
+    // One buffer for the whole decompressed request: every line and
+    // metadata string below is a slice of it, not a copy.
+    let raw = Bytes::from(
+        snap::raw::Decoder::new()
+            .decompress_vec(body)
+            .map_err(|e| ApiError::bad_request(format!("cannot decode snappy body: {e}")))?,
+    );
+    let request: proto::PushRequestView = prost::Message::decode(raw)
         .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf push request: {e}")))?;
+    let mut labels_seen: HashMap<Bytes, Labels> = HashMap::new();
     request
         .streams
         .into_iter()
         .map(|stream| {
-            let labels = parse_stream_labels(&stream.labels)?;
+            // Agents send a stream once per request; a repeat reuses the
+            // parsed label set.
+            let labels = match labels_seen.get(&stream.labels) {
+                Some(labels) => labels.clone(),
+                None => {
+                    let text = std::str::from_utf8(&stream.labels).map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "error parsing labels: they are not UTF-8 ({e})"
+                        ))
+                    })?;
+                    let labels = parse_stream_labels(text)?;
+                    labels_seen.insert(stream.labels.clone(), labels.clone());
+                    labels
+                }
+            };
             let entries = stream
                 .entries
                 .into_iter()
-                .map(|e| {
-                    let ts = e.timestamp.unwrap_or_default();
-                    PushEntry {
-                        timestamp: ts
-                            .seconds
-                            .saturating_mul(1_000_000_000)
-                            .saturating_add(i64::from(ts.nanos)),
-                        line: e.line,
-                        metadata: e
-                            .structured_metadata
-                            .into_iter()
-                            .map(|p| (p.name, p.value))
-                            .collect(),
-                    }
+                .map(|e| PushEntry {
+                    timestamp: e.timestamp.unwrap_or_default().unix_nanos(),
+                    line: text(e.line),
+                    metadata: e
+                        .structured_metadata
+                        .into_iter()
+                        .map(|p| (String::from(text(p.name)), String::from(text(p.value))))
+                        .collect(),
                 })
                 .collect();
             Ok(PushStream { labels, entries })
@@ -236,8 +251,18 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         .collect()
 }
 
+/// A protobuf string field as text. Loki does not check that lines are
+/// UTF-8: it stores the bytes, and every read (JSON, LogQL) sees invalid
+/// sequences as U+FFFD. This server replaces them on the way in, which
+/// reads back the same; valid text (the rule) is shared, not copied.
+fn text(bytes: Bytes) -> ByteString {
+    let shared = bytes.clone();
+    ByteString::try_from(bytes)
+        .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(&shared).into_owned()))
+}
+
 /// A legacy stream: `{"labels": "{a=\"b\"}", "entries": [{"ts": RFC 3339, "line": …}]}`.
-fn parse_legacy_stream(stream: &serde_json::Value) -> Result<PushStream, ApiError> {
+fn parse_legacy_stream(stream: &mut serde_json::Value) -> Result<PushStream, ApiError> {
     let bad =
         |detail: &str| ApiError::bad_request(format!("error parsing JSON push request: {detail}"));
     let labels = stream
@@ -247,8 +272,8 @@ fn parse_legacy_stream(stream: &serde_json::Value) -> Result<PushStream, ApiErro
     let labels = parse_stream_labels(labels)?;
     let mut entries = Vec::new();
     for entry in stream
-        .get("entries")
-        .and_then(|e| e.as_array())
+        .get_mut("entries")
+        .and_then(|e| e.as_array_mut())
         .into_iter()
         .flatten()
     {
@@ -258,13 +283,11 @@ fn parse_legacy_stream(stream: &serde_json::Value) -> Result<PushStream, ApiErro
             .ok_or_else(|| bad("a legacy entry has no \"ts\" string"))?;
         let timestamp = super::params::rfc3339(ts)
             .ok_or_else(|| bad(&format!("cannot parse timestamp {ts:?} as RFC 3339")))?;
-        let line = entry
-            .get("line")
-            .and_then(|l| l.as_str())
+        let line = take_string(entry.get_mut("line"))
             .ok_or_else(|| bad("a legacy entry has no \"line\" string"))?;
         entries.push(PushEntry {
             timestamp,
-            line: line.to_owned(),
+            line,
             metadata: Vec::new(),
         });
     }
@@ -274,10 +297,11 @@ fn parse_legacy_stream(stream: &serde_json::Value) -> Result<PushStream, ApiErro
 fn parse_json(body: &[u8], legacy: bool) -> Result<Vec<PushStream>, ApiError> {
     let bad =
         |detail: &str| ApiError::bad_request(format!("error parsing JSON push request: {detail}"));
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
     let streams = value
-        .get("streams")
-        .and_then(|s| s.as_array())
+        .get_mut("streams")
+        .and_then(|s| s.as_array_mut())
         .ok_or_else(|| bad("no streams array"))?;
     let mut out = Vec::with_capacity(streams.len());
     for stream in streams {
@@ -299,12 +323,12 @@ fn parse_json(body: &[u8], legacy: bool) -> Result<Vec<PushStream>, ApiError> {
         let labels = finish_labels(pairs)?;
         let mut entries = Vec::new();
         for value in stream
-            .get("values")
-            .and_then(|v| v.as_array())
+            .get_mut("values")
+            .and_then(|v| v.as_array_mut())
             .into_iter()
             .flatten()
         {
-            let Some(parts) = value.as_array() else {
+            let Some(parts) = value.as_array_mut() else {
                 continue; // null entries are skipped, as in Loki
             };
             let timestamp = parts
@@ -312,10 +336,8 @@ fn parse_json(body: &[u8], legacy: bool) -> Result<Vec<PushStream>, ApiError> {
                 .and_then(|t| t.as_str())
                 .and_then(|t| t.parse::<i64>().ok())
                 .ok_or_else(|| bad("a timestamp must be a string of Unix nanoseconds"))?;
-            let line = parts
-                .get(1)
-                .and_then(|l| l.as_str())
-                .ok_or_else(|| bad("a line must be a string"))?;
+            let line =
+                take_string(parts.get_mut(1)).ok_or_else(|| bad("a line must be a string"))?;
             let mut metadata = Vec::new();
             if let Some(md) = parts.get(2) {
                 let md = md
@@ -330,13 +352,21 @@ fn parse_json(body: &[u8], legacy: bool) -> Result<Vec<PushStream>, ApiError> {
             }
             entries.push(PushEntry {
                 timestamp,
-                line: line.to_owned(),
+                line,
                 metadata,
             });
         }
         out.push(PushStream { labels, entries });
     }
     Ok(out)
+}
+
+/// Moves a JSON string out of the parsed document (no copy of the line).
+fn take_string(value: Option<&mut serde_json::Value>) -> Option<ByteString> {
+    match value {
+        Some(serde_json::Value::String(s)) => Some(ByteString::from(std::mem::take(s))),
+        _ => None,
+    }
 }
 
 /// Parses a label-set text with the workspace's one label parser.

@@ -21,6 +21,15 @@ fn success(data: Value) -> Json<Value> {
     Json(json!({ "status": "success", "data": data }))
 }
 
+/// A label names or values answer as Loki writes it: `data` is left out
+/// when there is nothing (Loki's `LabelResponse` marks it `omitempty`).
+fn label_list<T: serde::Serialize>(values: T) -> Json<Value> {
+    match json!(values) {
+        Value::Array(values) if values.is_empty() => Json(json!({ "status": "success" })),
+        values => success(values),
+    }
+}
+
 pub(crate) fn required<'a>(
     params: &'a HashMap<String, String>,
     name: &str,
@@ -205,7 +214,7 @@ pub(crate) async fn labels(
     if let Some(names) =
         remote_labels(&state, &headers, None, params.get("query"), start, end).await?
     {
-        return Ok(success(json!(names)));
+        return Ok(label_list(names));
     }
     let mut names = BTreeSet::new();
     for tenant in state.tenants(&headers)? {
@@ -216,7 +225,7 @@ pub(crate) async fn labels(
                 .await?,
         );
     }
-    Ok(success(json!(names)))
+    Ok(label_list(names))
 }
 
 pub(crate) async fn label_values(
@@ -239,7 +248,7 @@ pub(crate) async fn label_values(
     )
     .await?
     {
-        return Ok(success(json!(values)));
+        return Ok(label_list(values));
     }
     let mut values = BTreeSet::new();
     for tenant in state.tenants(&headers)? {
@@ -256,7 +265,7 @@ pub(crate) async fn label_values(
                 .await?,
         );
     }
-    Ok(success(json!(values)))
+    Ok(label_list(values))
 }
 
 pub(crate) async fn series(

@@ -110,6 +110,6 @@ fn adapter(stream: PushStream) -> StreamAdapter {
         stream
             .entries
             .into_iter()
-            .map(|e| (e.timestamp, e.line, e.metadata)),
+            .map(|e| (e.timestamp, String::from(e.line), e.metadata)),
     )
 }
