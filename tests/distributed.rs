@@ -512,3 +512,153 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// A query's `data.result`, its series in a stable order.
+async fn result(querier: &Node, path: &str) -> Value {
+    let (status, body) = http(querier.address(), "GET", path, b"").await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let value: Value = serde_json::from_str(&body).unwrap();
+    let mut result = value["data"]["result"].as_array().unwrap().clone();
+    result.sort_by_key(|r| {
+        r.get("stream")
+            .or_else(|| r.get("metric"))
+            .map(ToString::to_string)
+    });
+    Value::Array(result)
+}
+
+/// Bytes all ingesters have sent queriers' selects so far.
+fn sent(ingesters: &[Node]) -> u64 {
+    ingesters.iter().map(|i| i.select_sent().1).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushdown_answers_as_whole_streams_do_and_moves_fewer_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let pushdown = start(&kv, dir.path(), "querier", "querier-1").await;
+    let whole = start_with(
+        &kv,
+        dir.path(),
+        "querier",
+        "querier-2",
+        &["-querier.ingester-pushdown=false"],
+    )
+    .await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Lines of several levels, some timestamps shared within a stream.
+    let base = now_ns() - 120_000_000_000;
+    let streams: Vec<Value> = (0..6)
+        .map(|s| {
+            let values: Vec<Value> = (0..200)
+                .map(|l| {
+                    let level = ["info", "warn", "error", "debug"][(l * 7 + s) % 4];
+                    json!([
+                        (base + (l as i64 / 3) * 100_000_000 + s as i64).to_string(),
+                        format!(
+                            "{{\"level\":\"{level}\",\"n\":{l},\"pad\":\"{}\"}}",
+                            "x".repeat(l % 50)
+                        )
+                    ])
+                })
+                .collect();
+            json!({"stream": {"job": format!("job-{s}"), "app": "pd"}, "values": values})
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({ "streams": streams })).unwrap();
+    let (status, answer) = http(distributor.address(), "POST", "/loki/api/v1/push", &body).await;
+    assert_eq!(status, 204, "{answer}");
+    // Part of it flushed to the store, part only in the ingesters.
+    ingesters[0].flush().await.unwrap();
+
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+    let range = |q: &str, extra: &str| {
+        format!(
+            "/loki/api/v1/query_range?query={}&start={start_ns}&end={end_ns}{extra}",
+            encode(q)
+        )
+    };
+    let queries = [
+        range(r#"{app="pd"}"#, "&limit=50&direction=forward"),
+        range(r#"{app="pd"}"#, "&limit=37&direction=backward"),
+        range(r#"{app="pd"} |= "error""#, "&limit=25&direction=backward"),
+        range(r#"{app="pd"} |= "error" != "\"n\":1""#, "&limit=1000"),
+        range(
+            r#"{app="pd"} |~ "warn|debug" | json | n > 100"#,
+            "&limit=20",
+        ),
+        range(
+            r#"{app="pd", job=~"job-[12]"} |= "info""#,
+            "&limit=7&direction=forward",
+        ),
+        range(r#"{app="pd"} |= "error""#, "&limit=10&interval=5s"),
+        range(
+            r#"sum by (job) (count_over_time({app="pd"} |= "error" [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"sum(bytes_over_time({app="pd"} != "info" [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"sum(rate({app="pd"} |= "warn" [1m])) / sum(rate({app="pd"} [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"sum(count_over_time({app="pd"} |= "warn" [1m])) - sum(count_over_time({app="pd"} |= "info" [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"max(max_over_time({app="pd"} | json | unwrap n [1m]))"#,
+            "&step=30s",
+        ),
+    ];
+    for path in &queries {
+        let a = result(&pushdown, path).await;
+        let b = result(&whole, path).await;
+        assert!(
+            a.as_array().is_some_and(|r| !r.is_empty()),
+            "{path}: no result"
+        );
+        assert_eq!(a, b, "{path}: pushdown and whole streams differ");
+    }
+
+    // A filtered query: the ingesters send only what passes, and only the
+    // first `limit`; a sample query sends no lines.
+    for (query, factor) in [
+        (range(r#"{app="pd"} |= "error""#, "&limit=10"), 10),
+        (
+            range(
+                r#"sum(count_over_time({app="pd"} |= "error" [10m]))"#,
+                "&step=60s",
+            ),
+            3,
+        ),
+    ] {
+        let before = sent(&ingesters);
+        result(&whole, &query).await;
+        let whole_bytes = sent(&ingesters) - before;
+        let before = sent(&ingesters);
+        result(&pushdown, &query).await;
+        let pushed_bytes = sent(&ingesters) - before;
+        assert!(
+            pushed_bytes * factor < whole_bytes,
+            "{query}: {pushed_bytes} bytes sent with pushdown, {whole_bytes} without"
+        );
+    }
+    for node in ingesters.into_iter().chain([distributor, pushdown, whole]) {
+        node.shutdown().await.unwrap();
+    }
+}

@@ -293,6 +293,10 @@ pub struct RingSettings {
     pub instance_zone: String,
     /// `num_tokens` (default 128).
     pub num_tokens: usize,
+    /// `ingester_pushdown`: a querier sends ingesters the query's line
+    /// filters and limit and asks for samples where it can (default
+    /// `true`; `false` asks for whole streams and filters locally).
+    pub ingester_pushdown: bool,
 }
 
 impl Default for RingSettings {
@@ -308,6 +312,7 @@ impl Default for RingSettings {
             instance_addr: String::new(),
             instance_zone: String::new(),
             num_tokens: 128,
+            ingester_pushdown: true,
         }
     }
 }
@@ -625,6 +630,7 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("ingester.lifecycler.addr", "ring.instance_addr"),
     ("ingester.availability-zone", "ring.instance_zone"),
     ("ingester.num-tokens", "ring.num_tokens"),
+    ("querier.ingester-pushdown", "ring.ingester_pushdown"),
     ("querier.max-query-series", "limits_config.max_query_series"),
     (
         "validation.max-entries-limit",

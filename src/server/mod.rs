@@ -128,14 +128,25 @@ impl AppState {
             .filter(|c| c.target == Target::Querier)
     }
 
-    /// The tenants' data as LogQL storage: the store, or for a querier the
-    /// ingesters and the store merged.
-    pub(crate) fn logql_storage(&self, tenants: &[&str]) -> Arc<dyn loki_logql::Storage> {
+    /// The tenants' data as LogQL storage for `query` (with its log
+    /// queries' `interval`): the store, or for a querier the ingesters and
+    /// the store merged (the query's filters and limit sent to the
+    /// ingesters unless `-querier.ingester-pushdown=false`).
+    pub(crate) fn logql_storage(
+        &self,
+        tenants: &[&str],
+        query: &loki_logql::Expr,
+        interval: i64,
+    ) -> Arc<dyn loki_logql::Storage> {
         match self.querier() {
             Some(cluster) => Arc::new(distributed::querier::QuerierStorage::new(
                 &self.store,
                 cluster.clone(),
                 tenants,
+                self.config
+                    .ring
+                    .ingester_pushdown
+                    .then(|| Arc::new(distributed::pushdown::QueryPlan::new(query, interval))),
             )),
             None => Arc::new(self.store.logql_storage(tenants)),
         }

@@ -172,7 +172,7 @@ pub struct LabelPairAdapter {
 /// use loki::server::proto::SelectRequest;
 /// use prost::Message;
 ///
-/// let req = SelectRequest { tenants: vec!["fake".into()], selector: r#"{app="shop"}"#.into(), start: 0, end: 10, backward: false };
+/// let req = SelectRequest { tenants: vec!["fake".into()], selector: r#"{app="shop"}"#.into(), start: 0, end: 10, ..Default::default() };
 /// assert_eq!(SelectRequest::decode(&req.encode_to_vec()[..]).unwrap(), req);
 /// ```
 #[derive(Clone, PartialEq, prost::Message)]
@@ -192,6 +192,22 @@ pub struct SelectRequest {
     /// Newest entries first.
     #[prost(bool, tag = "5")]
     pub backward: bool,
+    /// The query's leading line filters as LogQL stages (`|= "a" != "b"`):
+    /// the ingester returns only entries passing them (empty: every entry).
+    #[prost(string, tag = "6")]
+    pub line_filters: String,
+    /// At most this many entries are wanted, the first in direction order
+    /// across all streams: the ingester returns those and any tying with
+    /// the last (0: no limit).
+    #[prost(uint64, tag = "7")]
+    pub limit: u64,
+    /// The query's cutoff when the request was sent: forward, entries at or
+    /// after it are not wanted; backward, at or before it.
+    #[prost(int64, optional, tag = "8")]
+    pub cutoff: Option<i64>,
+    /// Samples are wanted (in [`SelectResponse::samples`]), not entries.
+    #[prost(bool, tag = "9")]
+    pub samples: bool,
 }
 
 /// An ingester's answer to a [`SelectRequest`]: every matching stream with
@@ -200,7 +216,7 @@ pub struct SelectRequest {
 /// ```
 /// use loki::server::proto::{SelectResponse, StreamAdapter};
 ///
-/// let resp = SelectResponse { streams: vec![StreamAdapter { labels: r#"{app="shop"}"#.into(), ..Default::default() }] };
+/// let resp = SelectResponse { streams: vec![StreamAdapter { labels: r#"{app="shop"}"#.into(), ..Default::default() }], ..Default::default() };
 /// assert_eq!(resp.streams.len(), 1);
 /// ```
 #[derive(Clone, PartialEq, prost::Message)]
@@ -208,6 +224,55 @@ pub struct SelectResponse {
     /// The streams.
     #[prost(message, repeated, tag = "1")]
     pub streams: Vec<StreamAdapter>,
+    /// The streams' samples, when [`SelectRequest::samples`] was set.
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<SampleStream>,
+}
+
+/// The samples of one stream in an ingester's [`SelectResponse`]: per
+/// entry that passed the line filters, its time, line length, a hash of
+/// its line (so replicas' copies of one entry count once, as Loki's
+/// `Sample.hash`) and structured metadata, in ascending time order.
+///
+/// ```
+/// use loki::server::proto::SampleStream;
+///
+/// let s = SampleStream { labels: r#"{app="shop"}"#.into(), timestamps: vec![1, 2], bytes: vec![5, 6], hashes: vec![7, 8], metadata: Vec::new() };
+/// assert_eq!(s.timestamps.len(), s.hashes.len());
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SampleStream {
+    /// The label set text, `{a="b", …}`.
+    #[prost(string, tag = "1")]
+    pub labels: String,
+    /// Entry times, Unix ns.
+    #[prost(int64, repeated, tag = "2")]
+    pub timestamps: Vec<i64>,
+    /// Line lengths in bytes.
+    #[prost(uint64, repeated, tag = "3")]
+    pub bytes: Vec<u64>,
+    /// Line hashes (FNV-1a 64).
+    #[prost(fixed64, repeated, tag = "4")]
+    pub hashes: Vec<u64>,
+    /// Structured metadata per entry; may be shorter than `timestamps`
+    /// when the trailing entries have none.
+    #[prost(message, repeated, tag = "5")]
+    pub metadata: Vec<SampleMetadata>,
+}
+
+/// One sample's structured metadata in a [`SampleStream`].
+///
+/// ```
+/// use loki::server::proto::{LabelPairAdapter, SampleMetadata};
+///
+/// let m = SampleMetadata { pairs: vec![LabelPairAdapter { name: "user".into(), value: "1".into() }] };
+/// assert_eq!(m.pairs.len(), 1);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SampleMetadata {
+    /// The pairs.
+    #[prost(message, repeated, tag = "1")]
+    pub pairs: Vec<LabelPairAdapter>,
 }
 
 /// The querier's request to an ingester for label names (no `name`),

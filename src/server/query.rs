@@ -62,7 +62,7 @@ pub(crate) async fn evaluate(
     }
     let expr = loki_logql::parse(query)?;
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let storage = Counted::new(state.logql_storage(&names));
+    let storage = Counted::new(state.logql_storage(&names, &expr, params.interval));
     let counters = storage.counters.clone();
     let max_series = limits.max_series;
     let timeout = limits.timeout;

@@ -47,6 +47,7 @@
 pub(crate) mod client;
 pub(crate) mod distributor;
 pub(crate) mod ingester;
+pub(crate) mod pushdown;
 pub(crate) mod querier;
 pub(crate) mod ring_page;
 mod serve;
@@ -75,6 +76,8 @@ pub(crate) struct Cluster {
     lifecycler: tokio::sync::Mutex<Option<Lifecycler>>,
     /// When a querier last listed the object store's index segments.
     segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// What an ingester sent in answer to selects.
+    pub(crate) sent: pushdown::SentCounter,
 }
 
 impl Cluster {
@@ -285,6 +288,7 @@ impl Node {
             client: client::Client::new(),
             lifecycler: tokio::sync::Mutex::new(None),
             segments_refreshed: tokio::sync::Mutex::new(None),
+            sent: pushdown::SentCounter::default(),
         });
         let state = AppState::with_config(store, config).with_cluster(cluster.clone());
         let server = serve::Server::spawn(listener, app(state.clone()));
@@ -320,6 +324,31 @@ impl Node {
     /// The node's handler state (its store, configuration and ring).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// What this node (an ingester) has sent queriers in answer to their
+    /// selects since it started: entries or samples, and protobuf bytes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// use std::sync::Arc;
+    /// use loki::server::{Config, Node};
+    ///
+    /// let kv: Arc<dyn loki::ring::KvStore> = Arc::new(loki::ring::MemoryKv::new());
+    /// let config = Config::from_args(["-target=ingester", "-storage.url=memory://", "-ingester.wal-enabled=false"])?.config;
+    /// let node = Node::start(config, kv, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
+    /// assert_eq!(node.select_sent(), (0, 0));
+    /// node.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn select_sent(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match &self.state.cluster {
+            Some(c) => (c.sent.entries.load(Relaxed), c.sent.bytes.load(Relaxed)),
+            None => (0, 0),
+        }
     }
 
     /// Flushes everything the node holds in memory to the object store
