@@ -662,3 +662,217 @@ async fn pushdown_answers_as_whole_streams_do_and_moves_fewer_bytes() {
         node.shutdown().await.unwrap();
     }
 }
+
+/// The index segment files of the shared store.
+fn segment_files(dir: &Path) -> Vec<String> {
+    walk(&dir.join("shared"))
+        .into_iter()
+        .filter(|p| p.ends_with(".seg"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+    let compactor = start_with(
+        &kv,
+        dir.path(),
+        "compactor",
+        "compactor",
+        &[
+            "-compactor.compaction-interval=1s",
+            "-compactor.min-segment-age=5s",
+        ],
+    )
+    .await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 600_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 4, 50, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    for ingester in &ingesters {
+        ingester.flush().await.unwrap();
+    }
+    let flushed = segment_files(dir.path());
+    assert_eq!(flushed.len(), 3, "one segment per ingester: {flushed:?}");
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+
+    // Queries run all along: the compactor never takes a segment from
+    // under a querier or an ingester.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, address) = (stop.clone(), querier.address());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let path = format!(
+                    "/loki/api/v1/query_range?query={}&start={start_ns}&end={end_ns}&limit=5000",
+                    encode(r#"{batch="a", job=~"job-0|job-3"}"#)
+                );
+                let (status, body) = http(address, "GET", &path, b"").await;
+                assert_eq!(status, 200, "{body}");
+                let value: Value = serde_json::from_str(&body).unwrap();
+                let n: usize = value["data"]["result"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["values"].as_array().unwrap().len())
+                    .sum();
+                assert_eq!(n, 100, "every line of two streams, once");
+                reads += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            reads
+        })
+    };
+
+    // The delete API is the compactor's; the querier hides the data at
+    // once, although the ingesters still hold it.
+    let delete = |query: &str, start: i64, end: i64| {
+        format!(
+            "/loki/api/v1/delete?query={}&start={start}&end={end}",
+            encode(query)
+        )
+    };
+    let (status, body) = http(
+        querier.address(),
+        "POST",
+        &delete(r#"{job="job-1"}"#, base, base + 1_000_000_000),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("compactor"), "{body}");
+    let (status, body) = http(
+        compactor.address(),
+        "POST",
+        &delete(r#"{job="job-1"}"#, base - 1, now_ns() - 1_000_000_000),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http(
+        compactor.address(),
+        "POST",
+        &delete(r#"{job="job-2"}"#, base - 1, now_ns() - 1_000_000_000),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert!(
+        got.iter()
+            .all(|l| !l.contains("stream=1 ") && !l.contains("stream=2 ")),
+        "deleted lines are hidden at once"
+    );
+    assert_eq!(got.len(), 100);
+    assert_eq!(
+        count(
+            &querier,
+            r#"sum(count_over_time({batch="a"}[20m]))"#,
+            end_ns
+        )
+        .await,
+        100.0
+    );
+    // Cancelling job-2's request brings its lines back.
+    let (_, body) = http(compactor.address(), "GET", "/loki/api/v1/delete", b"").await;
+    let requests: Value = serde_json::from_str(&body).unwrap();
+    let job2 = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["query"].as_str().unwrap().contains("job-2"))
+        .unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        compactor.address(),
+        "DELETE",
+        &format!("/loki/api/v1/delete?request_id={job2}"),
+        b"",
+    )
+    .await;
+    assert!(status == 204 || status == 200, "{status}: {body}");
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 150);
+
+    // Once the segments are settled the compactor merges them into one
+    // and processes the request.
+    let mut processed = false;
+    for _ in 0..200 {
+        let (_, body) = http(compactor.address(), "GET", "/loki/api/v1/delete", b"").await;
+        let requests: Value = serde_json::from_str(&body).unwrap();
+        processed = requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "processed");
+        if processed && segment_files(dir.path()).len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(processed, "the delete request is processed");
+    let segments = segment_files(dir.path());
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert!(segments[0].contains("compacted"), "{segments:?}");
+    // A while longer under queries, then they stop.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.unwrap();
+    assert!(reads > 10, "{reads} reads during compaction");
+
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    let want: BTreeSet<String> = expected("a", 4, 50)
+        .into_iter()
+        .filter(|l| !l.contains("stream=1 "))
+        .collect();
+    assert_complete(&got, &want);
+    // New pushes after the compaction (and after the deleted range) are
+    // read next to the merged index.
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 2, 10, now_ns()),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let got = lines(&querier, r#"{batch="b"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &expected("b", 2, 10));
+    for node in ingesters
+        .into_iter()
+        .chain([distributor, querier, compactor])
+    {
+        node.shutdown().await.unwrap();
+    }
+}

@@ -253,6 +253,9 @@ pub enum Target {
     Ingester,
     /// Answers queries from the ingesters and the object store.
     Querier,
+    /// Compacts the shared object store's index, applies retention and
+    /// delete requests, and answers the delete API.
+    Compactor,
 }
 
 /// `ring`: where the ring lives and how this instance joins it.
@@ -297,6 +300,10 @@ pub struct RingSettings {
     /// filters and limit and asks for samples where it can (default
     /// `true`; `false` asks for whole streams and filters locally).
     pub ingester_pushdown: bool,
+    /// `compactor_min_segment_age`: a compactor merges (and deletes) only
+    /// index segments written at least this long ago, so every querier
+    /// and ingester has seen them (default 30s, at least 5s).
+    pub compactor_min_segment_age: GoDuration,
 }
 
 impl Default for RingSettings {
@@ -313,6 +320,7 @@ impl Default for RingSettings {
             instance_zone: String::new(),
             num_tokens: 128,
             ingester_pushdown: true,
+            compactor_min_segment_age: duration(30),
         }
     }
 }
@@ -631,6 +639,10 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("ingester.availability-zone", "ring.instance_zone"),
     ("ingester.num-tokens", "ring.num_tokens"),
     ("querier.ingester-pushdown", "ring.ingester_pushdown"),
+    (
+        "compactor.min-segment-age",
+        "ring.compactor_min_segment_age",
+    ),
     ("querier.max-query-series", "limits_config.max_query_series"),
     (
         "validation.max-entries-limit",

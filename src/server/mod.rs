@@ -253,13 +253,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/prom/series", get(query::series).post(query::series))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/config", get(config_yaml))
-        .route(
-            "/loki/api/v1/delete",
-            get(delete::list)
-                .post(delete::create)
-                .put(delete::create)
-                .delete(delete::cancel),
-        )
+        .route("/loki/api/v1/delete", delete_routes(&state))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics::render))
         .route("/flush", get(flush).post(flush))
@@ -269,6 +263,20 @@ pub fn app(state: AppState) -> Router {
             metrics::track,
         ))
         .with_state(state)
+}
+
+/// The delete API: served by a single process and by a compactor of
+/// distributed mode; other components of distributed mode refuse it.
+fn delete_routes(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    match &state.cluster {
+        Some(cluster) if cluster.target != Target::Compactor => {
+            axum::routing::any(distributed::delete_elsewhere)
+        }
+        _ => get(delete::list)
+            .post(delete::create)
+            .put(delete::create)
+            .delete(delete::cancel),
+    }
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then

@@ -45,6 +45,7 @@
 //! ```
 
 pub(crate) mod client;
+pub(crate) mod compactor;
 pub(crate) mod distributor;
 pub(crate) mod ingester;
 pub(crate) mod pushdown;
@@ -75,7 +76,7 @@ pub(crate) struct Cluster {
     pub(crate) client: client::Client,
     lifecycler: tokio::sync::Mutex<Option<Lifecycler>>,
     /// When a querier last listed the object store's index segments.
-    segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+    pub(crate) segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
     /// What an ingester sent in answer to selects.
     pub(crate) sent: pushdown::SentCounter,
 }
@@ -100,6 +101,15 @@ impl Cluster {
             )),
         }
     }
+}
+
+/// The delete API on a process of distributed mode other than the
+/// compactor, which alone writes delete requests (as in Loki).
+pub(crate) async fn delete_elsewhere() -> super::ApiError {
+    super::ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "the delete API is served by the compactor (-target=compactor)",
+    )
 }
 
 /// A stream in the push protobuf: its labels as Loki's text and its
@@ -267,6 +277,18 @@ impl Node {
                 store_config.wal_dir = None;
                 Store::open(store_config).await?
             }
+            Target::Compactor => {
+                if config.ring.compactor_min_segment_age.0 < compactor::MIN_SEGMENT_AGE_FLOOR {
+                    return Err(format!(
+                        "-compactor.min-segment-age={} is below {:?}: queriers and ingesters could still read what it deletes",
+                        config.ring.compactor_min_segment_age,
+                        compactor::MIN_SEGMENT_AGE_FLOOR
+                    )
+                    .into());
+                }
+                store_config.wal_dir = None;
+                Store::open(store_config).await?
+            }
             // Every push is forwarded: nothing is stored here.
             Target::Distributor => Store::open(StoreConfig::in_memory()).await?,
         };
@@ -305,6 +327,11 @@ impl Node {
             *cluster.lifecycler.lock().await = Some(lifecycler);
             let (stop, stopped) = oneshot::channel();
             let task = tokio::spawn(ingester::flush_loop(state.clone(), stopped));
+            background = Some((stop, task));
+        }
+        if target == Target::Compactor {
+            let (stop, stopped) = oneshot::channel();
+            let task = tokio::spawn(compactor::compaction_loop(state.clone(), stopped));
             background = Some((stop, task));
         }
         tracing::info!(%address, ?target, "distributed component started");

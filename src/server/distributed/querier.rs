@@ -93,6 +93,85 @@ impl QuerierStorage {
         Some(out)
     }
 
+    /// Before a read: the segment list at most [`SEGMENTS_MAX_AGE`] old
+    /// (listed again now with `relist`), the tenants' delete requests
+    /// read again.
+    async fn prepare(&self, relist: bool) -> Result<(), StorageError> {
+        if relist {
+            *self.cluster.segments_refreshed.lock().await = None;
+        }
+        self.cluster
+            .refresh_segments(&self.store)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        for tenant in &self.tenants {
+            self.store
+                .refresh_delete_requests(tenant)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The deleted time ranges of a stream (of the one tenant read, or
+    /// the tenant its `__tenant_id__` names).
+    fn deleted(&self, labels: &LabelSet) -> Vec<(i64, i64)> {
+        let tenant = match self.tenants.as_slice() {
+            [one] => one.as_str(),
+            _ => labels.get("__tenant_id__").unwrap_or(""),
+        };
+        match loki_index::Labels::new(labels.iter()) {
+            Ok(labels) => self.store.deleted_ranges(tenant, &labels),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Reads the object store's entries of `req` into `streams`; a read
+    /// that meets a segment the compactor deleted lists again and
+    /// retries once.
+    async fn read_store(
+        &self,
+        req: &LogqlSelect,
+    ) -> Result<HashMap<String, (Arc<LabelSet>, Vec<Entry>)>, StorageError> {
+        let mut attempt = 0;
+        loop {
+            match self.read_store_once(req).await {
+                Ok(streams) => return Ok(streams),
+                Err(err) if attempt == 0 => {
+                    tracing::debug!(error = %err, "store read failed: listing segments again");
+                    attempt += 1;
+                    self.prepare(true).await?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn read_store_once(
+        &self,
+        req: &LogqlSelect,
+    ) -> Result<HashMap<String, (Arc<LabelSet>, Vec<Entry>)>, StorageError> {
+        let mut streams: HashMap<String, (Arc<LabelSet>, Vec<Entry>)> = HashMap::new();
+        let mut batches = self.local.select(req);
+        while let Some(batch) = batches.next().await {
+            let batch = batch?;
+            let slot = streams
+                .entry(batch.labels.to_string())
+                .or_insert_with(|| (batch.labels.clone(), Vec::new()));
+            for i in 0..batch.len() {
+                if batch.mask.as_ref().is_some_and(|m| !m[i]) {
+                    continue;
+                }
+                slot.1.push((
+                    batch.timestamps[i],
+                    batch.line(i).to_owned(),
+                    batch.metadata(i).to_vec(),
+                ));
+            }
+        }
+        Ok(streams)
+    }
+
     /// The ingesters' answers to `body`, decoded.
     async fn ask(&self, body: SelectRequest) -> Result<Vec<SelectResponse>, StorageError> {
         let answers = self
@@ -110,35 +189,14 @@ impl QuerierStorage {
 
     /// Every matching entry of the store and the ingesters, merged.
     async fn collect(self, req: LogqlSelect) -> Result<Vec<EntryBatch>, StorageError> {
-        self.cluster
-            .refresh_segments(&self.store)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let mut streams: HashMap<String, (Arc<LabelSet>, Vec<Entry>)> = HashMap::new();
-
+        self.prepare(false).await?;
         // The object store, read as a single process reads it.
         let local = LogqlSelect {
             cutoff: None,
             limit: None,
             ..req.clone()
         };
-        let mut batches = self.local.select(&local);
-        while let Some(batch) = batches.next().await {
-            let batch = batch?;
-            let slot = streams
-                .entry(batch.labels.to_string())
-                .or_insert_with(|| (batch.labels.clone(), Vec::new()));
-            for i in 0..batch.len() {
-                if batch.mask.as_ref().is_some_and(|m| !m[i]) {
-                    continue;
-                }
-                slot.1.push((
-                    batch.timestamps[i],
-                    batch.line(i).to_owned(),
-                    batch.metadata(i).to_vec(),
-                ));
-            }
-        }
+        let mut streams = self.read_store(&local).await?;
 
         // The ingesters.
         let body = self
@@ -164,11 +222,15 @@ impl QuerierStorage {
             }
         }
 
-        // Merge: direction order, identical entries once.
+        // Merge: direction order, identical entries once, deleted ones not.
         let mut out = Vec::new();
         for (_, (labels, mut entries)) in streams {
             entries.sort_unstable();
             entries.dedup();
+            let deleted = self.deleted(&labels);
+            if !deleted.is_empty() {
+                entries.retain(|e| !deleted.iter().any(|(a, b)| e.0 >= *a && e.0 <= *b));
+            }
             if req.direction == Direction::Backward {
                 entries.reverse();
             }
@@ -194,36 +256,18 @@ impl QuerierStorage {
         req: SampleRequest,
         body: SelectRequest,
     ) -> Result<Vec<SampleBatch>, StorageError> {
-        self.cluster
-            .refresh_segments(&self.store)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        self.prepare(false).await?;
         let mut streams: HashMap<String, (Arc<LabelSet>, Vec<SampleEntry>, u64)> = HashMap::new();
-
-        let mut batches = self.local.select(&req.to_select());
-        let mut mask = Vec::new();
-        while let Some(batch) = batches.next().await {
-            let batch = batch?;
+        for (key, (labels, entries)) in self.read_store(&req.to_select()).await? {
             let slot = streams
-                .entry(batch.labels.to_string())
-                .or_insert_with(|| (batch.labels.clone(), Vec::new(), 0));
-            slot.2 += batch.line_data.len() as u64;
-            let mask: &[bool] = match &batch.mask {
-                Some(m) => m,
-                None => {
-                    req.line_filters
-                        .batch_mask(&batch.line_data, &batch.line_ends, &mut mask);
-                    &mask
+                .entry(key)
+                .or_insert_with(|| (labels, Vec::new(), 0));
+            for (ts, line, metadata) in entries {
+                slot.2 += line.len() as u64;
+                if req.line_filters.matches(&line) {
+                    slot.1
+                        .push((ts, line_hash(&line), line.len() as u64, metadata));
                 }
-            };
-            for (i, _) in mask.iter().enumerate().filter(|(_, passed)| **passed) {
-                let line = batch.line(i);
-                slot.1.push((
-                    batch.timestamps[i],
-                    line_hash(line),
-                    line.len() as u64,
-                    batch.metadata(i).to_vec(),
-                ));
             }
         }
 
@@ -266,6 +310,10 @@ impl QuerierStorage {
         for (_, (labels, mut samples, scanned)) in streams {
             samples.sort_unstable();
             samples.dedup();
+            let deleted = self.deleted(&labels);
+            if !deleted.is_empty() {
+                samples.retain(|e| !deleted.iter().any(|(a, b)| e.0 >= *a && e.0 <= *b));
+            }
             let mut batch = SampleBatch::new(labels);
             batch.scanned_bytes = scanned;
             for (ts, _, bytes, metadata) in samples {
@@ -355,7 +403,7 @@ pub(crate) async fn labels(
 /// How stale the querier's list of index segments may be: ingesters keep
 /// answering for what they flushed themselves, so the list matters only
 /// for data of ingesters that have left.
-const SEGMENTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const SEGMENTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Cluster {
     /// Lists the object store's index segments again unless that was done
