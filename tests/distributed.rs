@@ -876,3 +876,135 @@ async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_
         node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tail_volume_and_stats_reach_the_ingesters() {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 4, 25, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 4, 25, base + 10_000_000_000),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+
+    // Statistics and volume count each stream once: first with everything
+    // in the ingesters (three replicas), then with everything flushed by
+    // every replica and only in the store.
+    check_index_stats(&querier, start_ns, end_ns).await;
+    for ingester in &ingesters {
+        ingester.flush().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    check_index_stats(&querier, start_ns, end_ns).await;
+
+    // Tail: the querier follows every ingester, each line arrives once.
+    let url = format!(
+        "ws://{}/loki/api/v1/tail?query={}",
+        querier.address(),
+        encode(r#"{batch="live"}"#)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("live", 3, 10, now_ns()),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while got.len() < 30 {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("every tailed line within 10s")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).unwrap();
+        for stream in value["streams"].as_array().unwrap() {
+            for entry in stream["values"].as_array().unwrap() {
+                got.push(entry[1].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    // Nothing more comes: replicas' copies were dropped.
+    let more = tokio::time::timeout(Duration::from_millis(700), ws.next()).await;
+    assert!(more.is_err(), "a further message: {more:?}");
+    assert_complete(&got, &expected("live", 3, 10));
+    drop(ws);
+    for node in ingesters.into_iter().chain([distributor, querier]) {
+        node.shutdown().await.unwrap();
+    }
+}
+
+/// `/index/stats` and `/index/volume` of the test's two batches of four
+/// streams of 25 lines: each stream and line once.
+async fn check_index_stats(querier: &Node, start_ns: i64, end_ns: i64) {
+    let path = format!(
+        "/loki/api/v1/index/stats?query={}&start={start_ns}&end={end_ns}",
+        encode(r#"{job=~"job-.*"}"#)
+    );
+    let (status, body) = http(querier.address(), "GET", &path, b"").await;
+    assert_eq!(status, 200, "{body}");
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["streams"], 8, "{stats}");
+    assert_eq!(stats["entries"], 200, "{stats}");
+    // Volume: per job, each stream's bytes once (the lines of a job are
+    // `<batch> stream=<s> line=<l>`).
+    let path = format!(
+        "/loki/api/v1/index/volume?query={}&start={start_ns}&end={end_ns}&targetLabels=job",
+        encode(r#"{job=~"job-.*"}"#)
+    );
+    let (status, body) = http(querier.address(), "GET", &path, b"").await;
+    assert_eq!(status, 200, "{body}");
+    let volume: Value = serde_json::from_str(&body).unwrap();
+    let groups = volume["data"]["result"].as_array().unwrap();
+    assert_eq!(groups.len(), 4, "{volume}");
+    for group in groups {
+        let job = group["metric"]["job"].as_str().unwrap();
+        let s: usize = job.trim_start_matches("job-").parse().unwrap();
+        let want: usize = ["a", "b"]
+            .iter()
+            .flat_map(|b| (0..25).map(move |l| format!("{b} stream={s} line={l}").len()))
+            .sum();
+        assert_eq!(
+            group["value"][1].as_str().unwrap(),
+            want.to_string(),
+            "{job}: {volume}"
+        );
+    }
+}

@@ -152,6 +152,15 @@ impl AppState {
         }
     }
 
+    /// Live pushes of `tenants`: the store's, or for a querier the
+    /// ingesters' (merged, each entry once).
+    pub(crate) fn tail_feed(&self, tenants: &[&str]) -> distributed::tail::TailFeed {
+        match self.querier() {
+            Some(cluster) => distributed::tail::TailFeed::remote(cluster.clone(), tenants),
+            None => distributed::tail::TailFeed::Local(self.store.tail(tenants)),
+        }
+    }
+
     /// The flush check period and the compaction interval (never zero).
     fn store_timing(&self) -> (std::time::Duration, std::time::Duration) {
         let at_least = |d: std::time::Duration| d.max(std::time::Duration::from_millis(100));
@@ -199,7 +208,16 @@ pub fn app(state: AppState) -> Router {
                 .route(
                     distributed::ingester::LABELS_PATH,
                     post(distributed::ingester::labels),
-                );
+                )
+                .route(
+                    distributed::index::VOLUME_PATH,
+                    post(distributed::index::volume),
+                )
+                .route(
+                    distributed::index::STATS_PATH,
+                    post(distributed::index::stats),
+                )
+                .route(distributed::tail::TAIL_PATH, post(distributed::tail::serve));
         }
     }
     router

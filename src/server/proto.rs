@@ -322,3 +322,130 @@ pub struct LabelResponse {
     #[prost(string, repeated, tag = "1")]
     pub values: Vec<String>,
 }
+
+/// The querier's request to an ingester for per-stream volumes or index
+/// statistics (internal to distributed mode, `POST /internal/volume` and
+/// `POST /internal/stats`).
+///
+/// ```
+/// use loki::server::proto::IndexRequest;
+///
+/// let req = IndexRequest { tenants: vec!["fake".into()], selector: r#"{app="shop"}"#.into(), from: 0, through: 10 };
+/// assert_eq!(req.through, 10);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IndexRequest {
+    /// The tenants read.
+    #[prost(string, repeated, tag = "1")]
+    pub tenants: Vec<String>,
+    /// A LogQL stream selector.
+    #[prost(string, tag = "2")]
+    pub selector: String,
+    /// Start, Unix ns, inclusive.
+    #[prost(int64, tag = "3")]
+    pub from: i64,
+    /// End, Unix ns, exclusive.
+    #[prost(int64, tag = "4")]
+    pub through: i64,
+}
+
+/// An ingester's per-stream volumes: what it holds of each matching
+/// stream in range, so that the querier counts each replicated stream
+/// once.
+///
+/// ```
+/// use loki::server::proto::{StreamVolume, StreamVolumes};
+///
+/// let v = StreamVolumes { streams: vec![StreamVolume { tenant: "fake".into(), labels: r#"{app="shop"}"#.into(), bytes: 42 }] };
+/// assert_eq!(v.streams[0].bytes, 42);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StreamVolumes {
+    /// The streams.
+    #[prost(message, repeated, tag = "1")]
+    pub streams: Vec<StreamVolume>,
+}
+
+/// One stream's volume in [`StreamVolumes`].
+///
+/// ```
+/// use loki::server::proto::StreamVolume;
+///
+/// assert_eq!(StreamVolume::default().bytes, 0);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StreamVolume {
+    /// The stream's tenant.
+    #[prost(string, tag = "1")]
+    pub tenant: String,
+    /// The stream's label set text.
+    #[prost(string, tag = "2")]
+    pub labels: String,
+    /// Uncompressed bytes in range.
+    #[prost(uint64, tag = "3")]
+    pub bytes: u64,
+}
+
+/// An ingester's index statistics: its totals and the streams they cover
+/// (the querier counts replicated streams once).
+///
+/// ```
+/// use loki::server::proto::IndexStats;
+///
+/// let s = IndexStats { streams: vec!["fake {app=\"shop\"}".into()], chunks: 1, entries: 10, bytes: 100 };
+/// assert_eq!(s.streams.len(), 1);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IndexStats {
+    /// The streams, as tenant, a space and the label set text.
+    #[prost(string, repeated, tag = "1")]
+    pub streams: Vec<String>,
+    /// Chunks.
+    #[prost(uint64, tag = "2")]
+    pub chunks: u64,
+    /// Entries.
+    #[prost(uint64, tag = "3")]
+    pub entries: u64,
+    /// Uncompressed bytes.
+    #[prost(uint64, tag = "4")]
+    pub bytes: u64,
+}
+
+/// The querier's request to an ingester for its live pushes of some
+/// tenants (internal to distributed mode, `POST /internal/tail`). The
+/// answer is a stream of length-delimited [`TailFrame`]s that lasts until
+/// the querier closes it.
+///
+/// ```
+/// use loki::server::proto::TailRequest;
+///
+/// let req = TailRequest { tenants: vec!["fake".into()] };
+/// assert_eq!(req.tenants.len(), 1);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TailRequest {
+    /// The tenants tailed.
+    #[prost(string, repeated, tag = "1")]
+    pub tenants: Vec<String>,
+}
+
+/// One push an ingester stored, as sent to a tailing querier.
+///
+/// ```
+/// use loki::server::proto::{StreamAdapter, TailFrame};
+///
+/// let frame = TailFrame { tenant: "fake".into(), streams: vec![StreamAdapter::default()], dropped: 0 };
+/// assert_eq!(frame.streams.len(), 1);
+/// ```
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TailFrame {
+    /// The tenant of the streams.
+    #[prost(string, tag = "1")]
+    pub tenant: String,
+    /// The streams with the entries pushed.
+    #[prost(message, repeated, tag = "2")]
+    pub streams: Vec<StreamAdapter>,
+    /// Entries the ingester dropped for this tail (it fell behind).
+    #[prost(uint64, tag = "3")]
+    pub dropped: u64,
+}

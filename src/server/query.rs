@@ -378,16 +378,29 @@ pub(crate) async fn index_stats(
     let (start, end) = params::range(&params)?;
     let selector = selector(params.get("query"))?
         .ok_or_else(|| ApiError::bad_request("query parameter is required"))?;
+    let tenants = state.tenants(&headers)?;
     let mut total = loki_index::Stats::default();
-    for tenant in state.tenants(&headers)? {
-        let stats = state
-            .store
-            .index_stats(&tenant, &selector, start, end.saturating_add(1))
-            .await?;
-        total.streams += stats.streams;
-        total.chunks += stats.chunks;
-        total.entries += stats.entries;
-        total.bytes += stats.bytes;
+    if let Some(cluster) = state.querier() {
+        total = distributed::index::index_stats(
+            &state.store,
+            cluster,
+            &tenants,
+            &selector,
+            start,
+            end.saturating_add(1),
+        )
+        .await?;
+    } else {
+        for tenant in &tenants {
+            let stats = state
+                .store
+                .index_stats(tenant, &selector, start, end.saturating_add(1))
+                .await?;
+            total.streams += stats.streams;
+            total.chunks += stats.chunks;
+            total.entries += stats.entries;
+            total.bytes += stats.bytes;
+        }
     }
     Ok(Json(json!({
         "streams": total.streams,

@@ -47,11 +47,13 @@
 pub(crate) mod client;
 pub(crate) mod compactor;
 pub(crate) mod distributor;
+pub(crate) mod index;
 pub(crate) mod ingester;
 pub(crate) mod pushdown;
 pub(crate) mod querier;
 pub(crate) mod ring_page;
 mod serve;
+pub(crate) mod tail;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +81,8 @@ pub(crate) struct Cluster {
     pub(crate) segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
     /// What an ingester sent in answer to selects.
     pub(crate) sent: pushdown::SentCounter,
+    /// Set when the node stops: streaming answers (tails) end.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Cluster {
@@ -135,6 +139,11 @@ pub(crate) fn stream_adapter(
     }
 }
 
+/// A label value or string literal quoted as Go's `strconv.Quote`.
+pub(crate) fn quote(value: &str) -> String {
+    format!("{value:?}")
+}
+
 /// A label set as Loki's text, `{a="b", c="d"}` (names sorted, values
 /// quoted and escaped as Go's `strconv.Quote`): the text a stream's token
 /// is computed from.
@@ -146,7 +155,7 @@ pub(crate) fn labels_text(labels: &Labels) -> String {
         }
         out.push_str(name);
         out.push('=');
-        out.push_str(&format!("{value:?}"));
+        out.push_str(&quote(value));
     }
     out.push('}');
     out
@@ -311,6 +320,7 @@ impl Node {
             lifecycler: tokio::sync::Mutex::new(None),
             segments_refreshed: tokio::sync::Mutex::new(None),
             sent: pushdown::SentCounter::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         let state = AppState::with_config(store, config).with_cluster(cluster.clone());
         let server = serve::Server::spawn(listener, app(state.clone()));
@@ -407,6 +417,9 @@ impl Node {
         };
         if let Some(lifecycler) = &lifecycler {
             lifecycler.leave().await?;
+        }
+        if let Some(cluster) = &self.state.cluster {
+            cluster.stopping.send_replace(true);
         }
         let flushed = self.state.store.shutdown().await;
         if let Some(lifecycler) = lifecycler {
