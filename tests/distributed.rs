@@ -1008,3 +1008,81 @@ async fn check_index_stats(querier: &Node, start_ns: i64, end_ns: i64) {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_global_rate_limit_is_shared_by_the_distributors() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let roomy = [
+        "-distributor.ingestion-rate-limit-mb=1000",
+        "-distributor.ingestion-burst-size-mb=1000",
+    ];
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        nodes.push(
+            start_with(
+                &kv,
+                dir.path(),
+                "ingester",
+                &format!("ingester-{n}"),
+                &roomy,
+            )
+            .await,
+        );
+    }
+    // 10 KiB/s and a 10 KiB burst for the tenant, shared by two.
+    let tight = [
+        "-distributor.ingestion-rate-limit-mb=0.009765625",
+        "-distributor.ingestion-burst-size-mb=0.009765625",
+    ];
+    let first = start_with(&kv, dir.path(), "distributor", "distributor-1", &tight).await;
+    let second = start_with(&kv, dir.path(), "distributor", "distributor-2", &tight).await;
+    let local = start_with(
+        &kv,
+        dir.path(),
+        "distributor",
+        "distributor-3",
+        &[
+            tight[0],
+            tight[1],
+            "-distributor.ingestion-rate-limit-strategy=local",
+        ],
+    )
+    .await;
+    let distributors = loki::ring::get_ring_desc(kv.as_ref(), "distributor")
+        .await
+        .unwrap();
+    assert_eq!(distributors.len(), 3, "every distributor is in its ring");
+    for _ in 0..100 {
+        let (_, body) = http(first.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    // About 9 KiB: within the burst, then over what has come back since.
+    let push = |n: i64| push_body("r", 4, 120, base + n * 1_000_000);
+    let (status, body) = http(first.address(), "POST", "/loki/api/v1/push", &push(0)).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http(first.address(), "POST", "/loki/api/v1/push", &push(1)).await;
+    assert_eq!(status, 429, "{body}");
+    // 10 KiB/s over three healthy distributors.
+    assert!(
+        body.contains("Ingestion rate limit exceeded for user fake (limit: 3413 bytes/sec)"),
+        "{body}"
+    );
+    // Each distributor has its own share.
+    let (status, body) = http(second.address(), "POST", "/loki/api/v1/push", &push(2)).await;
+    assert_eq!(status, 204, "{body}");
+    // `local`: the distributor leaves the limit to the ingesters, whose
+    // own limit is far away.
+    for n in 3..6 {
+        let (status, body) = http(local.address(), "POST", "/loki/api/v1/push", &push(n)).await;
+        assert_eq!(status, 204, "{body}");
+    }
+    for node in nodes.into_iter().chain([first, second, local]) {
+        node.shutdown().await.unwrap();
+    }
+}

@@ -405,6 +405,10 @@ pub struct LimitsConfig {
     pub ingestion_rate_mb: f64,
     /// `ingestion_burst_size_mb`: per-tenant burst, MiB.
     pub ingestion_burst_size_mb: f64,
+    /// `ingestion_rate_strategy`: `global` (default: distributors share
+    /// the rate, each allowing it divided by their number) or `local`
+    /// (each ingester enforces it), as Loki.
+    pub ingestion_rate_strategy: String,
     /// `max_line_size`: longest line (0: no limit).
     pub max_line_size: ByteSize,
     /// `max_label_names_per_series`.
@@ -514,6 +518,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             ingestion_rate_mb: store.ingestion_rate_bytes / (1024.0 * 1024.0),
             ingestion_burst_size_mb: store.ingestion_burst_bytes / (1024.0 * 1024.0),
+            ingestion_rate_strategy: "global".to_owned(),
             max_line_size: ByteSize(store.max_line_size as u64),
             max_label_names_per_series: store.max_label_names_per_series,
             max_label_name_length: store.max_label_name_length,
@@ -585,6 +590,10 @@ pub const FLAGS: &[(&str, &str)] = &[
     (
         "distributor.ingestion-rate-limit-mb",
         "limits_config.ingestion_rate_mb",
+    ),
+    (
+        "distributor.ingestion-rate-limit-strategy",
+        "limits_config.ingestion_rate_strategy",
     ),
     (
         "distributor.ingestion-burst-size-mb",

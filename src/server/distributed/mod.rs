@@ -49,6 +49,7 @@ pub(crate) mod compactor;
 pub(crate) mod distributor;
 pub(crate) mod index;
 pub(crate) mod ingester;
+pub(crate) mod limits;
 pub(crate) mod pushdown;
 pub(crate) mod querier;
 pub(crate) mod ring_page;
@@ -83,6 +84,8 @@ pub(crate) struct Cluster {
     pub(crate) sent: pushdown::SentCounter,
     /// Set when the node stops: streaming answers (tails) end.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// A distributor's ingestion rate limits.
+    pub(crate) rate_limits: Option<limits::RateLimits>,
 }
 
 impl Cluster {
@@ -267,7 +270,12 @@ impl Node {
         let ring_config = ring_config(&config)?;
         let mut store_config = config.store_config()?;
         let instance_id = if config.ring.instance_id.is_empty() {
-            format!("ingester-{}", address.port())
+            let kind = if target == Target::Distributor {
+                "distributor"
+            } else {
+                "ingester"
+            };
+            format!("{kind}-{}", address.port())
         } else {
             config.ring.instance_id.clone()
         };
@@ -304,15 +312,31 @@ impl Node {
         let ring = RingWatcher::start(
             kv.clone(),
             &config.ring.key,
-            ring_config,
+            ring_config.clone(),
             Arc::new(SystemClock),
         )
         .await?;
-        let lifecycler_config = LifecyclerConfig::new(instance_id, instance_addr)
+        let mut lifecycler_config = LifecyclerConfig::new(instance_id, instance_addr)
             .with_zone(config.ring.instance_zone.clone())
             .with_ring_key(config.ring.key.clone())
             .with_num_tokens(config.ring.num_tokens)
             .with_heartbeat_period(config.ring.heartbeat_period.0);
+        // Distributors count each other in their own ring (one token each)
+        // to share the tenants' global ingestion rate.
+        let mut rate_limits = None;
+        if target == Target::Distributor {
+            let key = limits::distributor_ring_key(&config.ring.key);
+            lifecycler_config = lifecycler_config
+                .with_ring_key(key.clone())
+                .with_num_tokens(1);
+            let distributors =
+                RingWatcher::start(kv.clone(), &key, ring_config.clone(), Arc::new(SystemClock))
+                    .await?;
+            rate_limits = Some(limits::RateLimits::new(
+                Arc::new(config.clone()),
+                distributors,
+            ));
+        }
         let cluster = Arc::new(Cluster {
             target,
             ring,
@@ -321,11 +345,12 @@ impl Node {
             segments_refreshed: tokio::sync::Mutex::new(None),
             sent: pushdown::SentCounter::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            rate_limits,
         });
         let state = AppState::with_config(store, config).with_cluster(cluster.clone());
         let server = serve::Server::spawn(listener, app(state.clone()));
         let mut background = None;
-        if target == Target::Ingester {
+        if matches!(target, Target::Ingester | Target::Distributor) {
             let lifecycler =
                 match Lifecycler::start(lifecycler_config, kv, Arc::new(SystemClock)).await {
                     Ok(lifecycler) => lifecycler,
@@ -335,6 +360,8 @@ impl Node {
                     }
                 };
             *cluster.lifecycler.lock().await = Some(lifecycler);
+        }
+        if target == Target::Ingester {
             let (stop, stopped) = oneshot::channel();
             let task = tokio::spawn(ingester::flush_loop(state.clone(), stopped));
             background = Some((stop, task));
