@@ -144,24 +144,14 @@ pub(crate) fn stream_adapter(
 
 /// A label value or string literal quoted as Go's `strconv.Quote`.
 pub(crate) fn quote(value: &str) -> String {
-    format!("{value:?}")
+    loki_ring::go_quote(value.as_bytes())
 }
 
 /// A label set as Loki's text, `{a="b", c="d"}` (names sorted, values
-/// quoted and escaped as Go's `strconv.Quote`): the text a stream's token
-/// is computed from.
+/// quoted as Go's `strconv.Quote`): the text a stream's token is computed
+/// from.
 pub(crate) fn labels_text(labels: &Labels) -> String {
-    let mut out = String::from("{");
-    for (n, (name, value)) in labels.iter().enumerate() {
-        if n > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(&quote(value));
-    }
-    out.push('}');
-    out
+    loki_ring::labels_string(labels.iter())
 }
 
 /// Opens the KV store `-ring.store` names: `etcd` (with the `etcd`
@@ -505,6 +495,16 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_text_quotes_as_go_and_parses_back() {
+        let value = "caf\u{e9} \u{1}\u{a0}\u{10ffff}\t\"";
+        let labels = Labels::new([("app", value)]).unwrap();
+        let text = labels_text(&labels);
+        assert_eq!(text, r#"{app="café \x01\u00a0\U0010ffff\t\""}"#);
+        let parsed = loki_logql::parse_labels(&text).unwrap();
+        assert_eq!(parsed.get("app"), Some(value));
+    }
 
     #[test]
     fn labels_text_is_lokis_form() {
