@@ -512,3 +512,577 @@ fn walk(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+/// A query's `data.result`, its series in a stable order.
+async fn result(querier: &Node, path: &str) -> Value {
+    let (status, body) = http(querier.address(), "GET", path, b"").await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let value: Value = serde_json::from_str(&body).unwrap();
+    let mut result = value["data"]["result"].as_array().unwrap().clone();
+    result.sort_by_key(|r| {
+        r.get("stream")
+            .or_else(|| r.get("metric"))
+            .map(ToString::to_string)
+    });
+    Value::Array(result)
+}
+
+/// Bytes all ingesters have sent queriers' selects so far.
+fn sent(ingesters: &[Node]) -> u64 {
+    ingesters.iter().map(|i| i.select_sent().1).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushdown_answers_as_whole_streams_do_and_moves_fewer_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let pushdown = start(&kv, dir.path(), "querier", "querier-1").await;
+    let whole = start_with(
+        &kv,
+        dir.path(),
+        "querier",
+        "querier-2",
+        &["-querier.ingester-pushdown=false"],
+    )
+    .await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Lines of several levels, some timestamps shared within a stream.
+    let base = now_ns() - 120_000_000_000;
+    let streams: Vec<Value> = (0..6)
+        .map(|s| {
+            let values: Vec<Value> = (0..200)
+                .map(|l| {
+                    let level = ["info", "warn", "error", "debug"][(l * 7 + s) % 4];
+                    json!([
+                        (base + (l as i64 / 3) * 100_000_000 + s as i64).to_string(),
+                        format!(
+                            "{{\"level\":\"{level}\",\"n\":{l},\"pad\":\"{}\"}}",
+                            "x".repeat(l % 50)
+                        )
+                    ])
+                })
+                .collect();
+            json!({"stream": {"job": format!("job-{s}"), "app": "pd"}, "values": values})
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({ "streams": streams })).unwrap();
+    let (status, answer) = http(distributor.address(), "POST", "/loki/api/v1/push", &body).await;
+    assert_eq!(status, 204, "{answer}");
+    // Part of it flushed to the store, part only in the ingesters.
+    ingesters[0].flush().await.unwrap();
+
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+    let range = |q: &str, extra: &str| {
+        format!(
+            "/loki/api/v1/query_range?query={}&start={start_ns}&end={end_ns}{extra}",
+            encode(q)
+        )
+    };
+    let queries = [
+        range(r#"{app="pd"}"#, "&limit=50&direction=forward"),
+        range(r#"{app="pd"}"#, "&limit=37&direction=backward"),
+        range(r#"{app="pd"} |= "error""#, "&limit=25&direction=backward"),
+        range(r#"{app="pd"} |= "error" != "\"n\":1""#, "&limit=1000"),
+        range(
+            r#"{app="pd"} |~ "warn|debug" | json | n > 100"#,
+            "&limit=20",
+        ),
+        range(
+            r#"{app="pd", job=~"job-[12]"} |= "info""#,
+            "&limit=7&direction=forward",
+        ),
+        range(r#"{app="pd"} |= "error""#, "&limit=10&interval=5s"),
+        range(
+            r#"sum by (job) (count_over_time({app="pd"} |= "error" [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"sum(bytes_over_time({app="pd"} != "info" [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"sum(rate({app="pd"} |= "warn" [1m])) / sum(rate({app="pd"} [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"sum(count_over_time({app="pd"} |= "warn" [1m])) - sum(count_over_time({app="pd"} |= "info" [1m]))"#,
+            "&step=30s",
+        ),
+        range(
+            r#"max(max_over_time({app="pd"} | json | unwrap n [1m]))"#,
+            "&step=30s",
+        ),
+    ];
+    for path in &queries {
+        let a = result(&pushdown, path).await;
+        let b = result(&whole, path).await;
+        assert!(
+            a.as_array().is_some_and(|r| !r.is_empty()),
+            "{path}: no result"
+        );
+        assert_eq!(a, b, "{path}: pushdown and whole streams differ");
+    }
+
+    // A filtered query: the ingesters send only what passes, and only the
+    // first `limit`; a sample query sends no lines.
+    for (query, factor) in [
+        (range(r#"{app="pd"} |= "error""#, "&limit=10"), 10),
+        (
+            range(
+                r#"sum(count_over_time({app="pd"} |= "error" [10m]))"#,
+                "&step=60s",
+            ),
+            3,
+        ),
+    ] {
+        let before = sent(&ingesters);
+        result(&whole, &query).await;
+        let whole_bytes = sent(&ingesters) - before;
+        let before = sent(&ingesters);
+        result(&pushdown, &query).await;
+        let pushed_bytes = sent(&ingesters) - before;
+        assert!(
+            pushed_bytes * factor < whole_bytes,
+            "{query}: {pushed_bytes} bytes sent with pushdown, {whole_bytes} without"
+        );
+    }
+    for node in ingesters.into_iter().chain([distributor, pushdown, whole]) {
+        node.shutdown().await.unwrap();
+    }
+}
+
+/// The index segment files of the shared store.
+fn segment_files(dir: &Path) -> Vec<String> {
+    walk(&dir.join("shared"))
+        .into_iter()
+        .filter(|p| p.ends_with(".seg"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+    let compactor = start_with(
+        &kv,
+        dir.path(),
+        "compactor",
+        "compactor",
+        &[
+            "-compactor.compaction-interval=1s",
+            "-compactor.min-segment-age=5s",
+        ],
+    )
+    .await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 600_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 4, 50, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    for ingester in &ingesters {
+        ingester.flush().await.unwrap();
+    }
+    let flushed = segment_files(dir.path());
+    assert_eq!(flushed.len(), 3, "one segment per ingester: {flushed:?}");
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+
+    // Queries run all along: the compactor never takes a segment from
+    // under a querier or an ingester.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, address) = (stop.clone(), querier.address());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let path = format!(
+                    "/loki/api/v1/query_range?query={}&start={start_ns}&end={end_ns}&limit=5000",
+                    encode(r#"{batch="a", job=~"job-0|job-3"}"#)
+                );
+                let (status, body) = http(address, "GET", &path, b"").await;
+                assert_eq!(status, 200, "{body}");
+                let value: Value = serde_json::from_str(&body).unwrap();
+                let n: usize = value["data"]["result"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["values"].as_array().unwrap().len())
+                    .sum();
+                assert_eq!(n, 100, "every line of two streams, once");
+                reads += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            reads
+        })
+    };
+
+    // The delete API is the compactor's; the querier hides the data at
+    // once, although the ingesters still hold it.
+    let delete = |query: &str, start: i64, end: i64| {
+        format!(
+            "/loki/api/v1/delete?query={}&start={start}&end={end}",
+            encode(query)
+        )
+    };
+    let (status, body) = http(
+        querier.address(),
+        "POST",
+        &delete(r#"{job="job-1"}"#, base, base + 1_000_000_000),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("compactor"), "{body}");
+    let (status, body) = http(
+        compactor.address(),
+        "POST",
+        &delete(r#"{job="job-1"}"#, base - 1, now_ns() - 1_000_000_000),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http(
+        compactor.address(),
+        "POST",
+        &delete(r#"{job="job-2"}"#, base - 1, now_ns() - 1_000_000_000),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert!(
+        got.iter()
+            .all(|l| !l.contains("stream=1 ") && !l.contains("stream=2 ")),
+        "deleted lines are hidden at once"
+    );
+    assert_eq!(got.len(), 100);
+    assert_eq!(
+        count(
+            &querier,
+            r#"sum(count_over_time({batch="a"}[20m]))"#,
+            end_ns
+        )
+        .await,
+        100.0
+    );
+    // Cancelling job-2's request brings its lines back.
+    let (_, body) = http(compactor.address(), "GET", "/loki/api/v1/delete", b"").await;
+    let requests: Value = serde_json::from_str(&body).unwrap();
+    let job2 = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["query"].as_str().unwrap().contains("job-2"))
+        .unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = http(
+        compactor.address(),
+        "DELETE",
+        &format!("/loki/api/v1/delete?request_id={job2}"),
+        b"",
+    )
+    .await;
+    assert!(status == 204 || status == 200, "{status}: {body}");
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 150);
+
+    // Once the segments are settled the compactor merges them into one
+    // and processes the request.
+    let mut processed = false;
+    for _ in 0..200 {
+        let (_, body) = http(compactor.address(), "GET", "/loki/api/v1/delete", b"").await;
+        let requests: Value = serde_json::from_str(&body).unwrap();
+        processed = requests
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "processed");
+        if processed && segment_files(dir.path()).len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(processed, "the delete request is processed");
+    let segments = segment_files(dir.path());
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert!(segments[0].contains("compacted"), "{segments:?}");
+    // A while longer under queries, then they stop.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.unwrap();
+    assert!(reads > 10, "{reads} reads during compaction");
+
+    let got = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    let want: BTreeSet<String> = expected("a", 4, 50)
+        .into_iter()
+        .filter(|l| !l.contains("stream=1 "))
+        .collect();
+    assert_complete(&got, &want);
+    // New pushes after the compaction (and after the deleted range) are
+    // read next to the merged index.
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 2, 10, now_ns()),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let got = lines(&querier, r#"{batch="b"}"#, start_ns, end_ns)
+        .await
+        .unwrap();
+    assert_complete(&got, &expected("b", 2, 10));
+    for node in ingesters
+        .into_iter()
+        .chain([distributor, querier, compactor])
+    {
+        node.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tail_volume_and_stats_reach_the_ingesters() {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
+    }
+    let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
+    let querier = start(&kv, dir.path(), "querier", "querier").await;
+    for _ in 0..100 {
+        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("a", 4, 25, base),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("b", 4, 25, base + 10_000_000_000),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
+
+    // Statistics and volume count each stream once: first with everything
+    // in the ingesters (three replicas), then with everything flushed by
+    // every replica and only in the store.
+    check_index_stats(&querier, start_ns, end_ns).await;
+    for ingester in &ingesters {
+        ingester.flush().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    check_index_stats(&querier, start_ns, end_ns).await;
+
+    // Tail: the querier follows every ingester, each line arrives once.
+    let url = format!(
+        "ws://{}/loki/api/v1/tail?query={}",
+        querier.address(),
+        encode(r#"{batch="live"}"#)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = http(
+        distributor.address(),
+        "POST",
+        "/loki/api/v1/push",
+        &push_body("live", 3, 10, now_ns()),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while got.len() < 30 {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("every tailed line within 10s")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).unwrap();
+        for stream in value["streams"].as_array().unwrap() {
+            for entry in stream["values"].as_array().unwrap() {
+                got.push(entry[1].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    // Nothing more comes: replicas' copies were dropped.
+    let more = tokio::time::timeout(Duration::from_millis(700), ws.next()).await;
+    assert!(more.is_err(), "a further message: {more:?}");
+    assert_complete(&got, &expected("live", 3, 10));
+    drop(ws);
+    for node in ingesters.into_iter().chain([distributor, querier]) {
+        node.shutdown().await.unwrap();
+    }
+}
+
+/// `/index/stats` and `/index/volume` of the test's two batches of four
+/// streams of 25 lines: each stream and line once.
+async fn check_index_stats(querier: &Node, start_ns: i64, end_ns: i64) {
+    let path = format!(
+        "/loki/api/v1/index/stats?query={}&start={start_ns}&end={end_ns}",
+        encode(r#"{job=~"job-.*"}"#)
+    );
+    let (status, body) = http(querier.address(), "GET", &path, b"").await;
+    assert_eq!(status, 200, "{body}");
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["streams"], 8, "{stats}");
+    assert_eq!(stats["entries"], 200, "{stats}");
+    // Volume: per job, each stream's bytes once (the lines of a job are
+    // `<batch> stream=<s> line=<l>`).
+    let path = format!(
+        "/loki/api/v1/index/volume?query={}&start={start_ns}&end={end_ns}&targetLabels=job",
+        encode(r#"{job=~"job-.*"}"#)
+    );
+    let (status, body) = http(querier.address(), "GET", &path, b"").await;
+    assert_eq!(status, 200, "{body}");
+    let volume: Value = serde_json::from_str(&body).unwrap();
+    let groups = volume["data"]["result"].as_array().unwrap();
+    assert_eq!(groups.len(), 4, "{volume}");
+    for group in groups {
+        let job = group["metric"]["job"].as_str().unwrap();
+        let s: usize = job.trim_start_matches("job-").parse().unwrap();
+        let want: usize = ["a", "b"]
+            .iter()
+            .flat_map(|b| (0..25).map(move |l| format!("{b} stream={s} line={l}").len()))
+            .sum();
+        assert_eq!(
+            group["value"][1].as_str().unwrap(),
+            want.to_string(),
+            "{job}: {volume}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_global_rate_limit_is_shared_by_the_distributors() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let roomy = [
+        "-distributor.ingestion-rate-limit-mb=1000",
+        "-distributor.ingestion-burst-size-mb=1000",
+    ];
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        nodes.push(
+            start_with(
+                &kv,
+                dir.path(),
+                "ingester",
+                &format!("ingester-{n}"),
+                &roomy,
+            )
+            .await,
+        );
+    }
+    // 10 KiB/s and a 10 KiB burst for the tenant, shared by two.
+    let tight = [
+        "-distributor.ingestion-rate-limit-mb=0.009765625",
+        "-distributor.ingestion-burst-size-mb=0.009765625",
+    ];
+    let first = start_with(&kv, dir.path(), "distributor", "distributor-1", &tight).await;
+    let second = start_with(&kv, dir.path(), "distributor", "distributor-2", &tight).await;
+    let local = start_with(
+        &kv,
+        dir.path(),
+        "distributor",
+        "distributor-3",
+        &[
+            tight[0],
+            tight[1],
+            "-distributor.ingestion-rate-limit-strategy=local",
+        ],
+    )
+    .await;
+    let distributors = loki::ring::get_ring_desc(kv.as_ref(), "distributor")
+        .await
+        .unwrap();
+    assert_eq!(distributors.len(), 3, "every distributor is in its ring");
+    for _ in 0..100 {
+        let (_, body) = http(first.address(), "GET", "/ring?format=json", b"").await;
+        let ring: Value = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let base = now_ns() - 60_000_000_000;
+    // About 9 KiB: within the burst, then over what has come back since.
+    let push = |n: i64| push_body("r", 4, 120, base + n * 1_000_000);
+    let (status, body) = http(first.address(), "POST", "/loki/api/v1/push", &push(0)).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = http(first.address(), "POST", "/loki/api/v1/push", &push(1)).await;
+    assert_eq!(status, 429, "{body}");
+    // 10 KiB/s over three healthy distributors.
+    assert!(
+        body.contains("Ingestion rate limit exceeded for user fake (limit: 3413 bytes/sec)"),
+        "{body}"
+    );
+    // Each distributor has its own share.
+    let (status, body) = http(second.address(), "POST", "/loki/api/v1/push", &push(2)).await;
+    assert_eq!(status, 204, "{body}");
+    // `local`: the distributor leaves the limit to the ingesters, whose
+    // own limit is far away.
+    for n in 3..6 {
+        let (status, body) = http(local.address(), "POST", "/loki/api/v1/push", &push(n)).await;
+        assert_eq!(status, 204, "{body}");
+    }
+    for node in nodes.into_iter().chain([first, second, local]) {
+        node.shutdown().await.unwrap();
+    }
+}

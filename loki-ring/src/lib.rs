@@ -28,7 +28,8 @@
 //! let ring = Ring::new(&desc, RingConfig::default(), now)?;
 //!
 //! // Where does this stream go, and how many replicas must acknowledge?
-//! let token = stream_token("tenant-1", r#"{app="shop", service_name="shop"}"#);
+//! let labels = labels_string([("app", "shop"), ("service_name", "shop")]);
+//! let token = stream_token("tenant-1", &labels);
 //! let mut replicas = ReplicationSet::new(); // reused across lookups
 //! ring.get(token, Operation::WRITE_NO_EXTEND, &mut replicas)?;
 //! assert_eq!(replicas.len(), 3);
@@ -92,6 +93,9 @@
 //!   derived by hand here, so no `protoc` is needed without `etcd`).
 //! - `snap`: dskit stores the protobuf snappy block-compressed.
 //! - `md-5`: shuffle-shard seeds are MD5-derived, as in dskit.
+//! - `unicode-general-category`: the Unicode categories behind Go's
+//!   `strconv.IsPrint`, which decides how [`labels_string`] quotes a
+//!   label value (and so which token a stream gets).
 //! - `tokio`: the lifecycler's heartbeat task and timers, watch channels.
 //! - `async-trait`: [`KvStore`] is async and object-safe (`&dyn KvStore`).
 //! - `bytes`: KV values.
@@ -112,6 +116,7 @@ mod kv;
 mod lifecycler;
 mod operation;
 mod ownership;
+mod quote;
 mod replication_set;
 mod ring;
 mod shuffle;
@@ -134,6 +139,7 @@ pub use kv::{get_ring_desc, update_ring_desc, CasFn, KvStore, Update, Watch, MAX
 pub use lifecycler::{Lifecycler, LifecyclerConfig};
 pub use operation::Operation;
 pub use ownership::{InstanceOwnership, Ownership};
+pub use quote::{go_quote, is_go_print, labels_string};
 pub use replication_set::ReplicationSet;
 pub use ring::Ring;
 pub use token::{

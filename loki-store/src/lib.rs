@@ -86,6 +86,7 @@ mod objects;
 mod query;
 mod retention;
 mod segments;
+mod shared;
 mod store;
 mod stream;
 mod tail;

@@ -257,6 +257,9 @@ pub enum Target {
     Ingester,
     /// Answers queries from the ingesters and the object store.
     Querier,
+    /// Compacts the shared object store's index, applies retention and
+    /// delete requests, and answers the delete API.
+    Compactor,
 }
 
 /// `ring`: where the ring lives and how this instance joins it.
@@ -297,6 +300,14 @@ pub struct RingSettings {
     pub instance_zone: String,
     /// `num_tokens` (default 128).
     pub num_tokens: usize,
+    /// `ingester_pushdown`: a querier sends ingesters the query's line
+    /// filters and limit and asks for samples where it can (default
+    /// `true`; `false` asks for whole streams and filters locally).
+    pub ingester_pushdown: bool,
+    /// `compactor_min_segment_age`: a compactor merges (and deletes) only
+    /// index segments written at least this long ago, so every querier
+    /// and ingester has seen them (default 30s, at least 5s).
+    pub compactor_min_segment_age: GoDuration,
 }
 
 impl Default for RingSettings {
@@ -312,6 +323,8 @@ impl Default for RingSettings {
             instance_addr: String::new(),
             instance_zone: String::new(),
             num_tokens: 128,
+            ingester_pushdown: true,
+            compactor_min_segment_age: duration(30),
         }
     }
 }
@@ -396,6 +409,10 @@ pub struct LimitsConfig {
     pub ingestion_rate_mb: f64,
     /// `ingestion_burst_size_mb`: per-tenant burst, MiB.
     pub ingestion_burst_size_mb: f64,
+    /// `ingestion_rate_strategy`: `global` (default: distributors share
+    /// the rate, each allowing it divided by their number) or `local`
+    /// (each ingester enforces it), as Loki.
+    pub ingestion_rate_strategy: String,
     /// `max_line_size`: longest line (0: no limit).
     pub max_line_size: ByteSize,
     /// `max_label_names_per_series`.
@@ -516,6 +533,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             ingestion_rate_mb: store.ingestion_rate_bytes / (1024.0 * 1024.0),
             ingestion_burst_size_mb: store.ingestion_burst_bytes / (1024.0 * 1024.0),
+            ingestion_rate_strategy: "global".to_owned(),
             max_line_size: ByteSize(store.max_line_size as u64),
             max_label_names_per_series: store.max_label_names_per_series,
             max_label_name_length: store.max_label_name_length,
@@ -590,6 +608,10 @@ pub const FLAGS: &[(&str, &str)] = &[
         "limits_config.ingestion_rate_mb",
     ),
     (
+        "distributor.ingestion-rate-limit-strategy",
+        "limits_config.ingestion_rate_strategy",
+    ),
+    (
         "distributor.ingestion-burst-size-mb",
         "limits_config.ingestion_burst_size_mb",
     ),
@@ -641,6 +663,11 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("ingester.lifecycler.addr", "ring.instance_addr"),
     ("ingester.availability-zone", "ring.instance_zone"),
     ("ingester.num-tokens", "ring.num_tokens"),
+    ("querier.ingester-pushdown", "ring.ingester_pushdown"),
+    (
+        "compactor.min-segment-age",
+        "ring.compactor_min_segment_age",
+    ),
     ("querier.max-query-series", "limits_config.max_query_series"),
     (
         "validation.max-entries-limit",

@@ -128,16 +128,36 @@ impl AppState {
             .filter(|c| c.target == Target::Querier)
     }
 
-    /// The tenants' data as LogQL storage: the store, or for a querier the
-    /// ingesters and the store merged.
-    pub(crate) fn logql_storage(&self, tenants: &[&str]) -> Arc<dyn loki_logql::Storage> {
+    /// The tenants' data as LogQL storage for `query` (with its log
+    /// queries' `interval`): the store, or for a querier the ingesters and
+    /// the store merged (the query's filters and limit sent to the
+    /// ingesters unless `-querier.ingester-pushdown=false`).
+    pub(crate) fn logql_storage(
+        &self,
+        tenants: &[&str],
+        query: &loki_logql::Expr,
+        interval: i64,
+    ) -> Arc<dyn loki_logql::Storage> {
         match self.querier() {
             Some(cluster) => Arc::new(distributed::querier::QuerierStorage::new(
                 &self.store,
                 cluster.clone(),
                 tenants,
+                self.config
+                    .ring
+                    .ingester_pushdown
+                    .then(|| Arc::new(distributed::pushdown::QueryPlan::new(query, interval))),
             )),
             None => Arc::new(self.store.logql_storage(tenants)),
+        }
+    }
+
+    /// Live pushes of `tenants`: the store's, or for a querier the
+    /// ingesters' (merged, each entry once).
+    pub(crate) fn tail_feed(&self, tenants: &[&str]) -> distributed::tail::TailFeed {
+        match self.querier() {
+            Some(cluster) => distributed::tail::TailFeed::remote(cluster.clone(), tenants),
+            None => distributed::tail::TailFeed::Local(self.store.tail(tenants)),
         }
     }
 
@@ -188,7 +208,16 @@ pub fn app(state: AppState) -> Router {
                 .route(
                     distributed::ingester::LABELS_PATH,
                     post(distributed::ingester::labels),
-                );
+                )
+                .route(
+                    distributed::index::VOLUME_PATH,
+                    post(distributed::index::volume),
+                )
+                .route(
+                    distributed::index::STATS_PATH,
+                    post(distributed::index::stats),
+                )
+                .route(distributed::tail::TAIL_PATH, post(distributed::tail::serve));
         }
     }
     router
@@ -242,13 +271,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/prom/series", get(query::series).post(query::series))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
         .route("/config", get(config_yaml))
-        .route(
-            "/loki/api/v1/delete",
-            get(delete::list)
-                .post(delete::create)
-                .put(delete::create)
-                .delete(delete::cancel),
-        )
+        .route("/loki/api/v1/delete", delete_routes(&state))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics::render))
         .route("/flush", get(flush).post(flush))
@@ -258,6 +281,20 @@ pub fn app(state: AppState) -> Router {
             metrics::track,
         ))
         .with_state(state)
+}
+
+/// The delete API: served by a single process and by a compactor of
+/// distributed mode; other components of distributed mode refuse it.
+fn delete_routes(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    match &state.cluster {
+        Some(cluster) if cluster.target != Target::Compactor => {
+            axum::routing::any(distributed::delete_elsewhere)
+        }
+        _ => get(delete::list)
+            .post(delete::create)
+            .put(delete::create)
+            .delete(delete::cancel),
+    }
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then

@@ -71,7 +71,7 @@ pub(crate) async fn evaluate(
     }
     let expr = loki_logql::parse(query)?;
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let storage = Counted::new(state.logql_storage(&names));
+    let storage = Counted::new(state.logql_storage(&names, &expr, params.interval));
     let counters = storage.counters.clone();
     let max_series = limits.max_series;
     let timeout = limits.timeout;
@@ -387,16 +387,29 @@ pub(crate) async fn index_stats(
     let (start, end) = params::range(&params)?;
     let selector = selector(params.get("query"))?
         .ok_or_else(|| ApiError::bad_request("query parameter is required"))?;
+    let tenants = state.tenants(&headers)?;
     let mut total = loki_index::Stats::default();
-    for tenant in state.tenants(&headers)? {
-        let stats = state
-            .store
-            .index_stats(&tenant, &selector, start, end.saturating_add(1))
-            .await?;
-        total.streams += stats.streams;
-        total.chunks += stats.chunks;
-        total.entries += stats.entries;
-        total.bytes += stats.bytes;
+    if let Some(cluster) = state.querier() {
+        total = distributed::index::index_stats(
+            &state.store,
+            cluster,
+            &tenants,
+            &selector,
+            start,
+            end.saturating_add(1),
+        )
+        .await?;
+    } else {
+        for tenant in &tenants {
+            let stats = state
+                .store
+                .index_stats(tenant, &selector, start, end.saturating_add(1))
+                .await?;
+            total.streams += stats.streams;
+            total.chunks += stats.chunks;
+            total.entries += stats.entries;
+            total.bytes += stats.bytes;
+        }
     }
     Ok(Json(json!({
         "streams": total.streams,

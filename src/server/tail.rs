@@ -21,7 +21,7 @@ use loki_logql::{
     ast::LogExpr, Direction, Engine, Expr, LabelSet, MemoryStorage, QueryParams, QueryResult,
     Stream,
 };
-use loki_store::{DroppedEntry, TailBatch, TailSubscription};
+use loki_store::{DroppedEntry, TailBatch};
 use serde_json::{json, Value};
 
 use super::legacy::rfc3339_nano;
@@ -170,7 +170,7 @@ async fn start(
     };
     let slot = state.tails.take(&state, &tenants)?;
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let subscription = state.store.tail(&names);
+    let subscription = state.tail_feed(&names);
     Ok(ws.on_upgrade(move |socket| async move {
         let _slot = slot;
         if let Err(err) = run(state, headers, tail, subscription, socket).await {
@@ -185,7 +185,7 @@ async fn run(
     state: AppState,
     headers: HeaderMap,
     tail: Tail,
-    subscription: TailSubscription,
+    subscription: super::distributed::tail::TailFeed,
     mut socket: WebSocket,
 ) -> Result<(), String> {
     let cutoff = params::now_ns();

@@ -90,6 +90,19 @@ async fn volumes(
     from: i64,
     through: i64,
 ) -> Result<BTreeMap<Group, u64>, ApiError> {
+    if let Some(cluster) = state.querier() {
+        let volumes = super::distributed::index::volumes(
+            &state.store,
+            cluster,
+            tenants,
+            &request.selector,
+            &request.volume,
+            from,
+            through,
+        )
+        .await?;
+        return Ok(volumes.into_iter().collect());
+    }
     let mut groups = BTreeMap::new();
     for tenant in tenants {
         for v in state

@@ -103,4 +103,47 @@ impl Client {
                 ))
             })?
     }
+
+    /// POSTs `body` to `http://{addr}{path}` as `tenant` and returns the
+    /// answer's body as it streams in, once a 2xx head arrived (within the
+    /// call timeout; the body itself may last as long as the caller reads).
+    pub(crate) async fn post_streaming(
+        &self,
+        addr: &str,
+        path: &str,
+        tenant: &str,
+        body: Vec<u8>,
+    ) -> Result<hyper::body::Incoming, CallError> {
+        let failed = |message: String| CallError {
+            status: None,
+            message,
+        };
+        let request = Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/x-protobuf")
+            .header("x-scope-orgid", tenant)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| failed(format!("invalid request to {addr}: {e}")))?;
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.http.request(request))
+            .await
+            .map_err(|_| {
+                failed(format!(
+                    "calling {addr}{path}: no answer within {CALL_TIMEOUT:?}"
+                ))
+            })?
+            .map_err(|e| failed(format!("calling {addr}{path}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.into_body());
+        }
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Err(CallError {
+            status: Some(status),
+            message: String::from_utf8_lossy(&bytes).trim().to_owned(),
+        })
+    }
 }

@@ -25,6 +25,21 @@ pub(crate) async fn push(
     tenant: &str,
     streams: Vec<PushStream>,
 ) -> Result<(), ApiError> {
+    if let Some(limits) = &cluster.rate_limits {
+        let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
+        let bytes: usize = streams
+            .iter()
+            .flat_map(|s| &s.entries)
+            .map(|e| {
+                e.line.len()
+                    + e.metadata
+                        .iter()
+                        .map(|(n, v)| n.len() + v.len())
+                        .sum::<usize>()
+            })
+            .sum();
+        limits.admit(tenant, lines, bytes)?;
+    }
     let ring = cluster.ring.ring();
     let adapters: Vec<StreamAdapter> = streams.into_iter().map(adapter).collect();
     let keys: Vec<u32> = adapters

@@ -3,17 +3,17 @@
 //! it knows), all protobuf.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use loki_chunk::Direction;
 use loki_logql::Expr;
 use prost::Message;
 
-use super::{labels_text, stream_adapter};
-use crate::server::proto::{LabelRequest, LabelResponse, SelectRequest, SelectResponse};
+use super::labels_text;
+use crate::server::proto::{LabelRequest, LabelResponse, SelectRequest};
 use crate::server::{decode_push, ApiError, AppState};
 
 /// The internal select path of ingesters.
@@ -82,36 +82,37 @@ pub(crate) fn index_selector(text: &str) -> Result<loki_index::Selector, ApiErro
     }
 }
 
-/// `POST /internal/select`: every entry of the matching streams in range.
+/// `POST /internal/select`: the entries (or samples) of the matching
+/// streams in range that pass the request's line filters, the first
+/// `limit` of them in direction order (see [`pushdown`](super::pushdown)).
 pub(crate) async fn select(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let req: SelectRequest = decode(&body, "the select request")?;
-    let selector = index_selector(&req.selector)?;
-    let direction = if req.backward {
-        Direction::Backward
-    } else {
-        Direction::Forward
-    };
-    let mut out = SelectResponse::default();
     for tenant in &req.tenants {
         loki_store::validate_tenant(tenant)
             .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
-        let streams = state
-            .store
-            .select(tenant, &selector, req.start, req.end, direction, usize::MAX)
-            .await?;
-        out.streams.extend(streams.into_iter().map(|s| {
-            stream_adapter(
-                &s.labels,
-                s.entries
-                    .into_iter()
-                    .map(|e| (e.timestamp, e.line, e.metadata)),
-            )
-        }));
     }
-    Ok(protobuf(&out))
+    let out = super::pushdown::answer(&state.store, &req).await?;
+    let body = out.encode_to_vec();
+    if let Some(cluster) = &state.cluster {
+        let entries: usize = out.streams.iter().map(|s| s.entries.len()).sum::<usize>()
+            + out
+                .samples
+                .iter()
+                .map(|s| s.timestamps.len())
+                .sum::<usize>();
+        cluster
+            .sent
+            .entries
+            .fetch_add(entries as u64, Ordering::Relaxed);
+        cluster
+            .sent
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+    }
+    Ok(([(header::CONTENT_TYPE, "application/x-protobuf")], body))
 }
 
 /// What a [`LabelRequest`] asks of one store: label names, one label's
@@ -172,15 +173,22 @@ pub(crate) async fn labels(
 }
 
 /// Flushes due chunks every `ingester.flush_check_period` until `shutdown`
-/// (no compaction: segments of several ingesters are not rewritten here).
+/// (no compaction: that is the compactor's), and every second forgets
+/// the segments it flushed that queriers list by now (see
+/// [`compactor`](super::compactor)).
 pub(crate) async fn flush_loop(state: AppState, shutdown: tokio::sync::oneshot::Receiver<()>) {
     let period = state.store_timing().0;
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut forget = tokio::time::interval(std::time::Duration::from_secs(1));
+    forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = forget.tick() => {
+                state.store.forget_flushed_segments(super::compactor::INGESTER_FORGETS_AFTER);
+            }
             _ = tick.tick() => match state.store.flush(false).await {
                 Ok(summary) => state.metrics.flushed(&summary),
                 Err(err) => tracing::error!(error = %err, "periodic flush failed"),

@@ -45,11 +45,16 @@
 //! ```
 
 pub(crate) mod client;
+pub(crate) mod compactor;
 pub(crate) mod distributor;
+pub(crate) mod index;
 pub(crate) mod ingester;
+pub(crate) mod limits;
+pub(crate) mod pushdown;
 pub(crate) mod querier;
 pub(crate) mod ring_page;
 mod serve;
+pub(crate) mod tail;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,7 +79,13 @@ pub(crate) struct Cluster {
     pub(crate) client: client::Client,
     lifecycler: tokio::sync::Mutex<Option<Lifecycler>>,
     /// When a querier last listed the object store's index segments.
-    segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+    pub(crate) segments_refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// What an ingester sent in answer to selects.
+    pub(crate) sent: pushdown::SentCounter,
+    /// Set when the node stops: streaming answers (tails) end.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// A distributor's ingestion rate limits.
+    pub(crate) rate_limits: Option<limits::RateLimits>,
 }
 
 impl Cluster {
@@ -97,6 +108,15 @@ impl Cluster {
             )),
         }
     }
+}
+
+/// The delete API on a process of distributed mode other than the
+/// compactor, which alone writes delete requests (as in Loki).
+pub(crate) async fn delete_elsewhere() -> super::ApiError {
+    super::ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "the delete API is served by the compactor (-target=compactor)",
+    )
 }
 
 /// A stream in the push protobuf: its labels as Loki's text and its
@@ -122,21 +142,16 @@ pub(crate) fn stream_adapter(
     }
 }
 
+/// A label value or string literal quoted as Go's `strconv.Quote`.
+pub(crate) fn quote(value: &str) -> String {
+    loki_ring::go_quote(value.as_bytes())
+}
+
 /// A label set as Loki's text, `{a="b", c="d"}` (names sorted, values
-/// quoted and escaped as Go's `strconv.Quote`): the text a stream's token
-/// is computed from.
+/// quoted as Go's `strconv.Quote`): the text a stream's token is computed
+/// from.
 pub(crate) fn labels_text(labels: &Labels) -> String {
-    let mut out = String::from("{");
-    for (n, (name, value)) in labels.iter().enumerate() {
-        if n > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(&format!("{value:?}"));
-    }
-    out.push('}');
-    out
+    loki_ring::labels_string(labels.iter())
 }
 
 /// Opens the KV store `-ring.store` names: `etcd` (with the `etcd`
@@ -245,7 +260,12 @@ impl Node {
         let ring_config = ring_config(&config)?;
         let mut store_config = config.store_config()?;
         let instance_id = if config.ring.instance_id.is_empty() {
-            format!("ingester-{}", address.port())
+            let kind = if target == Target::Distributor {
+                "distributor"
+            } else {
+                "ingester"
+            };
+            format!("{kind}-{}", address.port())
         } else {
             config.ring.instance_id.clone()
         };
@@ -264,32 +284,63 @@ impl Node {
                 store_config.wal_dir = None;
                 Store::open(store_config).await?
             }
+            Target::Compactor => {
+                if config.ring.compactor_min_segment_age.0 < compactor::MIN_SEGMENT_AGE_FLOOR {
+                    return Err(format!(
+                        "-compactor.min-segment-age={} is below {:?}: queriers and ingesters could still read what it deletes",
+                        config.ring.compactor_min_segment_age,
+                        compactor::MIN_SEGMENT_AGE_FLOOR
+                    )
+                    .into());
+                }
+                store_config.wal_dir = None;
+                Store::open(store_config).await?
+            }
             // Every push is forwarded: nothing is stored here.
             Target::Distributor => Store::open(StoreConfig::in_memory()).await?,
         };
         let ring = RingWatcher::start(
             kv.clone(),
             &config.ring.key,
-            ring_config,
+            ring_config.clone(),
             Arc::new(SystemClock),
         )
         .await?;
-        let lifecycler_config = LifecyclerConfig::new(instance_id, instance_addr)
+        let mut lifecycler_config = LifecyclerConfig::new(instance_id, instance_addr)
             .with_zone(config.ring.instance_zone.clone())
             .with_ring_key(config.ring.key.clone())
             .with_num_tokens(config.ring.num_tokens)
             .with_heartbeat_period(config.ring.heartbeat_period.0);
+        // Distributors count each other in their own ring (one token each)
+        // to share the tenants' global ingestion rate.
+        let mut rate_limits = None;
+        if target == Target::Distributor {
+            let key = limits::distributor_ring_key(&config.ring.key);
+            lifecycler_config = lifecycler_config
+                .with_ring_key(key.clone())
+                .with_num_tokens(1);
+            let distributors =
+                RingWatcher::start(kv.clone(), &key, ring_config.clone(), Arc::new(SystemClock))
+                    .await?;
+            rate_limits = Some(limits::RateLimits::new(
+                Arc::new(config.clone()),
+                distributors,
+            ));
+        }
         let cluster = Arc::new(Cluster {
             target,
             ring,
             client: client::Client::new(),
             lifecycler: tokio::sync::Mutex::new(None),
             segments_refreshed: tokio::sync::Mutex::new(None),
+            sent: pushdown::SentCounter::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
+            rate_limits,
         });
         let state = AppState::with_config(store, config).with_cluster(cluster.clone());
         let server = serve::Server::spawn(listener, app(state.clone()));
         let mut background = None;
-        if target == Target::Ingester {
+        if matches!(target, Target::Ingester | Target::Distributor) {
             let lifecycler =
                 match Lifecycler::start(lifecycler_config, kv, Arc::new(SystemClock)).await {
                     Ok(lifecycler) => lifecycler,
@@ -299,8 +350,15 @@ impl Node {
                     }
                 };
             *cluster.lifecycler.lock().await = Some(lifecycler);
+        }
+        if target == Target::Ingester {
             let (stop, stopped) = oneshot::channel();
             let task = tokio::spawn(ingester::flush_loop(state.clone(), stopped));
+            background = Some((stop, task));
+        }
+        if target == Target::Compactor {
+            let (stop, stopped) = oneshot::channel();
+            let task = tokio::spawn(compactor::compaction_loop(state.clone(), stopped));
             background = Some((stop, task));
         }
         tracing::info!(%address, ?target, "distributed component started");
@@ -320,6 +378,31 @@ impl Node {
     /// The node's handler state (its store, configuration and ring).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// What this node (an ingester) has sent queriers in answer to their
+    /// selects since it started: entries or samples, and protobuf bytes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// use std::sync::Arc;
+    /// use loki::server::{Config, Node};
+    ///
+    /// let kv: Arc<dyn loki::ring::KvStore> = Arc::new(loki::ring::MemoryKv::new());
+    /// let config = Config::from_args(["-target=ingester", "-storage.url=memory://", "-ingester.wal-enabled=false"])?.config;
+    /// let node = Node::start(config, kv, tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
+    /// assert_eq!(node.select_sent(), (0, 0));
+    /// node.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn select_sent(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match &self.state.cluster {
+            Some(c) => (c.sent.entries.load(Relaxed), c.sent.bytes.load(Relaxed)),
+            None => (0, 0),
+        }
     }
 
     /// Flushes everything the node holds in memory to the object store
@@ -351,6 +434,9 @@ impl Node {
         };
         if let Some(lifecycler) = &lifecycler {
             lifecycler.leave().await?;
+        }
+        if let Some(cluster) = &self.state.cluster {
+            cluster.stopping.send_replace(true);
         }
         let flushed = self.state.store.shutdown().await;
         if let Some(lifecycler) = lifecycler {
@@ -409,6 +495,16 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_text_quotes_as_go_and_parses_back() {
+        let value = "caf\u{e9} \u{1}\u{a0}\u{10ffff}\t\"";
+        let labels = Labels::new([("app", value)]).unwrap();
+        let text = labels_text(&labels);
+        assert_eq!(text, r#"{app="café \x01\u00a0\U0010ffff\t\""}"#);
+        let parsed = loki_logql::parse_labels(&text).unwrap();
+        assert_eq!(parsed.get("app"), Some(value));
+    }
 
     #[test]
     fn labels_text_is_lokis_form() {
