@@ -177,8 +177,10 @@ pub struct StoreConfig {
     /// size trigger (its WAL checkpoints every `checkpoint_duration`).
     /// Default 1 GiB; `None` checkpoints on the period only.
     pub wal_checkpoint_bytes: Option<u64>,
-    /// How often it runs the compactor (Loki's `compaction_interval`,
-    /// default 10m).
+    /// How often [`Store::run_maintenance`](crate::Store::run_maintenance)
+    /// runs the compactor (Loki's `compaction_interval`, default 10m);
+    /// zero: never (for a process that leaves compaction to another one
+    /// sharing its object store).
     pub compaction_interval: Duration,
     /// Chunk objects fetched at once by one query.
     pub fetch_concurrency: usize,

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use loki_index::Labels;
@@ -183,6 +184,9 @@ impl Store {
                     stream.lock().forget_sealed(&chunk.key);
                     summary.chunks += 1;
                     summary.bytes += chunk.object.len() as u64;
+                    let mut totals = inner.flushed.lock();
+                    totals.chunks += 1;
+                    totals.bytes += chunk.object.len() as u64;
                 }
                 Err(err) => {
                     tracing::warn!(key = %chunk.key, error = %err, "chunk upload failed; kept for the next flush");
@@ -193,7 +197,9 @@ impl Store {
 
         if seal != Seal::OverBudget {
             for tenant in &tenants {
-                summary.segments += self.write_index(tenant).await?;
+                let segments = self.write_index(tenant).await?;
+                summary.segments += segments;
+                inner.flushed.lock().segments += segments;
             }
             self.checkpoint().await?;
         }
@@ -339,7 +345,10 @@ impl Store {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<FlushSummary> {
         let mut flush_tick = tokio::time::interval(self.inner.config.flush_check_period);
-        let mut compact_tick = tokio::time::interval(self.inner.config.compaction_interval);
+        // A zero interval turns the compactor off: its branch below is
+        // disabled (the interval needs a non-zero period all the same).
+        let compaction = self.inner.config.compaction_interval;
+        let mut compact_tick = tokio::time::interval(compaction.max(Duration::from_secs(1)));
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -364,7 +373,7 @@ impl Store {
                         tracing::error!(error = %err, "early upload of closed chunks failed");
                     }
                 }
-                _ = compact_tick.tick() => {
+                _ = compact_tick.tick(), if !compaction.is_zero() => {
                     if let Err(err) = self.compact().await {
                         tracing::error!(error = %err, "compaction failed");
                     }

@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     next_stream: AtomicU64,
     /// Flushes and compactor passes run one at a time.
     pub(crate) flushing: tokio::sync::Mutex<()>,
+    /// Everything flushed since the engine opened.
+    pub(crate) flushed: Mutex<FlushSummary>,
     /// Delete request updates run one at a time.
     pub(crate) deletes_lock: tokio::sync::Mutex<()>,
     pub(crate) cache: Mutex<ChunkCache>,
@@ -271,6 +273,7 @@ impl Store {
             tenants: RwLock::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
             flushing: tokio::sync::Mutex::new(()),
+            flushed: Mutex::new(FlushSummary::default()),
             deletes_lock: tokio::sync::Mutex::new(()),
             cache,
             segment_cache: SegmentCache::new(segment_cache_bytes),
@@ -519,6 +522,28 @@ impl Store {
         )));
         streams.insert(labels.clone(), stream.clone());
         Some(stream)
+    }
+
+    /// Everything flushed since the engine opened: chunks and their
+    /// bytes, and index segments, by every flush, early upload and the
+    /// maintenance loop alike (what a server exports as counters).
+    ///
+    /// ```
+    /// # use loki_store::{PushEntry, PushStream, Store, StoreConfig};
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let store = Store::open(StoreConfig::in_memory()).await?;
+    /// let labels = loki_index::Labels::new([("app", "shop")])?;
+    /// let stream = PushStream { labels, entries: vec![PushEntry::new(1, "hello")] };
+    /// store.push_at("tenant-a", vec![stream], 1).await?;
+    /// store.flush(true).await?;
+    /// assert_eq!(store.flushed_totals().chunks, 1);
+    /// assert_eq!(store.flushed_totals().segments, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flushed_totals(&self) -> FlushSummary {
+        *self.inner.flushed.lock()
     }
 
     /// Bytes of log data held in memory (open and sealed chunks).

@@ -1184,12 +1184,14 @@ impl Config {
         store.chunk.block_size = self.ingester.chunk_block_size.0 as usize;
         store.max_chunk_age = self.ingester.max_chunk_age.0;
         store.chunk_idle_period = self.ingester.chunk_idle_period.0;
-        store.flush_check_period = self.ingester.flush_check_period.0;
+        // Never zero: a zero period would spin the maintenance loop.
+        let at_least = |d: std::time::Duration| d.max(std::time::Duration::from_millis(100));
+        store.flush_check_period = at_least(self.ingester.flush_check_period.0);
         store.max_memory_bytes = match self.ingester.max_memory.0 {
             0 => None,
             bytes => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
         };
-        store.compaction_interval = self.compactor.compaction_interval.0;
+        store.compaction_interval = at_least(self.compactor.compaction_interval.0);
         store.limits = self.store_limits();
         for tenant in self.overrides.keys() {
             let limits = self.tenant_limits(tenant)?;

@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use loki_store::{FlushSummary, PushSummary};
+use loki_store::PushSummary;
 use parking_lot::Mutex;
 
 use super::AppState;
@@ -27,7 +27,6 @@ const BUCKETS: [f64; 11] = [
 pub(crate) struct Metrics {
     tenants: Mutex<BTreeMap<String, TenantCounters>>,
     requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
-    flushed: Mutex<FlushCounters>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -35,13 +34,6 @@ struct Histogram {
     counts: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct FlushCounters {
-    chunks: u64,
-    bytes: u64,
-    segments: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -66,13 +58,6 @@ impl Metrics {
             .map(|r| r.entries as u64)
             .sum::<u64>();
         c.duplicates += summary.duplicates as u64;
-    }
-
-    pub(crate) fn flushed(&self, summary: &FlushSummary) {
-        let mut f = self.flushed.lock();
-        f.chunks += summary.chunks as u64;
-        f.bytes += summary.bytes;
-        f.segments += summary.segments as u64;
     }
 
     fn request(&self, method: &str, route: String, status: u16, seconds: f64) {
@@ -184,12 +169,12 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     );
     let wal = state.store.wal_bytes().unwrap_or(0);
     let _ = writeln!(out, "# HELP loki_ingester_wal_bytes Bytes of the write-ahead log on disk.\n# TYPE loki_ingester_wal_bytes gauge\nloki_ingester_wal_bytes {wal}");
-    let flushed = *state.metrics.flushed.lock();
+    let flushed = state.store.flushed_totals();
     for (name, help, value) in [
         (
             "loki_ingester_chunks_flushed_total",
             "Chunks written to the object store.",
-            flushed.chunks,
+            flushed.chunks as u64,
         ),
         (
             "loki_ingester_chunk_stored_bytes_total",
@@ -199,7 +184,7 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         (
             "loki_ingester_index_segments_flushed_total",
             "Index segments written.",
-            flushed.segments,
+            flushed.segments as u64,
         ),
     ] {
         let _ = writeln!(

@@ -161,13 +161,9 @@ impl AppState {
         }
     }
 
-    /// The flush check period and the compaction interval (never zero).
-    fn store_timing(&self) -> (std::time::Duration, std::time::Duration) {
-        let at_least = |d: std::time::Duration| d.max(std::time::Duration::from_millis(100));
-        (
-            at_least(self.config.ingester.flush_check_period.0),
-            at_least(self.config.compactor.compaction_interval.0),
-        )
+    /// The compaction interval (never zero).
+    fn compaction_interval(&self) -> std::time::Duration {
+        (self.config.compactor.compaction_interval.0).max(std::time::Duration::from_millis(100))
     }
 
     /// The request's tenants (several for `a|b` queries).
@@ -308,20 +304,21 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store = state.store.clone();
-    let metrics = state.metrics.clone();
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    metrics.flushed(&store.shutdown().await?);
+    store.shutdown().await?;
     Ok(())
 }
 
-/// Flushes due chunks every `ingester.flush_check_period` and runs the
-/// compactor every `compactor.compaction_interval` until `shutdown`
-/// completes, and uploads closed chunks early when the store asks for it
-/// (the bounds `ingester.max_memory` and the store's `max_sealed_bytes`),
-/// as [`Store::run_maintenance`] does, counting what is flushed for
-/// `/metrics`. Errors are logged and retried at the next tick.
+/// The store's maintenance until `shutdown` completes, then a flush of
+/// everything: [`Store::run_maintenance`] with the server's
+/// `ingester.flush_check_period`, `compactor.compaction_interval` and
+/// `ingester.max_memory` (closed chunks are uploaded early when memory or
+/// closed chunks pile up; a checkpoint comes early when the WAL grows
+/// large). `/metrics` reads what it flushed from
+/// [`Store::flushed_totals`]. Errors are logged and retried at the next
+/// tick; the final flush's error is logged.
 ///
 /// ```no_run
 /// # async fn run(state: loki::server::AppState) {
@@ -335,31 +332,8 @@ pub async fn serve(
 /// # }
 /// ```
 pub async fn run_maintenance(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
-    let config = state.store_timing();
-    let mut flush_tick = tokio::time::interval(config.0);
-    let mut compact_tick = tokio::time::interval(config.1);
-    flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            _ = flush_tick.tick() => match state.store.flush(false).await {
-                Ok(summary) => state.metrics.flushed(&summary),
-                Err(err) => tracing::error!(error = %err, "periodic flush failed"),
-            },
-            // Between flush checks, closed chunks and memory are bounded
-            // (`ingester.max_memory`) by uploading early.
-            () = state.store.upload_wanted() => match state.store.upload_closed().await {
-                Ok(summary) => state.metrics.flushed(&summary),
-                Err(err) => tracing::error!(error = %err, "early upload of closed chunks failed"),
-            },
-            _ = compact_tick.tick() => {
-                if let Err(err) = state.store.compact().await {
-                    tracing::error!(error = %err, "compaction failed");
-                }
-            }
-        }
+    if let Err(err) = state.store.clone().run_maintenance(shutdown).await {
+        tracing::error!(error = %err, "final flush failed");
     }
 }
 
@@ -395,7 +369,7 @@ async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> 
 }
 
 async fn flush(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.metrics.flushed(&state.store.flush(true).await?);
+    state.store.flush(true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

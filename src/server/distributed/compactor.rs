@@ -44,7 +44,7 @@ pub(crate) const MIN_SEGMENT_AGE_FLOOR: Duration = Duration::from_secs(5);
 /// Compacts the settled segments every `compactor.compaction_interval`
 /// until `shutdown`.
 pub(crate) async fn compaction_loop(state: AppState, shutdown: tokio::sync::oneshot::Receiver<()>) {
-    let period = state.store_timing().1;
+    let period = state.compaction_interval();
     let min_age = state.config.ring.compactor_min_segment_age.0;
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

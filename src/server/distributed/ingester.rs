@@ -172,27 +172,32 @@ pub(crate) async fn labels(
     }))
 }
 
-/// Flushes due chunks every `ingester.flush_check_period` until `shutdown`
-/// (no compaction: that is the compactor's), and every second forgets
-/// the segments it flushed that queriers list by now (see
+/// The store's maintenance until `shutdown` ([`Store::run_maintenance`]
+/// with compaction off, which is the compactor's: flush checks, early
+/// uploads under `ingester.max_memory`, early WAL checkpoints), and every
+/// second forgets the segments it flushed that queriers list by now (see
 /// [`compactor`](super::compactor)).
+///
+/// [`Store::run_maintenance`]: loki_store::Store::run_maintenance
 pub(crate) async fn flush_loop(state: AppState, shutdown: tokio::sync::oneshot::Receiver<()>) {
-    let period = state.store_timing().0;
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut forget = tokio::time::interval(std::time::Duration::from_secs(1));
-    forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = forget.tick() => {
-                state.store.forget_flushed_segments(super::compactor::INGESTER_FORGETS_AFTER);
-            }
-            _ = tick.tick() => match state.store.flush(false).await {
-                Ok(summary) => state.metrics.flushed(&summary),
-                Err(err) => tracing::error!(error = %err, "periodic flush failed"),
-            },
+    let store = state.store.clone();
+    let forget = async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            store.forget_flushed_segments(super::compactor::INGESTER_FORGETS_AFTER);
         }
+    };
+    let maintenance = state.store.clone().run_maintenance(async {
+        let _ = shutdown.await;
+    });
+    tokio::select! {
+        result = maintenance => {
+            if let Err(err) = result {
+                tracing::error!(error = %err, "final flush failed");
+            }
+        }
+        () = forget => {}
     }
 }

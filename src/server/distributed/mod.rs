@@ -278,6 +278,8 @@ impl Node {
             Target::All => return Err("-target=all runs without a ring: use serve".into()),
             Target::Ingester => {
                 store_config.segment_owner = Some(instance_id.clone());
+                // Compaction is the compactor target's alone.
+                store_config.compaction_interval = std::time::Duration::ZERO;
                 Store::open(store_config).await?
             }
             Target::Querier => {
@@ -412,8 +414,7 @@ impl Node {
     /// The store's flush error.
     pub async fn flush(&self) -> Result<(), BoxError> {
         if self.state.cluster.as_ref().map(|c| c.target) == Some(Target::Ingester) {
-            let summary = self.state.store.flush(true).await?;
-            self.state.metrics.flushed(&summary);
+            self.state.store.flush(true).await?;
         }
         Ok(())
     }
@@ -443,7 +444,7 @@ impl Node {
             lifecycler.shutdown().await?;
         }
         self.server.stop().await;
-        self.state.metrics.flushed(&flushed?);
+        flushed?;
         Ok(())
     }
 

@@ -109,7 +109,7 @@ fn adapter(stream: &TailStream) -> StreamAdapter {
             .iter()
             .map(|e| EntryAdapter {
                 timestamp: Some(Timestamp::from_unix_nanos(e.timestamp)),
-                line: e.line.clone(),
+                line: e.line.to_string(),
                 structured_metadata: e
                     .metadata
                     .iter()
@@ -240,7 +240,7 @@ async fn fan_out(cluster: Arc<Cluster>, tenants: Vec<String>, send: mpsc::Sender
                         }
                         entries.push(PushEntry {
                             timestamp: ts,
-                            line: e.line,
+                            line: e.line.into(),
                             metadata: e
                                 .structured_metadata
                                 .into_iter()
