@@ -89,6 +89,31 @@ async fn start_with(
         .unwrap_or_else(|e| panic!("{target} {id} does not start: {e}"))
 }
 
+/// Three ingesters, `ingester-1` to `ingester-3`, started with `args`.
+async fn start_ingesters(kv: &Arc<dyn KvStore>, dir: &Path, args: &[&str]) -> Vec<Node> {
+    let mut ingesters = Vec::new();
+    for n in 1..=3 {
+        ingesters.push(start_with(kv, dir, "ingester", &format!("ingester-{n}"), args).await);
+    }
+    ingesters
+}
+
+/// `node`'s `/ring` as JSON once it lists `ingesters` instances (or after
+/// 5 s, for the caller's assertions to say what it lists).
+async fn ring_with_ingesters(node: &Node, ingesters: usize) -> Value {
+    let mut ring = Value::Null;
+    for _ in 0..100 {
+        let (status, body) = http(node.address(), "GET", "/ring?format=json", b"").await;
+        assert_eq!(status, 200, "{body}");
+        ring = serde_json::from_str(&body).unwrap();
+        if ring["shards"].as_array().unwrap().len() == ingesters {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ring
+}
+
 fn url_of(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     url::Url::from_directory_path(dir).unwrap().to_string()
@@ -181,24 +206,12 @@ fn assert_complete(got: &[String], want: &BTreeSet<String>) {
 async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
     let dir = tempfile::tempdir().unwrap();
     let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
-    let mut ingesters = Vec::new();
-    for n in 1..=3 {
-        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
-    }
+    let mut ingesters = start_ingesters(&kv, dir.path(), &[]).await;
     let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
     let querier = start(&kv, dir.path(), "querier", "querier").await;
 
     // The ring as every component sees it: three ACTIVE ingesters.
-    let mut ring = Value::Null;
-    for _ in 0..100 {
-        let (status, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
-        assert_eq!(status, 200, "{body}");
-        ring = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ring = ring_with_ingesters(&distributor, 3).await;
     let shards = ring["shards"].as_array().unwrap();
     assert_eq!(shards.len(), 3, "{ring}");
     assert!(
@@ -398,14 +411,7 @@ async fn a_rate_limited_replica_next_to_a_dead_one_is_a_429() {
     let limited = start_with(&kv, dir.path(), "ingester", "ingester-2", &tiny).await;
     let doomed = start(&kv, dir.path(), "ingester", "ingester-3").await;
     let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
-    for _ in 0..100 {
-        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
-        let ring: Value = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 60_000_000_000;
     // Two of three replicas store it: a quorum, whatever the third says.
     let (status, body) = http(
@@ -436,20 +442,10 @@ async fn a_rate_limited_replica_next_to_a_dead_one_is_a_429() {
 async fn the_querier_reads_what_departed_ingesters_flushed() {
     let dir = tempfile::tempdir().unwrap();
     let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
-    let mut first = Vec::new();
-    for n in 1..=3 {
-        first.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
-    }
+    let first = start_ingesters(&kv, dir.path(), &[]).await;
     let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
     let querier = start(&kv, dir.path(), "querier", "querier").await;
-    for _ in 0..100 {
-        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
-        let ring: Value = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 60_000_000_000;
     let (status, body) = http(
         distributor.address(),
@@ -536,10 +532,7 @@ fn sent(ingesters: &[Node]) -> u64 {
 async fn pushdown_answers_as_whole_streams_do_and_moves_fewer_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
-    let mut ingesters = Vec::new();
-    for n in 1..=3 {
-        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
-    }
+    let ingesters = start_ingesters(&kv, dir.path(), &[]).await;
     let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
     let pushdown = start(&kv, dir.path(), "querier", "querier-1").await;
     let whole = start_with(
@@ -550,14 +543,7 @@ async fn pushdown_answers_as_whole_streams_do_and_moves_fewer_bytes() {
         &["-querier.ingester-pushdown=false"],
     )
     .await;
-    for _ in 0..100 {
-        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
-        let ring: Value = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ring_with_ingesters(&distributor, 3).await;
     // Lines of several levels, some timestamps shared within a stream.
     let base = now_ns() - 120_000_000_000;
     let streams: Vec<Value> = (0..6)
@@ -675,10 +661,7 @@ fn segment_files(dir: &Path) -> Vec<String> {
 async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
-    let mut ingesters = Vec::new();
-    for n in 1..=3 {
-        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
-    }
+    let ingesters = start_ingesters(&kv, dir.path(), &[]).await;
     let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
     let querier = start(&kv, dir.path(), "querier", "querier").await;
     let compactor = start_with(
@@ -692,14 +675,7 @@ async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_
         ],
     )
     .await;
-    for _ in 0..100 {
-        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
-        let ring: Value = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 600_000_000_000;
     let (status, body) = http(
         distributor.address(),
@@ -884,20 +860,10 @@ async fn tail_volume_and_stats_reach_the_ingesters() {
 
     let dir = tempfile::tempdir().unwrap();
     let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
-    let mut ingesters = Vec::new();
-    for n in 1..=3 {
-        ingesters.push(start(&kv, dir.path(), "ingester", &format!("ingester-{n}")).await);
-    }
+    let ingesters = start_ingesters(&kv, dir.path(), &[]).await;
     let distributor = start(&kv, dir.path(), "distributor", "distributor").await;
     let querier = start(&kv, dir.path(), "querier", "querier").await;
-    for _ in 0..100 {
-        let (_, body) = http(distributor.address(), "GET", "/ring?format=json", b"").await;
-        let ring: Value = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 60_000_000_000;
     let (status, body) = http(
         distributor.address(),
@@ -1017,19 +983,7 @@ async fn a_global_rate_limit_is_shared_by_the_distributors() {
         "-distributor.ingestion-rate-limit-mb=1000",
         "-distributor.ingestion-burst-size-mb=1000",
     ];
-    let mut nodes = Vec::new();
-    for n in 1..=3 {
-        nodes.push(
-            start_with(
-                &kv,
-                dir.path(),
-                "ingester",
-                &format!("ingester-{n}"),
-                &roomy,
-            )
-            .await,
-        );
-    }
+    let nodes = start_ingesters(&kv, dir.path(), &roomy).await;
     // 10 KiB/s and a 10 KiB burst for the tenant, shared by two.
     let tight = [
         "-distributor.ingestion-rate-limit-mb=0.009765625",
@@ -1053,14 +1007,7 @@ async fn a_global_rate_limit_is_shared_by_the_distributors() {
         .await
         .unwrap();
     assert_eq!(distributors.len(), 3, "every distributor is in its ring");
-    for _ in 0..100 {
-        let (_, body) = http(first.address(), "GET", "/ring?format=json", b"").await;
-        let ring: Value = serde_json::from_str(&body).unwrap();
-        if ring["shards"].as_array().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ring_with_ingesters(&first, 3).await;
     let base = now_ns() - 60_000_000_000;
     // About 9 KiB: within the burst, then over what has come back since.
     let push = |n: i64| push_body("r", 4, 120, base + n * 1_000_000);

@@ -342,18 +342,40 @@ impl SampleBatch {
             if mask.get(i) == Some(&false) {
                 continue;
             }
-            let md = batch.metadata(i);
-            if !md.is_empty() {
-                out.structured_metadata
-                    .resize(out.timestamps.len(), Vec::new());
-                out.structured_metadata.push(md.to_vec());
-            }
-            out.timestamps.push(batch.timestamps[i]);
-            if bytes {
-                out.bytes.push(batch.line(i).len() as u64);
-            }
+            out.push(
+                batch.timestamps[i],
+                bytes.then(|| batch.line(i).len() as u64),
+                batch.metadata(i).to_vec(),
+            );
         }
         out
+    }
+
+    /// Appends a sample: its timestamp, its line length when the request
+    /// asked for [`SampleRequest::bytes`], and its structured metadata.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use loki_logql::{parse_labels, SampleBatch};
+    ///
+    /// let mut batch = SampleBatch::new(Arc::new(parse_labels(r#"{app="shop"}"#).unwrap()));
+    /// batch.push(1, Some(5), Vec::new());
+    /// batch.push(2, Some(7), vec![("trace_id".into(), "abc".into())]);
+    /// assert_eq!(batch.timestamps, [1, 2]);
+    /// assert_eq!(batch.bytes, [5, 7]);
+    /// assert!(batch.metadata(0).is_empty());
+    /// assert_eq!(batch.metadata(1), [("trace_id".to_string(), "abc".to_string())]);
+    /// ```
+    pub fn push(&mut self, timestamp: i64, bytes: Option<u64>, metadata: Vec<(String, String)>) {
+        if !metadata.is_empty() {
+            self.structured_metadata
+                .resize(self.timestamps.len(), Vec::new());
+            self.structured_metadata.push(metadata);
+        }
+        self.timestamps.push(timestamp);
+        if let Some(bytes) = bytes {
+            self.bytes.push(bytes);
+        }
     }
 
     /// Number of samples.
@@ -774,16 +796,7 @@ impl Storage for MemoryStorage {
                     if !filters.matches(line) {
                         continue;
                     }
-                    if !md.is_empty() {
-                        batch
-                            .structured_metadata
-                            .resize(batch.timestamps.len(), Vec::new());
-                        batch.structured_metadata.push(md.clone());
-                    }
-                    batch.timestamps.push(*ts);
-                    if bytes {
-                        batch.bytes.push(line.len() as u64);
-                    }
+                    batch.push(*ts, bytes.then_some(line.len() as u64), md.clone());
                     if batch.len() >= size {
                         let next = SampleBatch::new(s.labels.clone());
                         out.push(Ok(std::mem::replace(&mut batch, next)));

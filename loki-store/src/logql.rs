@@ -284,21 +284,12 @@ impl Select {
         let mut batch = SampleBatch::new(labels);
         let push =
             |batch: &mut SampleBatch, ts: i64, line: &[u8], metadata: Vec<(String, String)>| {
-                if !metadata.is_empty() {
-                    batch
-                        .structured_metadata
-                        .resize(batch.timestamps.len(), Vec::new());
-                    batch.structured_metadata.push(metadata);
-                }
-                batch.timestamps.push(ts);
-                if bytes {
-                    // The length of the line as the entry path reads it.
-                    let len = match std::str::from_utf8(line) {
-                        Ok(_) => line.len(),
-                        Err(_) => String::from_utf8_lossy(line).len(),
-                    };
-                    batch.bytes.push(len as u64);
-                }
+                // The length of the line as the entry path reads it.
+                let len = || match std::str::from_utf8(line) {
+                    Ok(_) => line.len() as u64,
+                    Err(_) => String::from_utf8_lossy(line).len() as u64,
+                };
+                batch.push(ts, bytes.then(len), metadata);
             };
         let passes = |line: &[u8]| {
             filters.is_empty()

@@ -246,6 +246,33 @@ impl Store {
         })
     }
 
+    /// The index segments in the object store that `keep` accepts, per
+    /// tenant (valid tenant IDs only), with every tenant the engine knows
+    /// present, if only with none listed.
+    ///
+    /// # Errors
+    /// Object store errors of the listing.
+    pub(crate) async fn listed_segments(
+        &self,
+        keep: impl Fn(&Path) -> bool,
+    ) -> Result<std::collections::HashMap<String, Vec<(i64, Path, u64)>>> {
+        let mut by_tenant: std::collections::HashMap<String, Vec<(i64, Path, u64)>> =
+            std::collections::HashMap::new();
+        for (tenant, start, path, size) in self.inner.objects.list_segments().await? {
+            if crate::validate_tenant(&tenant).is_ok() && keep(&path) {
+                by_tenant
+                    .entry(tenant)
+                    .or_default()
+                    .push((start, path, size));
+            }
+        }
+        let known: Vec<String> = self.inner.tenants.read().keys().cloned().collect();
+        for tenant in known {
+            by_tenant.entry(tenant).or_default();
+        }
+        Ok(by_tenant)
+    }
+
     /// What the index segment cache holds, and its hits, misses and
     /// evictions so far.
     ///
@@ -290,21 +317,7 @@ impl Store {
     /// # Errors
     /// Object store errors of the listing.
     pub async fn refresh_segments(&self) -> Result<usize> {
-        let listed = self.inner.objects.list_segments().await?;
-        let mut by_tenant: std::collections::HashMap<String, Vec<(i64, Path, u64)>> =
-            std::collections::HashMap::new();
-        for (tenant, start, path, size) in listed {
-            if crate::validate_tenant(&tenant).is_ok() {
-                by_tenant
-                    .entry(tenant)
-                    .or_default()
-                    .push((start, path, size));
-            }
-        }
-        let known: Vec<String> = self.inner.tenants.read().keys().cloned().collect();
-        for tenant in known {
-            by_tenant.entry(tenant).or_default();
-        }
+        let by_tenant = self.listed_segments(|_| true).await?;
         let mut adopted = 0;
         for (tenant_id, listed) in by_tenant {
             let tenant = self.inner.tenant_for_delete(&tenant_id);

@@ -68,22 +68,9 @@ impl Store {
     /// Object store errors of the listing.
     pub async fn adopt_settled_segments(&self, min_age: Duration) -> Result<usize> {
         let settled_before = self.inner.config.clock.now().saturating_sub(nanos(min_age));
-        let mut by_tenant: std::collections::HashMap<String, Vec<(i64, Path, u64)>> =
-            std::collections::HashMap::new();
-        for (tenant, start, path, size) in self.inner.objects.list_segments().await? {
-            if crate::validate_tenant(&tenant).is_ok()
-                && written_at(&path).is_none_or(|at| at <= settled_before)
-            {
-                by_tenant
-                    .entry(tenant)
-                    .or_default()
-                    .push((start, path, size));
-            }
-        }
-        let known: Vec<String> = self.inner.tenants.read().keys().cloned().collect();
-        for tenant in known {
-            by_tenant.entry(tenant).or_default();
-        }
+        let by_tenant = self
+            .listed_segments(|path| written_at(path).is_none_or(|at| at <= settled_before))
+            .await?;
         let mut held = 0;
         for (tenant_id, listed) in by_tenant {
             let tenant = self.inner.tenant_for_delete(&tenant_id);

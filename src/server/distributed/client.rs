@@ -64,15 +64,7 @@ impl Client {
         tenant: &str,
         body: Vec<u8>,
     ) -> Result<Bytes, CallError> {
-        let failed = |message: String| CallError {
-            status: None,
-            message,
-        };
-        let request = Request::post(format!("http://{addr}{path}"))
-            .header("content-type", "application/x-protobuf")
-            .header("x-scope-orgid", tenant)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| failed(format!("invalid request to {addr}: {e}")))?;
+        let request = internal_request(addr, path, tenant, body)?;
         let call = async {
             let response = self
                 .http
@@ -114,15 +106,7 @@ impl Client {
         tenant: &str,
         body: Vec<u8>,
     ) -> Result<hyper::body::Incoming, CallError> {
-        let failed = |message: String| CallError {
-            status: None,
-            message,
-        };
-        let request = Request::post(format!("http://{addr}{path}"))
-            .header("content-type", "application/x-protobuf")
-            .header("x-scope-orgid", tenant)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| failed(format!("invalid request to {addr}: {e}")))?;
+        let request = internal_request(addr, path, tenant, body)?;
         let response = tokio::time::timeout(CALL_TIMEOUT, self.http.request(request))
             .await
             .map_err(|_| {
@@ -146,4 +130,27 @@ impl Client {
             message: String::from_utf8_lossy(&bytes).trim().to_owned(),
         })
     }
+}
+
+/// A call's failure before any answer: no status, only what went wrong.
+fn failed(message: String) -> CallError {
+    CallError {
+        status: None,
+        message,
+    }
+}
+
+/// The internal call `POST http://{addr}{path}` of a protobuf `body` as
+/// `tenant`.
+fn internal_request(
+    addr: &str,
+    path: &str,
+    tenant: &str,
+    body: Vec<u8>,
+) -> Result<Request<Full<Bytes>>, CallError> {
+    Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/x-protobuf")
+        .header("x-scope-orgid", tenant)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| failed(format!("invalid request to {addr}: {e}")))
 }

@@ -317,16 +317,7 @@ impl QuerierStorage {
             let mut batch = SampleBatch::new(labels);
             batch.scanned_bytes = scanned;
             for (ts, _, bytes, metadata) in samples {
-                if !metadata.is_empty() {
-                    batch
-                        .structured_metadata
-                        .resize(batch.timestamps.len(), Vec::new());
-                    batch.structured_metadata.push(metadata);
-                }
-                batch.timestamps.push(ts);
-                if req.bytes {
-                    batch.bytes.push(bytes);
-                }
+                batch.push(ts, req.bytes.then_some(bytes), metadata);
             }
             out.push(batch);
         }
