@@ -471,3 +471,75 @@ fn a_real_loki_config_starts_with_one_warning_per_ignored_key() {
     assert!(err.contains("http_listen_prot"), "{err}");
     assert!(err.contains("typo.yaml"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_maintenance_loop_uploads_early_to_stay_under_ingester_max_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // A flush check only at start: whatever is uploaded later, the loop
+    // uploaded because memory went over `ingester.max_memory`.
+    let config = loki::server::Config::from_args([
+        format!("-storage.dir={}", dir.path().display()),
+        "-ingester.max-memory=256KB".to_owned(),
+        "-ingester.flush-check-period=1h".to_owned(),
+    ])
+    .unwrap()
+    .config;
+    let store = Store::open(config.store_config().unwrap()).await.unwrap();
+    let state = AppState::with_config(store.clone(), config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let maintenance = tokio::spawn(loki::server::run_maintenance(state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    for round in 0..8 {
+        let streams: Vec<serde_json::Value> = (0..8)
+            .map(|s| {
+                let values: Vec<[String; 2]> = (0..64)
+                    .map(|i| {
+                        let ts = now - 60_000_000_000 + (round * 64 + i) * 1_000_000;
+                        [
+                            ts.to_string(),
+                            format!(
+                                "round {round} stream {s} line {i} {}",
+                                "x".repeat(1000 + i as usize)
+                            ),
+                        ]
+                    })
+                    .collect();
+                serde_json::json!({"stream": {"app": format!("app-{s}")}, "values": values})
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "streams": streams })).unwrap();
+        let (status, text) = send(&state, push("application/json", None, None, body)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    }
+    let mut uploaded = 0;
+    for _ in 0..200 {
+        uploaded = store.flushed_totals().chunks;
+        if uploaded > 0 && store.memory_bytes() <= 512 << 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        uploaded > 0,
+        "no chunk uploaded while memory was over the bound"
+    );
+    assert!(
+        store.memory_bytes() <= 512 << 10,
+        "{} bytes held",
+        store.memory_bytes()
+    );
+    let (_, metrics) = send(&state, get("/metrics", None)).await;
+    let flushed: usize = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("loki_ingester_chunks_flushed_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no flushed chunks counter in\n{metrics}"));
+    assert!(flushed >= uploaded, "{metrics}");
+    let _ = stop.send(());
+    maintenance.await.unwrap();
+}
