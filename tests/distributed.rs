@@ -89,6 +89,11 @@ async fn start_with(
         .unwrap_or_else(|e| panic!("{target} {id} does not start: {e}"))
 }
 
+/// POSTs a push `body` to `node` (a distributor): status and body.
+async fn push_to(node: &Node, body: &[u8]) -> (u16, String) {
+    http(node.address(), "POST", "/loki/api/v1/push", body).await
+}
+
 /// Three ingesters, `ingester-1` to `ingester-3`, started with `args`.
 async fn start_ingesters(kv: &Arc<dyn KvStore>, dir: &Path, args: &[&str]) -> Vec<Node> {
     let mut ingesters = Vec::new();
@@ -240,13 +245,7 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
 
     // Push through the distributor: every stream replicated to all three.
     let base = now_ns() - 60_000_000_000;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("a", 20, 25, base),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("a", 20, 25, base)).await;
     assert_eq!(status, 204, "{body}");
     for ingester in &ingesters {
         assert_eq!(
@@ -299,7 +298,7 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
     // ingesters' status and message), not a quorum failure.
     let long_value = "x".repeat(5000);
     let invalid = serde_json::to_vec(&json!({"streams": [{"stream": {"job": long_value}, "values": [[base.to_string(), "hello"]]}]})).unwrap();
-    let (status, body) = http(distributor.address(), "POST", "/loki/api/v1/push", &invalid).await;
+    let (status, body) = push_to(&distributor, &invalid).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("label value too long"), "{body}");
 
@@ -330,13 +329,7 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
     // still complete.
     let dead = ingesters.remove(1);
     dead.kill().await;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("b", 20, 25, base + 1_000_000),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("b", 20, 25, base + 1_000_000)).await;
     assert_eq!(status, 204, "{body}");
     let want_b = expected("b", 20, 25);
     let got = lines(&querier, r#"{batch="b"}"#, start_ns, end_ns)
@@ -352,13 +345,7 @@ async fn replicated_push_and_deduplicated_queries_survive_a_dead_ingester() {
     // cannot be complete either; both say so.
     let dead = ingesters.remove(1);
     dead.kill().await;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("c", 2, 2, base + 2_000_000),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("c", 2, 2, base + 2_000_000)).await;
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("quorum"), "{body}");
     let err = lines(&querier, r#"{batch="a"}"#, start_ns, end_ns)
@@ -414,24 +401,12 @@ async fn a_rate_limited_replica_next_to_a_dead_one_is_a_429() {
     ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 60_000_000_000;
     // Two of three replicas store it: a quorum, whatever the third says.
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("a", 4, 50, base),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("a", 4, 50, base)).await;
     assert_eq!(status, 204, "{body}");
     // One replica down, one rate-limited: no quorum, and the client is
     // told to back off rather than that the server failed.
     doomed.kill().await;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("b", 4, 50, base + 1_000),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("b", 4, 50, base + 1_000)).await;
     assert_eq!(status, 429, "{body}");
     for node in [normal, limited, distributor] {
         node.shutdown().await.unwrap();
@@ -447,13 +422,7 @@ async fn the_querier_reads_what_departed_ingesters_flushed() {
     let querier = start(&kv, dir.path(), "querier", "querier").await;
     ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 60_000_000_000;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("a", 10, 30, base),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("a", 10, 30, base)).await;
     assert_eq!(status, 204, "{body}");
     // Every ingester flushes its replica and leaves; new, empty ones take
     // their place. The data is now only in the store, three times over.
@@ -564,7 +533,7 @@ async fn pushdown_answers_as_whole_streams_do_and_moves_fewer_bytes() {
         })
         .collect();
     let body = serde_json::to_vec(&json!({ "streams": streams })).unwrap();
-    let (status, answer) = http(distributor.address(), "POST", "/loki/api/v1/push", &body).await;
+    let (status, answer) = push_to(&distributor, &body).await;
     assert_eq!(status, 204, "{answer}");
     // Part of it flushed to the store, part only in the ingesters.
     ingesters[0].flush().await.unwrap();
@@ -677,13 +646,7 @@ async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_
     .await;
     ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 600_000_000_000;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("a", 4, 50, base),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("a", 4, 50, base)).await;
     assert_eq!(status, 204, "{body}");
     for ingester in &ingesters {
         ingester.flush().await.unwrap();
@@ -833,13 +796,7 @@ async fn the_compactor_merges_settled_segments_and_applies_deletes_queriers_see_
     assert_complete(&got, &want);
     // New pushes after the compaction (and after the deleted range) are
     // read next to the merged index.
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("b", 2, 10, now_ns()),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("b", 2, 10, now_ns())).await;
     assert_eq!(status, 204, "{body}");
     let got = lines(&querier, r#"{batch="b"}"#, start_ns, end_ns)
         .await
@@ -865,21 +822,9 @@ async fn tail_volume_and_stats_reach_the_ingesters() {
     let querier = start(&kv, dir.path(), "querier", "querier").await;
     ring_with_ingesters(&distributor, 3).await;
     let base = now_ns() - 60_000_000_000;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("a", 4, 25, base),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("a", 4, 25, base)).await;
     assert_eq!(status, 204, "{body}");
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("b", 4, 25, base + 10_000_000_000),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("b", 4, 25, base + 10_000_000_000)).await;
     assert_eq!(status, 204, "{body}");
     let (start_ns, end_ns) = (base - 1, now_ns() + 60_000_000_000);
 
@@ -901,13 +846,7 @@ async fn tail_volume_and_stats_reach_the_ingesters() {
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (status, body) = http(
-        distributor.address(),
-        "POST",
-        "/loki/api/v1/push",
-        &push_body("live", 3, 10, now_ns()),
-    )
-    .await;
+    let (status, body) = push_to(&distributor, &push_body("live", 3, 10, now_ns())).await;
     assert_eq!(status, 204, "{body}");
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -1011,9 +950,9 @@ async fn a_global_rate_limit_is_shared_by_the_distributors() {
     let base = now_ns() - 60_000_000_000;
     // About 9 KiB: within the burst, then over what has come back since.
     let push = |n: i64| push_body("r", 4, 120, base + n * 1_000_000);
-    let (status, body) = http(first.address(), "POST", "/loki/api/v1/push", &push(0)).await;
+    let (status, body) = push_to(&first, &push(0)).await;
     assert_eq!(status, 204, "{body}");
-    let (status, body) = http(first.address(), "POST", "/loki/api/v1/push", &push(1)).await;
+    let (status, body) = push_to(&first, &push(1)).await;
     assert_eq!(status, 429, "{body}");
     // 10 KiB/s over three healthy distributors.
     assert!(
@@ -1021,12 +960,12 @@ async fn a_global_rate_limit_is_shared_by_the_distributors() {
         "{body}"
     );
     // Each distributor has its own share.
-    let (status, body) = http(second.address(), "POST", "/loki/api/v1/push", &push(2)).await;
+    let (status, body) = push_to(&second, &push(2)).await;
     assert_eq!(status, 204, "{body}");
     // `local`: the distributor leaves the limit to the ingesters, whose
     // own limit is far away.
     for n in 3..6 {
-        let (status, body) = http(local.address(), "POST", "/loki/api/v1/push", &push(n)).await;
+        let (status, body) = push_to(&local, &push(n)).await;
         assert_eq!(status, 204, "{body}");
     }
     for node in nodes.into_iter().chain([first, second, local]) {

@@ -242,7 +242,7 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
                     metadata: e
                         .structured_metadata
                         .into_iter()
-                        .map(|p| (String::from(text(p.name)), String::from(text(p.value))))
+                        .map(|p| (owned_text(&p.name), owned_text(&p.value)))
                         .collect(),
                 })
                 .collect();
@@ -259,6 +259,12 @@ fn text(bytes: Bytes) -> ByteString {
     let shared = bytes.clone();
     ByteString::try_from(bytes)
         .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(&shared).into_owned()))
+}
+
+/// A structured-metadata string as an owned `String` (one copy, invalid
+/// UTF-8 replaced as in [`text`]).
+fn owned_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A legacy stream: `{"labels": "{a=\"b\"}", "entries": [{"ts": RFC 3339, "line": …}]}`.
