@@ -326,6 +326,117 @@ async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn oversized_bodies_and_rate_limits_get_loki_status_codes() {
+    // A 1 KiB burst per tenant; the other limits as Loki's defaults.
+    let mut config = loki::server::Config::from_yaml(
+        "limits_config:\n  ingestion_rate_mb: 0.001\n  ingestion_burst_size_mb: 0.001\n  reject_old_samples: false\n",
+    )
+    .unwrap();
+    config.storage.url = Some("memory://".to_owned());
+    config.ingester.wal.enabled = false;
+    let store = Store::open(config.store_config().unwrap()).await.unwrap();
+    let state = AppState::with_config(store, config);
+
+    // Snappy's length preamble: a varint of the decompressed size.
+    let snappy_declaring = |size: u64, rest: &[u8]| {
+        let mut body = Vec::new();
+        let mut v = size;
+        while v >= 0x80 {
+            body.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        body.push(v as u8);
+        body.extend_from_slice(rest);
+        body
+    };
+    // A gzip bomb: 257 members of 1 MiB of zeros, about 260 KiB that
+    // decompress past the 256 MiB bound.
+    let member = gzip(&vec![0; 1 << 20]);
+    let bomb: Vec<u8> = (0..257).flat_map(|_| member.iter().copied()).collect();
+    // (content type, encoding, body, status, words the reason holds)
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        Vec<u8>,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "application/x-protobuf",
+            None,
+            snappy_declaring(300 << 20, &[0; 64]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "exceeds the limit",
+        ),
+        (
+            "application/x-protobuf",
+            None,
+            snappy_declaring(1 << 20, &[0; 64]),
+            StatusCode::BAD_REQUEST,
+            "declares 1048576 bytes from",
+        ),
+        (
+            "application/json",
+            Some("gzip"),
+            bomb,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "exceeds the limit",
+        ),
+        (
+            "application/x-protobuf",
+            None,
+            vec![0; loki::server::MAX_BODY_BYTES + 1],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "length limit exceeded",
+        ),
+    ];
+    for (content_type, encoding, body, want, reason) in cases {
+        let (status, message) = send(&state, push(content_type, encoding, None, body)).await;
+        assert_eq!(status, want, "{message}");
+        assert!(
+            message.contains(reason),
+            "{message:?} should mention {reason:?}"
+        );
+    }
+
+    // Over the tenant's burst: Loki's 429 and message; under it: stored.
+    let big = "x".repeat(2000);
+    let (status, message) = send(
+        &state,
+        push(
+            "application/x-protobuf",
+            None,
+            None,
+            protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, big.as_str())]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{message}");
+    assert!(
+        message.starts_with("Ingestion rate limit exceeded for user fake (limit: 1048 bytes/sec) while attempting to ingest '1' lines totaling '2000' bytes"),
+        "{message}"
+    );
+    let (_, body) = send(
+        &state,
+        get("/loki/api/v1/labels?start=0&end=2000000000", None),
+    )
+    .await;
+    assert_eq!(body, r#"{"status":"success"}"#, "nothing stored");
+    let (status, message) = send(
+        &state,
+        push(
+            "application/x-protobuf",
+            None,
+            None,
+            protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, "small")]),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{message}");
+}
+
+#[tokio::test]
 async fn lines_that_are_not_utf8_are_stored_with_replacement_characters() {
     // Loki stores such lines and every read shows the bad bytes as U+FFFD.
     let state = state(false).await;

@@ -169,7 +169,7 @@ async fn config_is_served_and_limits_apply() {
     let (status, body) = push_json(&state, "/loki/api/v1/push", long).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
-        body.contains("max entry size '10' bytes exceeded"),
+        body.contains("Max entry size '10' bytes exceeded"),
         "{body}"
     );
 }

@@ -39,7 +39,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// The tenant pushed faster than its ingestion rate allows.
-    #[error("ingestion rate limit exceeded for user {tenant} (limit: {limit_bytes_per_second} bytes/sec) while attempting to ingest '{lines}' lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased")]
+    #[error("Ingestion rate limit exceeded for user {tenant} (limit: {limit_bytes_per_second} bytes/sec) while attempting to ingest '{lines}' lines totaling '{bytes}' bytes, reduce log volume or contact your Loki administrator to see if the limit can be increased")]
     RateLimited {
         /// The tenant.
         tenant: String,

@@ -138,7 +138,7 @@ pub(crate) fn check_entry(
         return Some((
             RefusalKind::LineTooLong,
             format!(
-                "max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes",
+                "Max entry size '{}' bytes exceeded for stream '{}' while adding an entry with length '{}' bytes",
                 limits.max_line_size,
                 labels_text(labels),
                 entry.line.len()

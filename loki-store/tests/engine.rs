@@ -104,7 +104,7 @@ async fn limits_refuse_with_loki_s_statuses_and_messages() {
     assert!(
         summary.refusals[0]
             .message
-            .contains("max entry size '10' bytes exceeded"),
+            .contains("Max entry size '10' bytes exceeded"),
         "{:?}",
         summary.refusals
     );
