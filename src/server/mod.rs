@@ -34,6 +34,7 @@ mod query;
 mod stats;
 mod tail;
 mod volume;
+mod wire;
 
 use std::sync::Arc;
 

@@ -1,11 +1,12 @@
 //! Loki's push protobuf messages (`package logproto`), as prost derives:
 //! no code generation step, field numbers as in Loki's `push.proto`.
 //!
-//! The server decodes push bodies into these; clients (the `loadgen`
-//! example, embedding programs) build them to push in the wire format
-//! Promtail and Grafana Alloy use: the message encoded with prost, then
-//! compressed with raw (unframed) snappy, sent with
-//! `Content-Type: application/x-protobuf`.
+//! Clients (the `loadgen` example, embedding programs) build these to push
+//! in the wire format Promtail and Grafana Alloy use: the message encoded
+//! with prost, then compressed with raw (unframed) snappy, sent with
+//! `Content-Type: application/x-protobuf`. The server reads push bodies
+//! with its own zero-copy reader of the same wire format, whose property
+//! tests hold it to what prost decodes.
 //!
 //! ```
 //! use loki::server::proto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
@@ -163,55 +164,6 @@ pub struct LabelPairAdapter {
     /// The value.
     #[prost(string, tag = "2")]
     pub value: String,
-}
-
-/// `logproto.PushRequest` as the server decodes it: the same wire format
-/// as [`PushRequest`], with every string field a [`bytes::Bytes`] slice of
-/// the decompressed body instead of a `String` of its own. Decoding from a
-/// `Bytes` buffer copies no line; UTF-8 is checked afterwards, once per
-/// string, by the push handler.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct PushRequestView {
-    /// The streams.
-    #[prost(message, repeated, tag = "1")]
-    pub(crate) streams: Vec<StreamView>,
-}
-
-/// `logproto.StreamAdapter` as [`PushRequestView`] holds it (`hash`, field
-/// 3, is skipped as an unknown field).
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct StreamView {
-    /// The label set text.
-    #[prost(bytes = "bytes", tag = "1")]
-    pub(crate) labels: bytes::Bytes,
-    /// The entries.
-    #[prost(message, repeated, tag = "2")]
-    pub(crate) entries: Vec<EntryView>,
-}
-
-/// `logproto.EntryAdapter` as [`PushRequestView`] holds it.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct EntryView {
-    /// The entry time.
-    #[prost(message, optional, tag = "1")]
-    pub(crate) timestamp: Option<Timestamp>,
-    /// The line, not yet checked as UTF-8.
-    #[prost(bytes = "bytes", tag = "2")]
-    pub(crate) line: bytes::Bytes,
-    /// Structured metadata.
-    #[prost(message, repeated, tag = "3")]
-    pub(crate) structured_metadata: Vec<LabelPairView>,
-}
-
-/// `logproto.LabelPairAdapter` as [`PushRequestView`] holds it.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct LabelPairView {
-    /// The name.
-    #[prost(bytes = "bytes", tag = "1")]
-    pub(crate) name: bytes::Bytes,
-    /// The value.
-    #[prost(bytes = "bytes", tag = "2")]
-    pub(crate) value: bytes::Bytes,
 }
 
 /// The querier's request to an ingester for the entries of matching

@@ -11,8 +11,7 @@ use bytestring::ByteString;
 use loki_index::Labels;
 use loki_store::{PushEntry, PushStream};
 
-use super::proto;
-use super::{distributed, ApiError, AppState};
+use super::{distributed, wire, ApiError, AppState};
 
 /// Largest decompressed body accepted. Loki allows 5000 MiB; a body is
 /// held in memory while it is decoded, so this server stops at 256 MiB
@@ -212,11 +211,18 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("cannot decode snappy body: {e}")))?;
     buf.len = len;
     let raw = Bytes::from_owner(buf);
-    let request: proto::PushRequestView = prost::Message::decode(raw)
-        .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf push request: {e}")))?;
+    let streams = wire::decode_push_request(&raw, |e| PushEntry {
+        timestamp: e.timestamp.unix_nanos(),
+        line: text(e.line),
+        metadata: e
+            .structured_metadata
+            .iter()
+            .map(|(name, value)| (owned_text(name), owned_text(value)))
+            .collect(),
+    })
+    .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf push request: {e}")))?;
     let mut labels_seen: HashMap<Bytes, Labels> = HashMap::new();
-    request
-        .streams
+    streams
         .into_iter()
         .map(|stream| {
             // Agents send a stream once per request; a repeat reuses the
@@ -234,20 +240,10 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
                     labels
                 }
             };
-            let entries = stream
-                .entries
-                .into_iter()
-                .map(|e| PushEntry {
-                    timestamp: e.timestamp.unwrap_or_default().unix_nanos(),
-                    line: text(e.line),
-                    metadata: e
-                        .structured_metadata
-                        .into_iter()
-                        .map(|p| (owned_text(&p.name), owned_text(&p.value)))
-                        .collect(),
-                })
-                .collect();
-            Ok(PushStream { labels, entries })
+            Ok(PushStream {
+                labels,
+                entries: stream.entries,
+            })
         })
         .collect()
 }
@@ -475,6 +471,7 @@ fn finish_labels(mut pairs: Vec<(String, String)>) -> Result<Labels, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::proto;
 
     /// A pushed body in the wire format: one stream, `lines` as entries.
     fn body(lines: &[&str]) -> Vec<u8> {
