@@ -85,6 +85,38 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+/// A push that must be refused: content type, content encoding, body,
+/// the status wanted and words its reason must hold.
+type Refused = (
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
+
+/// Sends every push in `cases`, checking each one's status and reason.
+async fn assert_refused(state: &AppState, cases: Vec<Refused>) {
+    for (content_type, encoding, body, want, reason) in cases {
+        let (status, message) = send(state, push(content_type, encoding, None, body)).await;
+        assert_eq!(status, want, "{message}");
+        assert!(
+            message.contains(reason),
+            "{message:?} should mention {reason:?}"
+        );
+    }
+}
+
+/// No label is stored (Loki leaves `data` out of an empty label list).
+async fn assert_nothing_stored(state: &AppState) {
+    let (_, body) = send(
+        state,
+        get("/loki/api/v1/labels?start=0&end=2000000000", None),
+    )
+    .await;
+    assert_eq!(body, r#"{"status":"success"}"#, "nothing stored");
+}
+
 const QUERY_ALL: &str = "/loki/api/v1/query_range?query=%7Bapp%3D%22shop%22%7D&start=1700000000&end=1700000100&direction=forward";
 
 #[tokio::test]
@@ -217,15 +249,7 @@ async fn tenants_need_a_header_and_stay_apart() {
 #[tokio::test]
 async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
     let state = state(false).await;
-    // (content type, content encoding, body, status, words the reason holds)
-    type Case = (
-        &'static str,
-        Option<&'static str>,
-        Vec<u8>,
-        StatusCode,
-        &'static str,
-    );
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Refused> = vec![
         (
             "application/x-protobuf",
             None,
@@ -283,21 +307,8 @@ async fn bad_requests_get_a_4xx_with_a_reason_and_store_nothing() {
             "at least one valid stream",
         ),
     ];
-    for (content_type, encoding, body, want, reason) in cases {
-        let (status, message) = send(&state, push(content_type, encoding, None, body)).await;
-        assert_eq!(status, want, "{message}");
-        assert!(
-            message.contains(reason),
-            "{message:?} should mention {reason:?}"
-        );
-    }
-    let (_, body) = send(
-        &state,
-        get("/loki/api/v1/labels?start=0&end=2000000000", None),
-    )
-    .await;
-    // Loki leaves `data` out of an empty label list.
-    assert_eq!(body, r#"{"status":"success"}"#, "nothing stored");
+    assert_refused(&state, cases).await;
+    assert_nothing_stored(&state).await;
     let (_, body) = send(
         &state,
         get("/loki/api/v1/label/app/values?start=0&end=2000000000", None),
@@ -353,15 +364,7 @@ async fn oversized_bodies_and_rate_limits_get_loki_status_codes() {
     // decompress past the 256 MiB bound.
     let member = gzip(&vec![0; 1 << 20]);
     let bomb: Vec<u8> = (0..257).flat_map(|_| member.iter().copied()).collect();
-    // (content type, encoding, body, status, words the reason holds)
-    type Case = (
-        &'static str,
-        Option<&'static str>,
-        Vec<u8>,
-        StatusCode,
-        &'static str,
-    );
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Refused> = vec![
         (
             "application/x-protobuf",
             None,
@@ -391,14 +394,7 @@ async fn oversized_bodies_and_rate_limits_get_loki_status_codes() {
             "length limit exceeded",
         ),
     ];
-    for (content_type, encoding, body, want, reason) in cases {
-        let (status, message) = send(&state, push(content_type, encoding, None, body)).await;
-        assert_eq!(status, want, "{message}");
-        assert!(
-            message.contains(reason),
-            "{message:?} should mention {reason:?}"
-        );
-    }
+    assert_refused(&state, cases).await;
 
     // Over the tenant's burst: Loki's 429 and message; under it: stored.
     let big = "x".repeat(2000);
@@ -417,12 +413,7 @@ async fn oversized_bodies_and_rate_limits_get_loki_status_codes() {
         message.starts_with("Ingestion rate limit exceeded for user fake (limit: 1048 bytes/sec) while attempting to ingest '1' lines totaling '2000' bytes"),
         "{message}"
     );
-    let (_, body) = send(
-        &state,
-        get("/loki/api/v1/labels?start=0&end=2000000000", None),
-    )
-    .await;
-    assert_eq!(body, r#"{"status":"success"}"#, "nothing stored");
+    assert_nothing_stored(&state).await;
     let (status, message) = send(
         &state,
         push(
