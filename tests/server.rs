@@ -397,33 +397,22 @@ async fn oversized_bodies_and_rate_limits_get_loki_status_codes() {
     assert_refused(&state, cases).await;
 
     // Over the tenant's burst: Loki's 429 and message; under it: stored.
-    let big = "x".repeat(2000);
-    let (status, message) = send(
-        &state,
+    let push_line = |line: &str| {
         push(
             "application/x-protobuf",
             None,
             None,
-            protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, big.as_str())]),
-        ),
-    )
-    .await;
+            protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, line)]),
+        )
+    };
+    let (status, message) = send(&state, push_line(&"x".repeat(2000))).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{message}");
     assert!(
         message.starts_with("Ingestion rate limit exceeded for user fake (limit: 1048 bytes/sec) while attempting to ingest '1' lines totaling '2000' bytes"),
         "{message}"
     );
     assert_nothing_stored(&state).await;
-    let (status, message) = send(
-        &state,
-        push(
-            "application/x-protobuf",
-            None,
-            None,
-            protobuf_push(r#"{app="shop"}"#, &[(1_700_000_000, 0, "small")]),
-        ),
-    )
-    .await;
+    let (status, message) = send(&state, push_line("small")).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{message}");
 }
 
