@@ -15,8 +15,9 @@
 //! as the chunks' blocks encode them (the floor of any store writing Loki's
 //! chunk format in zstd), and peak memory per MB ingested; a table of codecs
 //! (zstd levels, gzip, snappy) on the same lines, speed and ratio; memory
-//! per open stream; flush throughput; the scan, cold and warm, against zstd
-//! decompressing the same lines. `cargo bench --bench store -- summary`
+//! per open stream; flush throughput; the scan, cold and warm, and a
+//! `count_over_time` query, against zstd decompressing the same lines
+//! (warm reads as the mean of 7 runs). `cargo bench --bench store -- summary`
 //! runs the summaries alone (no criterion group matches that name).
 
 use std::hint::black_box;
@@ -418,6 +419,21 @@ fn seconds(f: impl FnOnce()) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// Runs of each warm read measured: one run of a few tens of
+/// milliseconds can be a third off on a shared machine.
+const READ_RUNS: u32 = 7;
+
+/// Wall and CPU seconds of one run of `f`: the means over [`READ_RUNS`].
+fn per_run(mut f: impl FnMut()) -> (f64, f64) {
+    let cpu_before = cpu_seconds();
+    let wall = seconds(|| (0..READ_RUNS).for_each(|_| f()));
+    let cpu = cpu_seconds() - cpu_before;
+    (
+        wall / f64::from(READ_RUNS),
+        cpu.max(1e-9) / f64::from(READ_RUNS),
+    )
+}
+
 fn summary() {
     let (pushes, bytes) = corpus();
     let lines: Vec<u8> = pushes
@@ -444,11 +460,9 @@ fn summary() {
     let cold_cpu = (cpu_seconds() - cold_cpu_before).max(1e-9);
     drop(cold);
     black_box(rt.block_on(scan(&store)));
-    let scan_cpu_before = cpu_seconds();
-    let scan_s = seconds(|| {
+    let (scan_s, scan_cpu) = per_run(|| {
         black_box(rt.block_on(scan(&store)));
     });
-    let scan_cpu = (cpu_seconds() - scan_cpu_before).max(1e-9);
     // A metric query through the LogQL evaluator over warm chunks: with
     // samples taken straight from the chunk walk (the default), and with
     // the sample pushdown off (entries copied into batches, as before).
@@ -466,12 +480,10 @@ fn summary() {
     };
     let entries_counted = counted(&engine);
     assert_eq!(entries_counted, counted(&entry_engine));
-    let cpu_before = cpu_seconds();
-    let count_s = seconds(|| {
+    let (count_s, count_cpu) = per_run(|| {
         black_box(counted(&engine));
     });
-    let count_cpu = (cpu_seconds() - cpu_before).max(1e-6);
-    let count_entries_s = seconds(|| {
+    let (count_entries_s, _) = per_run(|| {
         black_box(counted(&entry_engine));
     });
     // The codec alone, on 256 KiB blocks as the chunk writer cuts them.
@@ -483,7 +495,7 @@ fn summary() {
             .map(|block| zstd.compress(block).unwrap())
             .collect();
     });
-    let decompress_s = seconds(|| {
+    let (decompress_s, _) = per_run(|| {
         let mut zstd = zstd::bulk::Decompressor::new().unwrap();
         for block in &packed {
             black_box(zstd.decompress(block, 256 << 10).unwrap());

@@ -260,10 +260,19 @@ fn zstd_compress(shared: &mut Shared, level: i32, input: &[u8]) -> std::io::Resu
     Ok(compressed)
 }
 
+thread_local! {
+    /// The thread's zstd decompression context, shared by every
+    /// [`Decompressor`] on it. Creating a context runs a CPUID instruction
+    /// (a hypervisor exit on a virtual machine) and allocates its tables:
+    /// once per chunk read, that was about a twentieth of a warm
+    /// `count_over_time`; once per thread, nothing.
+    static ZSTD_CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Decompresses blocks into a caller's buffer, keeping codec state between
 /// calls so that walking many blocks allocates nothing per block.
 pub(crate) struct Decompressor {
-    zstd: Option<zstd::bulk::Decompressor<'static>>,
     /// One LZ4 block's worth of reused output space.
     lz4_scratch: Vec<u8>,
 }
@@ -277,7 +286,6 @@ impl fmt::Debug for Decompressor {
 impl Decompressor {
     pub(crate) fn new() -> Decompressor {
         Decompressor {
-            zstd: None,
             lz4_scratch: Vec::new(),
         }
     }
@@ -320,39 +328,45 @@ impl Decompressor {
             Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
                 lz4_frame::decode_into(input, out, limit, &mut self.lz4_scratch).map_err(fail)
             }
-            Codec::Zstd => self.zstd_into(input, out, limit).map_err(fail),
+            Codec::Zstd => zstd_into(input, out, limit).map_err(fail),
         }
     }
+}
 
-    fn zstd_into(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
-        // One frame that records its size (what every writer we know of
-        // produces for a block) decodes in one call with a reused context.
-        let known = match zstd::zstd_safe::get_frame_content_size(input) {
-            Ok(Some(size)) => usize::try_from(size).ok(),
-            _ => None,
-        };
-        let single_frame = zstd::zstd_safe::find_frame_compressed_size(input)
-            .map(|len| len == input.len())
-            .unwrap_or(false);
-        match known {
-            Some(size) if size > limit => Err(too_large(limit)),
-            Some(size) if single_frame => {
-                let dec = match &mut self.zstd {
-                    Some(d) => d,
-                    None => self.zstd.insert(zstd::bulk::Decompressor::new()?),
+/// Decompresses zstd `input` into `out`, with the thread's context when the
+/// input is one frame that records its size.
+fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
+    // One frame that records its size (what every writer we know of
+    // produces for a block) decodes in one call with a reused context.
+    let known = match zstd::zstd_safe::get_frame_content_size(input) {
+        Ok(Some(size)) => usize::try_from(size).ok(),
+        _ => None,
+    };
+    let single_frame = zstd::zstd_safe::find_frame_compressed_size(input)
+        .map(|len| len == input.len())
+        .unwrap_or(false);
+    match known {
+        Some(size) if size > limit => Err(too_large(limit)),
+        Some(size) if single_frame => {
+            out.reserve(size);
+            let written = ZSTD_CONTEXT.with(|context| {
+                // Only this function borrows it, and never twice.
+                let mut context = context.try_borrow_mut().map_err(std::io::Error::other)?;
+                let dec = match &mut *context {
+                    Some(dec) => dec,
+                    None => context.insert(zstd::bulk::Decompressor::new()?),
                 };
-                out.reserve(size);
-                let written = dec.decompress_to_buffer(input, out)?;
-                if written != size {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "zstd frame shorter than its declared content size",
-                    ));
-                }
-                Ok(())
+                dec.decompress_to_buffer(input, out)
+            })?;
+            if written != size {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "zstd frame shorter than its declared content size",
+                ));
             }
-            _ => read_limited(zstd::stream::read::Decoder::with_buffer(input)?, out, limit),
+            Ok(())
         }
+        _ => read_limited(zstd::stream::read::Decoder::with_buffer(input)?, out, limit),
     }
 }
 
