@@ -1,6 +1,6 @@
 //! Reading chunks: open from bytes, inspect, verify, iterate.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -85,7 +85,9 @@ impl ChunkStats {
 #[derive(Debug, Clone)]
 pub struct Chunk {
     raw: RawChunk,
-    symbols: OnceLock<Symbols>,
+    /// The structured-metadata symbol table, decoded on first use and
+    /// shared by every clone (a chunk cache hands out clones).
+    symbols: Arc<OnceLock<Symbols>>,
     overlapping: bool,
 }
 
@@ -107,7 +109,7 @@ impl Chunk {
             .any(|w| w[1].min_time < w[0].max_time);
         Chunk {
             raw,
-            symbols: OnceLock::new(),
+            symbols: Arc::default(),
             overlapping,
         }
     }
@@ -319,5 +321,22 @@ impl BlockCheck {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ChunkBuilder, ChunkOptions, Version};
+
+    #[test]
+    fn clones_share_the_symbol_table_decoded_by_any_of_them() {
+        let mut builder =
+            ChunkBuilder::with_options(ChunkOptions::default().version(Version::V4)).unwrap();
+        let _ = builder.append(1, b"line", &[("trace_id", "abc")]).unwrap();
+        let chunk = super::Chunk::open(builder.encode().unwrap()).unwrap();
+        let cached = chunk.clone();
+        let table = chunk.symbols().unwrap();
+        assert!(std::ptr::eq(table, cached.symbols().unwrap()));
+        assert!(std::ptr::eq(table, cached.clone().symbols().unwrap()));
     }
 }
