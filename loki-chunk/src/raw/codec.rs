@@ -266,7 +266,7 @@ thread_local! {
     /// (a hypervisor exit on a virtual machine) and allocates its tables:
     /// once per chunk read, that was about a twentieth of a warm
     /// `count_over_time`; once per thread, nothing.
-    static ZSTD_CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+    static ZSTD_CONTEXT: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -333,11 +333,10 @@ impl Decompressor {
     }
 }
 
-/// Decompresses zstd `input` into `out`, with the thread's context when the
-/// input is one frame that records its size.
+/// Decompresses zstd `input` into `out` with the thread's context: in one
+/// call when the input is one frame that records its size (what every
+/// writer we know of produces for a block), streamed otherwise.
 fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
-    // One frame that records its size (what every writer we know of
-    // produces for a block) decodes in one call with a reused context.
     let known = match zstd::zstd_safe::get_frame_content_size(input) {
         Ok(Some(size)) => usize::try_from(size).ok(),
         _ => None,
@@ -345,29 +344,43 @@ fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<(
     let single_frame = zstd::zstd_safe::find_frame_compressed_size(input)
         .map(|len| len == input.len())
         .unwrap_or(false);
-    match known {
-        Some(size) if size > limit => Err(too_large(limit)),
-        Some(size) if single_frame => {
-            out.reserve(size);
-            let written = ZSTD_CONTEXT.with(|context| {
-                // Only this function borrows it, and never twice.
-                let mut context = context.try_borrow_mut().map_err(std::io::Error::other)?;
-                let dec = match &mut *context {
-                    Some(dec) => dec,
-                    None => context.insert(zstd::bulk::Decompressor::new()?),
-                };
-                dec.decompress_to_buffer(input, out)
-            })?;
-            if written != size {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "zstd frame shorter than its declared content size",
-                ));
-            }
-            Ok(())
-        }
-        _ => read_limited(zstd::stream::read::Decoder::with_buffer(input)?, out, limit),
+    if known.is_some_and(|size| size > limit) {
+        return Err(too_large(limit));
     }
+    ZSTD_CONTEXT.with(|context| {
+        // Only this function borrows it, and never twice.
+        let mut context = context.try_borrow_mut().map_err(std::io::Error::other)?;
+        let context = match &mut *context {
+            Some(context) => context,
+            None => context.insert(
+                zstd::zstd_safe::DCtx::try_create()
+                    .ok_or_else(|| std::io::Error::other("cannot create a zstd context"))?,
+            ),
+        };
+        match known {
+            Some(size) if single_frame => {
+                out.reserve(size);
+                let written = context.decompress(out, input).map_err(|code| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        zstd::zstd_safe::get_error_name(code),
+                    )
+                })?;
+                if written != size {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "zstd frame shorter than its declared content size",
+                    ));
+                }
+                Ok(())
+            }
+            _ => read_limited(
+                zstd::stream::read::Decoder::with_context(input, context),
+                out,
+                limit,
+            ),
+        }
+    })
 }
 
 fn too_large(limit: usize) -> std::io::Error {
@@ -419,6 +432,41 @@ mod tests {
             assert_eq!(out, input, "{codec}");
             let err = dec.decompress_into(codec, &packed, &mut out, 1000, "test", 7);
             assert!(err.is_err(), "{codec} must honour the limit");
+        }
+    }
+
+    /// Frames without a recorded size (as streaming writers such as Go's
+    /// produce), several frames in a row, and damaged input all go
+    /// through the thread's one context, and a failure leaves it usable.
+    #[test]
+    fn zstd_streams_and_damage_share_the_thread_context() {
+        use std::io::Write;
+        let unsized_frame = |bytes: &[u8]| {
+            let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+            encoder.include_contentsize(false).unwrap();
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap()
+        };
+        let mut two = unsized_frame(b"first ");
+        two.extend(unsized_frame(b"second"));
+        let sized = Compressor::new(Codec::Zstd).compress(b"sized").unwrap();
+        let mut dec = Decompressor::new();
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            dec.decompress_into(Codec::Zstd, &two, &mut out, 1 << 20, "test", 0)
+                .unwrap();
+            assert_eq!(out, b"first second");
+            let torn = &two[..two.len() - 3];
+            assert!(dec
+                .decompress_into(Codec::Zstd, torn, &mut out, 1 << 20, "test", 0)
+                .is_err());
+            let mut damaged = sized.clone();
+            let last = damaged.len() - 1;
+            damaged[last] ^= 0xff;
+            let _ = dec.decompress_into(Codec::Zstd, &damaged, &mut out, 1 << 20, "test", 0);
+            dec.decompress_into(Codec::Zstd, &sized, &mut out, 1 << 20, "test", 0)
+                .unwrap();
+            assert_eq!(out, b"sized");
         }
     }
 
