@@ -347,40 +347,60 @@ fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<(
     if known.is_some_and(|size| size > limit) {
         return Err(too_large(limit));
     }
-    ZSTD_CONTEXT.with(|context| {
+    ZSTD_CONTEXT.with(|slot| {
         // Only this function borrows it, and never twice.
-        let mut context = context.try_borrow_mut().map_err(std::io::Error::other)?;
-        let context = match &mut *context {
+        let mut slot = slot.try_borrow_mut().map_err(std::io::Error::other)?;
+        let context = match &mut *slot {
             Some(context) => context,
-            None => context.insert(
+            None => slot.insert(
                 zstd::zstd_safe::DCtx::try_create()
                     .ok_or_else(|| std::io::Error::other("cannot create a zstd context"))?,
             ),
         };
-        match known {
-            Some(size) if single_frame => {
-                out.reserve(size);
-                let written = context.decompress(out, input).map_err(|code| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        zstd::zstd_safe::get_error_name(code),
-                    )
-                })?;
-                if written != size {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "zstd frame shorter than its declared content size",
-                    ));
-                }
-                Ok(())
-            }
-            _ => read_limited(
-                zstd::stream::read::Decoder::with_context(input, context),
-                out,
-                limit,
-            ),
+        let result = decompress_with(context, known, single_frame, input, out, limit);
+        // A streamed frame leaves buffers as large as its window (up to
+        // megabytes) in the context: such a context is let go.
+        if context.sizeof() > ZSTD_CONTEXT_KEEP {
+            *slot = None;
         }
+        result
     })
+}
+
+/// The largest zstd decompression context kept for the thread's next read.
+const ZSTD_CONTEXT_KEEP: usize = 1 << 20;
+
+fn decompress_with(
+    context: &mut zstd::zstd_safe::DCtx<'static>,
+    known: Option<usize>,
+    single_frame: bool,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<()> {
+    match known {
+        Some(size) if single_frame => {
+            out.reserve(size);
+            let written = context.decompress(out, input).map_err(|code| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    zstd::zstd_safe::get_error_name(code),
+                )
+            })?;
+            if written != size {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "zstd frame shorter than its declared content size",
+                ));
+            }
+            Ok(())
+        }
+        _ => read_limited(
+            zstd::stream::read::Decoder::with_context(input, context),
+            out,
+            limit,
+        ),
+    }
 }
 
 fn too_large(limit: usize) -> std::io::Error {
@@ -467,7 +487,23 @@ mod tests {
             dec.decompress_into(Codec::Zstd, &sized, &mut out, 1 << 20, "test", 0)
                 .unwrap();
             assert_eq!(out, b"sized");
+            assert!(
+                ZSTD_CONTEXT.with(|slot| slot.borrow().is_some()),
+                "a block's context is kept for the next read"
+            );
         }
+        // A streamed frame with an 8 MiB window leaves its buffers in the
+        // context, which is then let go rather than kept.
+        let big: Vec<u8> = (0..3_000_000u32).flat_map(|i| (i % 7919).to_le_bytes()).collect();
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        encoder.include_contentsize(false).unwrap();
+        encoder.window_log(23).unwrap();
+        encoder.write_all(&big).unwrap();
+        let streamed = encoder.finish().unwrap();
+        dec.decompress_into(Codec::Zstd, &streamed, &mut out, 1 << 24, "test", 0)
+            .unwrap();
+        assert_eq!(out, big);
+        assert!(ZSTD_CONTEXT.with(|slot| slot.borrow().is_none()));
     }
 
     #[test]
