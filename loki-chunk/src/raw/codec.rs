@@ -494,7 +494,9 @@ mod tests {
         }
         // A streamed frame with an 8 MiB window leaves its buffers in the
         // context, which is then let go rather than kept.
-        let big: Vec<u8> = (0..3_000_000u32).flat_map(|i| (i % 7919).to_le_bytes()).collect();
+        let big: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| (i % 7919).to_le_bytes())
+            .collect();
         let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
         encoder.include_contentsize(false).unwrap();
         encoder.window_log(23).unwrap();
