@@ -213,7 +213,7 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
     let raw = Bytes::from_owner(buf);
     let streams = wire::decode_push_request(&raw, |e| PushEntry {
         timestamp: e.timestamp.unix_nanos(),
-        line: text(e.line),
+        line: text(&raw, e.line),
         metadata: e
             .structured_metadata
             .iter()
@@ -221,22 +221,22 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
             .collect(),
     })
     .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf push request: {e}")))?;
-    let mut labels_seen: HashMap<Bytes, Labels> = HashMap::new();
+    let mut labels_seen: HashMap<&[u8], Labels> = HashMap::new();
     streams
         .into_iter()
         .map(|stream| {
             // Agents send a stream once per request; a repeat reuses the
             // parsed label set.
-            let labels = match labels_seen.get(&stream.labels) {
+            let labels = match labels_seen.get(stream.labels) {
                 Some(labels) => labels.clone(),
                 None => {
-                    let text = std::str::from_utf8(&stream.labels).map_err(|e| {
+                    let text = std::str::from_utf8(stream.labels).map_err(|e| {
                         ApiError::bad_request(format!(
                             "error parsing labels: they are not UTF-8 ({e})"
                         ))
                     })?;
                     let labels = parse_stream_labels(text)?;
-                    labels_seen.insert(stream.labels.clone(), labels.clone());
+                    labels_seen.insert(stream.labels, labels.clone());
                     labels
                 }
             };
@@ -254,10 +254,8 @@ const POOLED_BODY_BYTES: usize = 32 << 20;
 /// Bodies larger than this are not pooled (agents send about 1 MiB).
 const POOLED_BODY_MAX: usize = 8 << 20;
 
-/// Buffers of decompressed bodies no longer referenced, with their
-/// capacities summed.
-static BODY_POOL: parking_lot::Mutex<(Vec<Vec<u8>>, usize)> =
-    parking_lot::Mutex::new((Vec::new(), 0));
+/// Buffers of decompressed bodies no longer referenced.
+static BODY_POOL: parking_lot::Mutex<Vec<Vec<u8>>> = parking_lot::Mutex::new(Vec::new());
 
 /// A decompressed push body, shared by every line sliced from it. Its
 /// buffer comes from [`BODY_POOL`] and goes back there when the last slice
@@ -277,17 +275,12 @@ impl PooledBody {
     /// large enough (only bytes beyond its earlier use are zeroed).
     fn take(len: usize) -> PooledBody {
         let pooled = {
-            let mut pool = BODY_POOL.lock();
-            let (buffers, bytes) = &mut *pool;
-            let found = buffers
+            let mut buffers = BODY_POOL.lock();
+            buffers
                 .iter()
                 .position(|b| b.capacity() >= len)
-                .or_else(|| buffers.len().checked_sub(1));
-            found.map(|at| {
-                let buffer = buffers.swap_remove(at);
-                *bytes -= buffer.capacity();
-                buffer
-            })
+                .or_else(|| buffers.len().checked_sub(1))
+                .map(|at| buffers.swap_remove(at))
         };
         let mut bytes = pooled.unwrap_or_default();
         if bytes.len() < len {
@@ -309,10 +302,9 @@ impl Drop for PooledBody {
         if capacity == 0 || capacity > POOLED_BODY_MAX {
             return;
         }
-        let mut pool = BODY_POOL.lock();
-        let (buffers, bytes) = &mut *pool;
-        if *bytes + capacity <= POOLED_BODY_BYTES {
-            *bytes += capacity;
+        let mut buffers = BODY_POOL.lock();
+        let pooled: usize = buffers.iter().map(Vec::capacity).sum();
+        if pooled + capacity <= POOLED_BODY_BYTES {
             buffers.push(std::mem::take(&mut self.bytes));
         }
     }
@@ -321,11 +313,11 @@ impl Drop for PooledBody {
 /// A protobuf string field as text. Loki does not check that lines are
 /// UTF-8: it stores the bytes, and every read (JSON, LogQL) sees invalid
 /// sequences as U+FFFD. This server replaces them on the way in, which
-/// reads back the same; valid text (the rule) is shared, not copied.
-fn text(bytes: Bytes) -> ByteString {
-    let shared = bytes.clone();
-    ByteString::try_from(bytes)
-        .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(&shared).into_owned()))
+/// reads back the same; valid text (the rule) is a shared slice of `body`,
+/// not a copy. `field` is a part of `body`.
+fn text(body: &Bytes, field: &[u8]) -> ByteString {
+    ByteString::try_from(body.slice_ref(field))
+        .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(field).into_owned()))
 }
 
 /// A structured-metadata string as an owned `String` (one copy, invalid
@@ -510,8 +502,7 @@ mod tests {
             assert_eq!(second[0].entries.len(), 1);
             assert_eq!(second[0].entries[0].line, "short");
         }
-        let pooled = BODY_POOL.lock();
-        assert!(pooled.1 <= POOLED_BODY_BYTES);
-        assert_eq!(pooled.1, pooled.0.iter().map(Vec::capacity).sum::<usize>());
+        let pooled: usize = BODY_POOL.lock().iter().map(Vec::capacity).sum();
+        assert!(pooled <= POOLED_BODY_BYTES);
     }
 }

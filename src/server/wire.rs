@@ -4,10 +4,11 @@
 //! [`proto::PushRequest`](super::proto::PushRequest) is what clients build
 //! and prost encodes. Decoding it with prost would give every line a
 //! `String` of its own and grow every stream's entry vector one doubling
-//! at a time. This reader slices each line out of the decompressed body
-//! instead of copying it. It counts a stream's entries before reading
-//! them, so their vector is allocated once, and it hands each entry to the
-//! caller's conversion as it is read, with no intermediate vector. Wire
+//! at a time. This reader borrows every string from the decompressed body
+//! (the caller keeps what it needs: a shared slice of a line, a copy of a
+//! metadata pair). It counts a stream's entries before reading them, so
+//! their vector is allocated once, and it hands each entry to the caller's
+//! conversion as it is read, with no intermediate vector. Wire
 //! semantics are protobuf's, as prost applies them:
 //! - unknown fields, groups included, are skipped;
 //! - a known field with the wrong wire type is an error;
@@ -16,8 +17,6 @@
 
 use std::fmt;
 use std::ops::Range;
-
-use bytes::Bytes;
 
 use super::proto::Timestamp;
 
@@ -37,23 +36,23 @@ impl fmt::Display for WireError {
 /// One stream of a push request: its label text and its entries, each as
 /// the caller converted it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct WireStream<T> {
+pub(crate) struct WireStream<'a, T> {
     /// The label set text, not yet checked as UTF-8.
-    pub(crate) labels: Bytes,
+    pub(crate) labels: &'a [u8],
     /// The entries, in the order sent.
     pub(crate) entries: Vec<T>,
 }
 
-/// One entry as read, before the caller converts it: every string a slice
-/// of the body.
+/// One entry as read, before the caller converts it: every string
+/// borrowed from the body.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct WireEntry {
+pub(crate) struct WireEntry<'a> {
     /// The entry time (zero when absent).
     pub(crate) timestamp: Timestamp,
     /// The line, not yet checked as UTF-8.
-    pub(crate) line: Bytes,
+    pub(crate) line: &'a [u8],
     /// Structured metadata pairs `(name, value)`.
-    pub(crate) structured_metadata: Vec<(Bytes, Bytes)>,
+    pub(crate) structured_metadata: Vec<(&'a [u8], &'a [u8])>,
 }
 
 /// Nesting of unknown groups skipped before the body is refused (prost's
@@ -74,10 +73,10 @@ const FIXED32: u8 = 5;
 /// # Errors
 /// A [`WireError`] naming the first malformed field: a truncated varint or
 /// field, a wire type that does not match a known field, a bad key.
-pub(crate) fn decode_push_request<T>(
-    body: &Bytes,
-    mut convert: impl FnMut(WireEntry) -> T,
-) -> Result<Vec<WireStream<T>>, WireError> {
+pub(crate) fn decode_push_request<'a, T>(
+    body: &'a [u8],
+    mut convert: impl FnMut(WireEntry<'a>) -> T,
+) -> Result<Vec<WireStream<'a, T>>, WireError> {
     let mut request = Reader::new(body, 0..body.len());
     let mut streams = Vec::with_capacity(Reader::new(body, 0..body.len()).count(1));
     while let Some((field, wire)) = request.key()? {
@@ -94,17 +93,17 @@ pub(crate) fn decode_push_request<T>(
 
 /// `logproto.StreamAdapter`: labels (1), entries (2); `hash` (3) is
 /// checked as a varint, not used.
-fn read_stream<T>(
-    body: &Bytes,
+fn read_stream<'a, T>(
+    body: &'a [u8],
     range: Range<usize>,
-    convert: &mut impl FnMut(WireEntry) -> T,
-) -> Result<WireStream<T>, WireError> {
+    convert: &mut impl FnMut(WireEntry<'a>) -> T,
+) -> Result<WireStream<'a, T>, WireError> {
     let mut entries = Vec::with_capacity(Reader::new(body, range.clone()).count(2));
-    let mut labels = Bytes::new();
+    let mut labels: &[u8] = &[];
     let mut stream = Reader::new(body, range);
     while let Some((field, wire)) = stream.key()? {
         match field {
-            1 => labels = body.slice(stream.delimited(wire)?),
+            1 => labels = &body[stream.delimited(wire)?],
             2 => {
                 let range = stream.delimited(wire)?;
                 entries.push(convert(read_entry(body, range)?));
@@ -119,7 +118,7 @@ fn read_stream<T>(
 /// `logproto.EntryAdapter`: timestamp (1), line (2), structured metadata
 /// (3).
 #[inline]
-fn read_entry(body: &Bytes, range: Range<usize>) -> Result<WireEntry, WireError> {
+fn read_entry(body: &[u8], range: Range<usize>) -> Result<WireEntry<'_>, WireError> {
     let mut entry = WireEntry::default();
     let mut reader = Reader::new(body, range);
     while let Some((field, wire)) = reader.key()? {
@@ -128,7 +127,7 @@ fn read_entry(body: &Bytes, range: Range<usize>) -> Result<WireEntry, WireError>
                 let range = reader.delimited(wire)?;
                 read_timestamp(body, range, &mut entry.timestamp)?;
             }
-            2 => entry.line = body.slice(reader.delimited(wire)?),
+            2 => entry.line = &body[reader.delimited(wire)?],
             3 => {
                 let range = reader.delimited(wire)?;
                 entry.structured_metadata.push(read_pair(body, range)?);
@@ -141,7 +140,7 @@ fn read_entry(body: &Bytes, range: Range<usize>) -> Result<WireEntry, WireError>
 
 /// `google.protobuf.Timestamp`, merged into `ts`: seconds (1), nanos (2).
 #[inline]
-fn read_timestamp(body: &Bytes, range: Range<usize>, ts: &mut Timestamp) -> Result<(), WireError> {
+fn read_timestamp(body: &[u8], range: Range<usize>, ts: &mut Timestamp) -> Result<(), WireError> {
     let mut reader = Reader::new(body, range);
     while let Some((field, wire)) = reader.key()? {
         match field {
@@ -156,13 +155,13 @@ fn read_timestamp(body: &Bytes, range: Range<usize>, ts: &mut Timestamp) -> Resu
 }
 
 /// `logproto.LabelPairAdapter`: name (1), value (2).
-fn read_pair(body: &Bytes, range: Range<usize>) -> Result<(Bytes, Bytes), WireError> {
-    let (mut name, mut value) = (Bytes::new(), Bytes::new());
+fn read_pair(body: &[u8], range: Range<usize>) -> Result<(&[u8], &[u8]), WireError> {
+    let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
     let mut reader = Reader::new(body, range);
     while let Some((field, wire)) = reader.key()? {
         match field {
-            1 => name = body.slice(reader.delimited(wire)?),
-            2 => value = body.slice(reader.delimited(wire)?),
+            1 => name = &body[reader.delimited(wire)?],
+            2 => value = &body[reader.delimited(wire)?],
             _ => reader.skip(field, wire, GROUP_DEPTH)?,
         }
     }
@@ -368,35 +367,53 @@ mod tests {
         }
     }
 
-    /// What prost reads from `body`, in the reader's shape.
-    fn prost_reads(body: &[u8]) -> Option<Vec<WireStream<WireEntry>>> {
+    /// A request as read: per stream its labels and its entries'
+    /// timestamps, lines and metadata pairs, all owned.
+    type Read = Vec<(Vec<u8>, Vec<(Timestamp, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>)>;
+
+    /// What prost reads from `body`.
+    fn prost_reads(body: &[u8]) -> Option<Read> {
         let request: reference::PushRequest = prost::Message::decode(body).ok()?;
         Some(
             request
                 .streams
                 .into_iter()
-                .map(|s| WireStream {
-                    labels: s.labels,
-                    entries: s
+                .map(|s| {
+                    let entries = s
                         .entries
                         .into_iter()
-                        .map(|e| WireEntry {
-                            timestamp: e.timestamp.unwrap_or_default(),
-                            line: e.line,
-                            structured_metadata: e
+                        .map(|e| {
+                            let pairs = e
                                 .structured_metadata
                                 .into_iter()
-                                .map(|p| (p.name, p.value))
-                                .collect(),
+                                .map(|p| (p.name.to_vec(), p.value.to_vec()))
+                                .collect();
+                            (e.timestamp.unwrap_or_default(), e.line.to_vec(), pairs)
                         })
-                        .collect(),
+                        .collect();
+                    (s.labels.to_vec(), entries)
                 })
                 .collect(),
         )
     }
 
-    fn reads(body: &[u8]) -> Option<Vec<WireStream<WireEntry>>> {
-        decode_push_request(&Bytes::copy_from_slice(body), |e| e).ok()
+    /// What the reader reads from `body`.
+    fn reads(body: &[u8]) -> Option<Read> {
+        let streams = decode_push_request(body, |e| {
+            let pairs = e
+                .structured_metadata
+                .iter()
+                .map(|(name, value)| (name.to_vec(), value.to_vec()))
+                .collect();
+            (e.timestamp, e.line.to_vec(), pairs)
+        })
+        .ok()?;
+        Some(
+            streams
+                .into_iter()
+                .map(|s| (s.labels.to_vec(), s.entries))
+                .collect(),
+        )
     }
 
     fn request() -> impl Strategy<Value = reference::PushRequest> {
@@ -491,10 +508,10 @@ mod tests {
         body.extend_from_slice(&stream);
         let read = reads(&body).unwrap();
         assert_eq!(read, prost_reads(&body).unwrap());
-        assert_eq!(read[0].labels, "y");
-        assert_eq!(read[0].entries[0].line, "b");
+        assert_eq!(read[0].0, b"y");
+        assert_eq!(read[0].1[0].1, b"b");
         assert_eq!(
-            read[0].entries[0].timestamp,
+            read[0].1[0].0,
             Timestamp {
                 seconds: 5,
                 nanos: 7
@@ -504,11 +521,7 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong_and_where() {
-        let error = |body: &[u8]| {
-            decode_push_request(&Bytes::copy_from_slice(body), |e| e)
-                .unwrap_err()
-                .to_string()
-        };
+        let error = |body: &[u8]| decode_push_request(body, |e| e).unwrap_err().to_string();
         assert_eq!(
             error(&[0x0a, 0x05, 0x0a]),
             "field longer than its message at byte 2"
@@ -535,7 +548,7 @@ mod tests {
                 hash: 0,
             }],
         };
-        let body = Bytes::from(prost::Message::encode_to_vec(&request));
+        let body = prost::Message::encode_to_vec(&request);
         let read = decode_push_request(&body, |e| e).unwrap();
         assert_eq!(read[0].entries.len(), 1000);
         assert_eq!(read[0].entries.capacity(), 1000);

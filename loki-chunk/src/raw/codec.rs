@@ -333,20 +333,8 @@ impl Decompressor {
     }
 }
 
-/// Decompresses zstd `input` into `out` with the thread's context: in one
-/// call when the input is one frame that records its size (what every
-/// writer we know of produces for a block), streamed otherwise.
+/// Decompresses zstd `input` into `out` with the thread's context.
 fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<()> {
-    let known = match zstd::zstd_safe::get_frame_content_size(input) {
-        Ok(Some(size)) => usize::try_from(size).ok(),
-        _ => None,
-    };
-    let single_frame = zstd::zstd_safe::find_frame_compressed_size(input)
-        .map(|len| len == input.len())
-        .unwrap_or(false);
-    if known.is_some_and(|size| size > limit) {
-        return Err(too_large(limit));
-    }
     ZSTD_CONTEXT.with(|slot| {
         // Only this function borrows it, and never twice.
         let mut slot = slot.try_borrow_mut().map_err(std::io::Error::other)?;
@@ -357,7 +345,7 @@ fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<(
                     .ok_or_else(|| std::io::Error::other("cannot create a zstd context"))?,
             ),
         };
-        let result = decompress_with(context, known, single_frame, input, out, limit);
+        let result = decompress_with(context, input, out, limit);
         // A streamed frame leaves buffers as large as its window (up to
         // megabytes) in the context: such a context is let go.
         if context.sizeof() > ZSTD_CONTEXT_KEEP {
@@ -370,15 +358,24 @@ fn zstd_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> std::io::Result<(
 /// The largest zstd decompression context kept for the thread's next read.
 const ZSTD_CONTEXT_KEEP: usize = 1 << 20;
 
+/// Decompresses zstd `input` into `out` with `context`: in one call when
+/// the input is one frame that records its size (what every writer we know
+/// of produces for a block), streamed otherwise.
 fn decompress_with(
     context: &mut zstd::zstd_safe::DCtx<'static>,
-    known: Option<usize>,
-    single_frame: bool,
     input: &[u8],
     out: &mut Vec<u8>,
     limit: usize,
 ) -> std::io::Result<()> {
+    let known = match zstd::zstd_safe::get_frame_content_size(input) {
+        Ok(Some(size)) => usize::try_from(size).ok(),
+        _ => None,
+    };
+    let single_frame = zstd::zstd_safe::find_frame_compressed_size(input)
+        .map(|len| len == input.len())
+        .unwrap_or(false);
     match known {
+        Some(size) if size > limit => Err(too_large(limit)),
         Some(size) if single_frame => {
             out.reserve(size);
             let written = context.decompress(out, input).map_err(|code| {
