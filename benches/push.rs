@@ -9,9 +9,12 @@
 //! A summary then prints both in MB of lines per CPU-second and their
 //! ratio, measured in one run.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::cpu_seconds;
 use criterion::{criterion_group, Criterion, Throughput};
 use loki::corpus::Corpus;
 use loki::server::proto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
@@ -67,12 +70,6 @@ fn benches(c: &mut Criterion) {
     group.bench_function("decode", |b| b.iter(|| black_box(decode(&body))));
     group.bench_function("snappy", |b| b.iter(|| black_box(snappy(&body, &mut out))));
     group.finish();
-}
-
-/// CPU seconds of this process (`CLOCK_PROCESS_CPUTIME_ID`).
-fn cpu_seconds() -> f64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 /// Decode and snappy alone, interleaved in rounds so both see the same

@@ -20,9 +20,12 @@
 //! (warm reads as the mean of 7 runs). `cargo bench --bench store -- summary`
 //! runs the summaries alone (no criterion group matches that name).
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::cpu_seconds;
 use criterion::{criterion_group, Criterion, Throughput};
 use loki::chunk::Direction;
 use loki::corpus::Corpus;
@@ -160,13 +163,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// CPU seconds this process has used, every thread (ended ones too),
-/// user and system: `CLOCK_PROCESS_CPUTIME_ID`, in nanoseconds.
-fn cpu_seconds() -> f64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
 
 /// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`), 0 if unknown.
