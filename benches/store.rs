@@ -191,20 +191,18 @@ const WARM_UP_PUSHES: usize = 32;
 fn ingest_summary() {
     let (all_pushes, _) = corpus_of(160 << 20);
     let (warm_up, pushes) = all_pushes.split_at(WARM_UP_PUSHES);
-    let bytes: usize = pushes
-        .iter()
-        .flatten()
-        .flat_map(|s| &s.entries)
-        .map(|e| e.line.len())
-        .sum();
+    let line_bytes = |pushes: &[Vec<PushStream>]| -> usize {
+        pushes
+            .iter()
+            .flatten()
+            .flat_map(|s| &s.entries)
+            .map(|e| e.line.len())
+            .sum()
+    };
+    let bytes = line_bytes(pushes);
     let mb = bytes as f64 / 1e6;
-    let warm_up_mb = warm_up
-        .iter()
-        .flatten()
-        .flat_map(|s| &s.entries)
-        .map(|e| e.line.len() as f64 / 1e6)
-        .sum::<f64>();
-    let ingested = (mb + warm_up_mb) * 1e6;
+    let warm_up_mb = line_bytes(warm_up) as f64 / 1e6;
+    let ingested = (bytes + line_bytes(warm_up)) as f64;
     let rt = runtime();
     let run = |config: StoreConfig| {
         let (mut cpu, mut wall) = (0.0, 0.0);
