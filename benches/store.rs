@@ -248,19 +248,14 @@ fn ingest_summary() {
     let mut buffered = config(&dir.path().join("buffered"));
     buffered.wal = WalOptions::default().direct_io(false);
     let (cpu_buffered, wall_buffered, _, _, _) = run(buffered);
-    // The codecs alone on the same entries, as the chunks' blocks hold
-    // them, in 256 KiB blocks: MB of lines per CPU-second and compression
-    // ratio of each.
+    // The codecs alone on the same entries, as the chunks' 256 KiB blocks
+    // hold them: MB of lines per CPU-second and compression ratio of each.
     let blocks = block_encoded(pushes);
     let entries: usize = pushes.iter().flatten().map(|s| s.entries.len()).sum();
     let level = loki::chunk::DEFAULT_ZSTD_LEVEL;
     let codec_run = |compress: &mut dyn FnMut(&[u8]) -> usize| {
         let cpu_start = cpu_seconds();
-        let packed: usize = blocks
-            .iter()
-            .flat_map(|stream| stream.chunks(256 << 10))
-            .map(&mut *compress)
-            .sum();
+        let packed: usize = blocks.iter().map(|block| compress(block)).sum();
         let cpu = (cpu_seconds() - cpu_start).max(1e-9);
         let encoded: usize = blocks.iter().map(Vec::len).sum();
         (mb / cpu, encoded as f64 / packed.max(1) as f64)
@@ -332,32 +327,32 @@ fn ingest_summary() {
     );
 }
 
-/// Each stream's entries in the order pushed, encoded as a version 4
-/// chunk's blocks hold them (Loki's layout): the timestamp as a zigzag
-/// varint, the line's length as a varint, the line, then the structured
-/// metadata section, here empty (its length 1, its pair count 0).
+/// Each stream's entries in the order pushed, as the chunk writer's
+/// blocks hold them (Loki's layout: timestamp and length varints, the line,
+/// the structured-metadata section), 256 KiB blocks uncompressed.
 fn block_encoded(pushes: &[Vec<PushStream>]) -> Vec<Vec<u8>> {
-    fn uvarint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    let mut streams: std::collections::HashMap<&Labels, Vec<u8>> = Default::default();
+    use loki::chunk::{Chunk, ChunkBuilder, ChunkOptions, Codec};
+    let options = ChunkOptions::default().codec(Codec::None).target_size(0);
+    let mut streams: std::collections::HashMap<&Labels, ChunkBuilder> = Default::default();
     for stream in pushes.iter().flatten() {
-        let out = streams.entry(&stream.labels).or_default();
+        let builder = streams
+            .entry(&stream.labels)
+            .or_insert_with(|| ChunkBuilder::with_options(options).unwrap());
         for entry in &stream.entries {
-            uvarint(
-                out,
-                ((entry.timestamp << 1) ^ (entry.timestamp >> 63)) as u64,
-            );
-            uvarint(out, entry.line.len() as u64);
-            out.extend_from_slice(entry.line.as_bytes());
-            out.extend_from_slice(&[1, 0]);
+            let _ = builder
+                .append(entry.timestamp, entry.line.as_bytes(), &[])
+                .unwrap();
         }
     }
-    streams.into_values().collect()
+    streams
+        .into_values()
+        .flat_map(|mut builder| {
+            let chunk = Chunk::open(builder.encode().unwrap()).unwrap();
+            (0..chunk.blocks().len())
+                .map(|i| chunk.decompress_block(i).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Memory per open stream: 600 streams, each pushed 320 KiB of corpus lines
