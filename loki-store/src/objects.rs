@@ -10,6 +10,15 @@
 //!                                                    writer (one of several)
 //! deletes/<tenant>.json                              delete requests
 //! ```
+//!
+//! A `file://` store's writes are durable before they are reported done.
+//! `object_store`'s filesystem store leaves written files and renamed or
+//! removed directory entries in the page cache, which a power loss
+//! empties; here each put fsyncs the file and every directory from its
+//! parent up to the store's root, and each delete the directories above
+//! the removed file. So the WAL is never truncated ahead of the chunks and
+//! segments a flush wrote, and a rewritten segment's predecessor, once
+//! deleted, stays deleted.
 
 use std::sync::Arc;
 
@@ -38,6 +47,16 @@ pub(crate) struct Objects {
     layout: KeyLayout,
     /// The writer's name in segment paths, if several share the store.
     owner: Option<String>,
+    /// The directory behind a `file://` store, whose writes are synced.
+    local: Option<Local>,
+}
+
+/// A `file://` store's files: where an object path lives on disk.
+#[derive(Debug, Clone)]
+struct Local {
+    fs: Arc<object_store::local::LocalFileSystem>,
+    /// The store's directory, canonical (as the store resolves paths).
+    root: std::path::PathBuf,
 }
 
 impl Objects {
@@ -54,8 +73,10 @@ impl Objects {
                 prefix: Path::default(),
                 layout: KeyLayout::Plain,
                 owner: None,
+                local: None,
             });
         }
+        let mut local = None;
         let (store, prefix, layout): (Arc<dyn ObjectStore>, Path, KeyLayout) = match url.scheme() {
             "file" => {
                 let dir = url
@@ -70,7 +91,14 @@ impl Objects {
                         source,
                     })?
                     .with_automatic_cleanup(true);
-                (Arc::new(fs), Path::default(), KeyLayout::Filesystem)
+                let fs = Arc::new(fs);
+                let root = std::fs::canonicalize(&dir)
+                    .map_err(|e| Error::io("opening the storage directory", &dir, e))?;
+                local = Some(Local {
+                    fs: fs.clone(),
+                    root,
+                });
+                (fs, Path::default(), KeyLayout::Filesystem)
             }
             "memory" => (
                 Arc::new(object_store::memory::InMemory::new()),
@@ -95,6 +123,7 @@ impl Objects {
             prefix,
             layout,
             owner: None,
+            local,
         })
     }
 
@@ -148,16 +177,17 @@ impl Objects {
         }
     }
 
+    /// Writes an object; once this returns `Ok` it survives a power loss.
     pub(crate) async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
         self.store
             .put(path, PutPayload::from_bytes(bytes))
             .await
-            .map(|_| ())
             .map_err(|source| Error::Object {
                 op: "put",
                 path: path.to_string(),
                 source,
-            })
+            })?;
+        self.sync(path, Synced::Written).await
     }
 
     /// The object's bytes, or `None` if it does not exist.
@@ -174,15 +204,43 @@ impl Objects {
         }
     }
 
+    /// Deletes an object (a missing one is not an error); once this
+    /// returns `Ok` the object does not come back after a power loss.
     pub(crate) async fn delete(&self, path: &Path) -> Result<()> {
         match self.store.delete(path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(Error::Object {
-                op: "delete",
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(source) => {
+                return Err(Error::Object {
+                    op: "delete",
+                    path: path.to_string(),
+                    source,
+                })
+            }
+        }
+        self.sync(path, Synced::Deleted).await
+    }
+
+    /// Makes a put or delete at `path` durable in a `file://` store: the
+    /// file's bytes (after a put) and every directory from its parent up to
+    /// the store's root (new directories, the entry renamed into place or
+    /// removed, and the empty directories the store removes after a delete).
+    /// Other stores are durable once they answer.
+    async fn sync(&self, path: &Path, what: Synced) -> Result<()> {
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        let file = local
+            .fs
+            .path_to_filesystem(path)
+            .map_err(|source| Error::Object {
+                op: "sync",
                 path: path.to_string(),
                 source,
-            }),
-        }
+            })?;
+        let root = local.root.clone();
+        tokio::task::spawn_blocking(move || sync_local(&file, &root, what))
+            .await
+            .map_err(|e| Error::Config(format!("object sync task failed: {e}")))?
     }
 
     /// Every object path under `prefix`.
@@ -233,6 +291,41 @@ impl Objects {
     }
 }
 
+/// What [`Objects::sync`] makes durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Synced {
+    /// A file just written.
+    Written,
+    /// A file just removed.
+    Deleted,
+}
+
+/// Fsyncs a written `file` (not a deleted one) and the directories from its
+/// parent up to `root`; directories the store already removed are skipped.
+fn sync_local(file: &std::path::Path, root: &std::path::Path, what: Synced) -> Result<()> {
+    if what == Synced::Written {
+        std::fs::File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io("syncing a stored object", file, e))?;
+    }
+    // Directories cannot be opened for syncing on every platform; where
+    // they can (Unix), a new entry is durable only once its directory is.
+    #[cfg(unix)]
+    for dir in file.ancestors().skip(1) {
+        if !dir.starts_with(root) {
+            break;
+        }
+        match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("syncing a storage directory", dir, e)),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = root;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +367,31 @@ mod tests {
             let err = memory().with_segment_owner(Some(bad)).unwrap_err();
             assert!(err.to_string().contains("segment owner"), "{bad}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn file_store_puts_and_deletes_are_synced_through_new_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let objects = Objects::open(&url, &[], None).unwrap();
+        let path = objects.plain_path("tenant/fp/deeper/object");
+        objects.put(&path, Bytes::from_static(b"x")).await.unwrap();
+        let on_disk = dir.path().join("tenant/fp/deeper/object");
+        assert_eq!(std::fs::read(&on_disk).unwrap(), b"x");
+        // The store removes the emptied directories; syncing skips them.
+        objects.delete(&path).await.unwrap();
+        assert!(!on_disk.exists());
+        objects.delete(&path).await.unwrap();
+    }
+
+    #[test]
+    fn a_written_file_that_cannot_be_synced_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("gone");
+        let err = sync_local(&missing, dir.path(), Synced::Written).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("syncing a stored object"), "{err}");
+        // A deleted file's directories are synced without it.
+        sync_local(&missing, dir.path(), Synced::Deleted).unwrap();
     }
 }
