@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{BoxStream, StreamExt};
-use loki_logql::{EntryBatch, QueryResult, SelectRequest, Storage, StorageError};
+use loki_logql::{
+    EntryBatch, QueryResult, SampleBatch, SampleRequest, SelectRequest, Storage, StorageError,
+};
 use serde_json::{json, Value};
 
 /// Lines and bytes read from storage by one query.
@@ -34,6 +36,22 @@ impl<S> Counted<S> {
     }
 }
 
+impl Counters {
+    fn add(&self, lines: usize, bytes: u64, metadata: &[Vec<(String, String)>]) {
+        self.lines.fetch_add(lines as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let metadata: usize = metadata
+            .iter()
+            .flatten()
+            .map(|(n, v)| n.len() + v.len())
+            .sum();
+        self.metadata_bytes
+            .fetch_add(metadata as u64, Ordering::Relaxed);
+    }
+}
+
+/// Both reads are forwarded as they are: a metric query keeps the inner
+/// storage's sample pushdown (samples read without building entries).
 impl<S: Storage> Storage for Counted<S> {
     fn select(&self, req: &SelectRequest) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
         let counters = self.counters.clone();
@@ -41,21 +59,28 @@ impl<S: Storage> Storage for Counted<S> {
             .select(req)
             .inspect(move |batch| {
                 if let Ok(batch) = batch {
-                    counters
-                        .lines
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    counters
-                        .bytes
-                        .fetch_add(batch.line_data.len() as u64, Ordering::Relaxed);
-                    let metadata: usize = batch
-                        .structured_metadata
-                        .iter()
-                        .flatten()
-                        .map(|(n, v)| n.len() + v.len())
-                        .sum();
-                    counters
-                        .metadata_bytes
-                        .fetch_add(metadata as u64, Ordering::Relaxed);
+                    counters.add(
+                        batch.len(),
+                        batch.line_data.len() as u64,
+                        &batch.structured_metadata,
+                    );
+                }
+            })
+            .boxed()
+    }
+
+    fn select_samples(
+        &self,
+        req: &SampleRequest,
+    ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+        let counters = self.counters.clone();
+        self.inner
+            .select_samples(req)
+            .inspect(move |batch| {
+                if let Ok(batch) = batch {
+                    // Every line read counts, as Loki's decompressed bytes:
+                    // those the pushed-down filters dropped too.
+                    counters.add(batch.len(), batch.scanned_bytes, &batch.structured_metadata);
                 }
             })
             .boxed()
@@ -160,4 +185,51 @@ pub(crate) fn stats(
             "usedBloomFilters": false,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loki_logql::LabelSet;
+
+    /// Answers sample reads only: reading samples through entries fails.
+    #[derive(Debug)]
+    struct SamplesOnly;
+
+    impl Storage for SamplesOnly {
+        fn select(
+            &self,
+            _: &SelectRequest,
+        ) -> BoxStream<'static, Result<EntryBatch, StorageError>> {
+            futures_util::stream::iter([Err(StorageError {
+                message: "entries read for a metric query".into(),
+                retryable: false,
+            })])
+            .boxed()
+        }
+
+        fn select_samples(
+            &self,
+            _: &SampleRequest,
+        ) -> BoxStream<'static, Result<SampleBatch, StorageError>> {
+            let mut batch = SampleBatch::new(Arc::new(LabelSet::default()));
+            batch.push(1, Some(5), vec![("trace".into(), "ab".into())]);
+            batch.push(2, Some(7), Vec::new());
+            batch.scanned_bytes = 30;
+            futures_util::stream::iter([Ok(batch)]).boxed()
+        }
+    }
+
+    #[test]
+    fn sample_reads_keep_the_pushdown_and_are_counted() {
+        let counted = Counted::new(SamplesOnly);
+        let req = SampleRequest::new(Vec::new(), 0, 10).with_bytes(true);
+        let batches: Vec<_> = futures::executor::block_on(counted.select_samples(&req).collect());
+        let batch = batches[0].as_ref().expect("samples read as samples");
+        assert_eq!(batch.timestamps, [1, 2]);
+        let counters = &counted.counters;
+        assert_eq!(counters.lines.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.bytes.load(Ordering::Relaxed), 30);
+        assert_eq!(counters.metadata_bytes.load(Ordering::Relaxed), 7);
+    }
 }
