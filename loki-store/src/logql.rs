@@ -30,7 +30,7 @@ use loki_logql::{
     StorageError,
 };
 
-use crate::query::with_queriers;
+use crate::query::{line_text, with_queriers};
 use crate::retention::{is_deleted, Deletions};
 use crate::store::{chunk_key, ms_range, Store};
 use crate::Error;
@@ -285,19 +285,10 @@ impl Select {
         let push =
             |batch: &mut SampleBatch, ts: i64, line: &[u8], metadata: Vec<(String, String)>| {
                 // The length of the line as the entry path reads it.
-                let len = || match std::str::from_utf8(line) {
-                    Ok(_) => line.len() as u64,
-                    Err(_) => String::from_utf8_lossy(line).len() as u64,
-                };
+                let len = || line_text(line).len() as u64;
                 batch.push(ts, bytes.then(len), metadata);
             };
-        let passes = |line: &[u8]| {
-            filters.is_empty()
-                || match std::str::from_utf8(line) {
-                    Ok(text) => filters.matches(text),
-                    Err(_) => filters.matches(&String::from_utf8_lossy(line)),
-                }
-        };
+        let passes = |line: &[u8]| filters.is_empty() || filters.matches(&line_text(line));
         if let [chunk] = chunks.as_slice() {
             let mut walk =
                 chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
@@ -338,7 +329,7 @@ impl Select {
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect();
                 // Ordered and deduplicated by the text, as entries are.
-                let line = String::from_utf8_lossy(e.line).into_owned();
+                let line = line_text(e.line).into_owned();
                 merged.push((e.timestamp, line, metadata));
             }
         }
@@ -468,7 +459,7 @@ impl Select {
                     // In direction order: nothing after this is wanted.
                     break;
                 }
-                let line = String::from_utf8_lossy(e.line);
+                let line = line_text(e.line);
                 if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
                     || (!filters.is_empty() && !filters.matches(&line))
                 {

@@ -16,6 +16,16 @@ use crate::store::{chunk_key, describe, ms_range, Store, Tenant};
 use crate::stream::Stream;
 use crate::{Error, Result};
 
+/// A stored line as text: borrowed when it is valid UTF-8 (checked with
+/// the standard library's fast validation), else with each invalid
+/// sequence replaced by U+FFFD, as every read returns lines.
+pub(crate) fn line_text(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(line) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(line),
+    }
+}
+
 /// One returned entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryEntry {
@@ -432,7 +442,7 @@ fn read_stream(
             }
             all.push(QueryEntry {
                 timestamp: e.timestamp,
-                line: String::from_utf8_lossy(e.line).into_owned(),
+                line: line_text(e.line).into_owned(),
                 metadata: e
                     .metadata
                     .iter()
