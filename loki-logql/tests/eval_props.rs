@@ -38,6 +38,12 @@ const METRIC_QUERIES: &[&str] = &[
     r#"absent_over_time({app="a"}[3s])"#,
     r#"bytes_rate({app=~".+"} != "a=1" [3s])"#,
     r#"sum(count_over_time({app=~"a|b"} |~ "v=1." [5s])) / 2"#,
+    // Stages that change or drop stream labels on some lines and not on
+    // others, and metadata overriding a stream label on some lines.
+    r#"sum by (app, k, t) (count_over_time({app=~".+"} | logfmt [10s]))"#,
+    r#"count_over_time({app=~".+"} | logfmt | drop app="a", v [10s])"#,
+    r#"sum by (app) (rate({app=~".+"} | logfmt | label_format app="{{.k}}" [10s]))"#,
+    r#"count_over_time({app=~".+"} | logfmt | keep k, t [10s])"#,
 ];
 
 proptest! {
@@ -86,16 +92,17 @@ proptest! {
 
     #[test]
     fn batching_does_not_change_results(
-        entries in proptest::collection::vec((0usize..3, 0i64..30, 0u8..20, 0u8..3, any::<bool>()), 1..60),
+        entries in proptest::collection::vec((0usize..3, 0i64..30, 0u8..20, 0u8..3, any::<bool>(), 0usize..3), 1..60),
         split in 1usize..7,
         step in 1i64..6,
     ) {
         let build = |batch: usize, pushdown: bool| {
             let mut s = MemoryStorage::new().with_batch_size(batch);
-            for (app, t, v, k, extra) in &entries {
+            for (app, t, v, k, extra, meta) in &entries {
                 let l = parse_labels(&format!(r#"{{app="{}"}}"#, ["a", "b", "c"][*app])).unwrap();
                 let line = format!("k=k{k} v={v}{}", if *extra { " a=1" } else { "" });
-                s.push(&l, t * S + i64::from(*v), &line);
+                let meta: &[(&str, &str)] = [&[][..], &[("app", "m")], &[("t", "x")]][*meta];
+                s.push_with_metadata(&l, t * S + i64::from(*v), &line, meta);
             }
             Engine::new(s).with_sample_pushdown(pushdown)
         };

@@ -14,7 +14,7 @@ use super::acc::{keeps_samples, Acc};
 use super::limits::Budget;
 use super::{Ctx, StepVectors};
 use crate::error::{Error, Result};
-use crate::pipeline::labels::{errors, ERROR_LABEL};
+use crate::pipeline::labels::{errors, pair_hash, LabelsBuilder, ERROR_LABEL};
 use crate::pipeline::{LabelFilterExpr, LineFilterSet, Pipeline};
 use crate::storage::{Direction, SampleRequest, SelectRequest};
 use crate::syntax::ast::{Grouping, MatchOp, RangeAggregation, RangeOp, UnwrapConversion};
@@ -160,6 +160,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
     }
     let mut counter = SeriesCounter::new(ctx, r);
     let mut any_at: Vec<bool> = vec![false; nsteps];
+    let mut added = AddedLabelsMemo::default();
     let mut stream = ctx.storage.select(&req);
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(Error::Storage)?;
@@ -173,6 +174,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
             }
         };
         let mut batch_idx: Option<usize> = None;
+        added.clear();
         for i in 0..batch.len() {
             let ts = batch.timestamps[i];
             if mask.get(i) == Some(&false) {
@@ -241,12 +243,25 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                     }
                 }
             } else {
-                let n = series.len();
-                let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
-                if series.len() > n {
-                    counter.add(&series[i].labels, series.len(), &ctx.budget)?;
+                let intact = lbs.base_intact();
+                let (hash, seen) = match intact {
+                    true => added.find(lbs, &label_kept),
+                    false => (0, None),
+                };
+                match seen {
+                    Some(i) => i,
+                    None => {
+                        let n = series.len();
+                        let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
+                        if series.len() > n {
+                            counter.add(&series[i].labels, series.len(), &ctx.budget)?;
+                        }
+                        if intact {
+                            added.insert(hash, lbs, &label_kept, i);
+                        }
+                        i
+                    }
                 }
-                i
             };
             let st = &mut series[idx];
             for s in span {
@@ -413,6 +428,74 @@ async fn eval_samples(
         ctx.budget.check()?;
     }
     Ok(out)
+}
+
+/// Most distinct added label sets one batch remembers.
+const ADDED_MEMO_MAX: usize = 32;
+
+/// The series of the batch's lines whose stream labels are intact, by the
+/// labels stages added (a parser's few distinct results, say): such a line
+/// finds its series by comparing those alone, not by hashing and comparing
+/// every stream label as [`lookup`] does. A batch is one stream's lines, so
+/// the stream's labels and an added set make one full label set; the memo
+/// is cleared for each batch.
+#[derive(Default)]
+struct AddedLabelsMemo {
+    /// Order-independent hash and the kept added labels, and their series.
+    seen: Vec<(u64, Vec<(String, String)>, usize)>,
+}
+
+impl AddedLabelsMemo {
+    fn clear(&mut self) {
+        self.seen.clear();
+    }
+
+    /// The hash of the kept added labels and the series remembered for
+    /// exactly them (in any order), if any.
+    fn find(&self, lbs: &LabelsBuilder, keep: &dyn Fn(&str) -> bool) -> (u64, Option<usize>) {
+        let (mut hash, mut count) = (0u64, 0usize);
+        lbs.for_each_added(&mut |k, v| {
+            if keep(k) {
+                hash = hash.wrapping_add(pair_hash(k, v));
+                count += 1;
+            }
+        });
+        let found = self.seen.iter().find(|(h, pairs, _)| {
+            if *h != hash || pairs.len() != count {
+                return false;
+            }
+            // Names are unique in a label set: equal counts and every
+            // pair present make equal sets.
+            let mut all = true;
+            lbs.for_each_added(&mut |k, v| {
+                if all && keep(k) {
+                    all = pairs.iter().any(|(pk, pv)| pk == k && pv == v);
+                }
+            });
+            all
+        });
+        (hash, found.map(|&(_, _, series)| series))
+    }
+
+    /// Remembers `series` for the kept added labels (while there is room).
+    fn insert(
+        &mut self,
+        hash: u64,
+        lbs: &LabelsBuilder,
+        keep: &dyn Fn(&str) -> bool,
+        series: usize,
+    ) {
+        if self.seen.len() >= ADDED_MEMO_MAX {
+            return;
+        }
+        let mut pairs = Vec::new();
+        lbs.for_each_added(&mut |k, v| {
+            if keep(k) {
+                pairs.push((k.to_owned(), v.to_owned()));
+            }
+        });
+        self.seen.push((hash, pairs, series));
+    }
 }
 
 /// The series of the line's (kept) labels, created on first sight.

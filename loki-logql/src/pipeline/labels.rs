@@ -38,6 +38,10 @@ pub(crate) struct LabelsBuilder {
     /// `name_bit`s of the live slots (stale bits only cost a search).
     slot_bits: u64,
     init: bool,
+    /// Slots `..base_len` were filled from the stream's labels.
+    base_len: usize,
+    /// A stage changed or removed one of those slots.
+    base_changed: bool,
     meta: Vec<(String, String)>,
     err: Option<&'static str>,
     err_details: String,
@@ -55,6 +59,8 @@ impl LabelsBuilder {
         self.meta.extend_from_slice(meta);
         self.live = 0;
         self.init = false;
+        self.base_len = 0;
+        self.base_changed = false;
         self.err = None;
         self.has_details = false;
         self.err_details.clear();
@@ -71,6 +77,8 @@ impl LabelsBuilder {
         for (k, v) in base.iter() {
             self.push_slot(k, v, 0);
         }
+        self.base_len = self.live;
+        self.base_changed = false;
         let meta = std::mem::take(&mut self.meta);
         for (k, v) in &meta {
             self.set(k, v);
@@ -110,6 +118,7 @@ impl LabelsBuilder {
         if self.slot_bits & name_bit(name) != 0 {
             if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
                 if self.owners[i] != stamp {
+                    self.base_changed |= i < self.base_len;
                     self.owners[i] = stamp;
                     let v = &mut self.slots[i].1;
                     v.clear();
@@ -159,6 +168,7 @@ impl LabelsBuilder {
         self.ensure();
         if self.slot_bits & name_bit(name) != 0 {
             if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
+                self.base_changed |= i < self.base_len;
                 self.owners[i] = 0;
                 let v = &mut self.slots[i].1;
                 v.clear();
@@ -181,6 +191,7 @@ impl LabelsBuilder {
         }
         self.ensure();
         if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
+            self.base_changed |= i < self.base_len;
             self.live -= 1;
             self.slots.swap(i, self.live);
             self.owners.swap(i, self.live);
@@ -195,6 +206,7 @@ impl LabelsBuilder {
             if keep(&self.slots[i].0, &self.slots[i].1) {
                 i += 1;
             } else {
+                self.base_changed |= i < self.base_len;
                 self.live -= 1;
                 self.slots.swap(i, self.live);
                 self.owners.swap(i, self.live);
@@ -241,6 +253,39 @@ impl LabelsBuilder {
     /// any metadata).
     pub(crate) fn untouched(&self) -> bool {
         !self.init && self.meta.is_empty() && self.err.is_none()
+    }
+
+    /// Whether the stream's labels are all there, unchanged: the line's
+    /// labels are then the stream's plus those [`Self::for_each_added`]
+    /// gives. (A removed slot's place is taken by the last one, which is an
+    /// added label unless a stream label was removed, so the stream's
+    /// labels stay the first `base_len` slots while this holds.)
+    pub(crate) fn base_intact(&self) -> bool {
+        if self.init {
+            return !self.base_changed;
+        }
+        // Metadata of a stream label's name overrides it.
+        self.meta.iter().all(|(k, _)| !self.base_has(k))
+    }
+
+    /// The labels besides the stream's (metadata, parsed and formatted
+    /// labels, the error pair), when [`Self::base_intact`] holds.
+    pub(crate) fn for_each_added(&self, f: &mut dyn FnMut(&str, &str)) {
+        if self.init {
+            for (k, v) in &self.slots[self.base_len..self.live] {
+                f(k, v);
+            }
+        } else {
+            for (k, v) in &self.meta {
+                f(k, v);
+            }
+        }
+        if let Some(e) = self.err {
+            f(ERROR_LABEL, e);
+        }
+        if self.has_details {
+            f(ERROR_DETAILS_LABEL, &self.err_details);
+        }
     }
 
     /// An order-independent hash of the labels (with the error pair) for
@@ -322,7 +367,7 @@ pub(crate) fn name_bit(name: &str) -> u64 {
 }
 
 /// FNV-1a of `k`, a separator and `v`.
-fn pair_hash(k: &str, v: &str) -> u64 {
+pub(crate) fn pair_hash(k: &str, v: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in k.as_bytes().iter().chain(&[0xff]).chain(v.as_bytes()) {
         h ^= u64::from(b);
