@@ -441,8 +441,17 @@ const ADDED_MEMO_MAX: usize = 32;
 /// is cleared for each batch.
 #[derive(Default)]
 struct AddedLabelsMemo {
-    /// Order-independent hash and the kept added labels, and their series.
-    seen: Vec<(u64, Vec<(String, String)>, usize)>,
+    seen: Vec<AddedLabels>,
+}
+
+/// One remembered set of added labels.
+struct AddedLabels {
+    /// Order-independent hash of `pairs`.
+    hash: u64,
+    /// The kept added labels.
+    pairs: Vec<(String, String)>,
+    /// Their series.
+    series: usize,
 }
 
 impl AddedLabelsMemo {
@@ -460,8 +469,8 @@ impl AddedLabelsMemo {
                 count += 1;
             }
         });
-        let found = self.seen.iter().find(|(h, pairs, _)| {
-            if *h != hash || pairs.len() != count {
+        let found = self.seen.iter().find(|seen| {
+            if seen.hash != hash || seen.pairs.len() != count {
                 return false;
             }
             // Names are unique in a label set: equal counts and every
@@ -469,12 +478,12 @@ impl AddedLabelsMemo {
             let mut all = true;
             lbs.for_each_added(&mut |k, v| {
                 if all && keep(k) {
-                    all = pairs.iter().any(|(pk, pv)| pk == k && pv == v);
+                    all = seen.pairs.iter().any(|(pk, pv)| pk == k && pv == v);
                 }
             });
             all
         });
-        (hash, found.map(|&(_, _, series)| series))
+        (hash, found.map(|seen| seen.series))
     }
 
     /// Remembers `series` for the kept added labels (while there is room).
@@ -494,7 +503,11 @@ impl AddedLabelsMemo {
                 pairs.push((k.to_owned(), v.to_owned()));
             }
         });
-        self.seen.push((hash, pairs, series));
+        self.seen.push(AddedLabels {
+            hash,
+            pairs,
+            series,
+        });
     }
 }
 
