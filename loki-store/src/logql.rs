@@ -170,8 +170,57 @@ impl Source {
     }
 }
 
-/// An entry read from a chunk: timestamp, line, structured metadata.
-type ReadEntry = (i64, String, Vec<(String, String)>);
+/// The entries of overlapping chunks, gathered to be put in one order
+/// with one copy of each: every line's text goes into one buffer (not an
+/// allocation per line), and entries refer to it.
+#[derive(Default)]
+struct Gathered {
+    text: String,
+    entries: Vec<GatheredEntry>,
+}
+
+/// An entry of [`Gathered`]: timestamp, its line's place in the text, and
+/// structured metadata.
+struct GatheredEntry {
+    timestamp: i64,
+    line: std::ops::Range<usize>,
+    metadata: Vec<(String, String)>,
+}
+
+impl Gathered {
+    fn push(&mut self, timestamp: i64, line: &str, metadata: Vec<(String, String)>) {
+        let start = self.text.len();
+        self.text.push_str(line);
+        self.entries.push(GatheredEntry {
+            timestamp,
+            line: start..self.text.len(),
+            metadata,
+        });
+    }
+
+    fn line(&self, entry: &GatheredEntry) -> &str {
+        &self.text[entry.line.clone()]
+    }
+
+    /// Orders the entries by timestamp, then line text (then metadata), and
+    /// keeps one of each set of exact duplicates (timestamp, line and
+    /// metadata), as a chunk's head and the store's own reads do: replicas
+    /// and rewrites of an entry are one entry. Each chunk's entries come in
+    /// time order, so the sort merges a few sorted runs.
+    fn order_and_dedup(&mut self) {
+        let text = &self.text;
+        let line = |e: &GatheredEntry| &text[e.line.clone()];
+        self.entries.sort_by(|a, b| {
+            a.timestamp
+                .cmp(&b.timestamp)
+                .then_with(|| line(a).cmp(line(b)))
+                .then_with(|| a.metadata.cmp(&b.metadata))
+        });
+        self.entries.dedup_by(|a, b| {
+            a.timestamp == b.timestamp && line(a) == line(b) && a.metadata == b.metadata
+        });
+    }
+}
 
 /// Overlapping chunks of one stream, read together.
 struct Run {
@@ -312,7 +361,7 @@ impl Select {
             return Ok(batch);
         }
         // Overlapping chunks: one copy of each entry, in time order.
-        let mut merged: Vec<ReadEntry> = Vec::new();
+        let mut merged = Gathered::default();
         for chunk in &chunks {
             let mut walk =
                 chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
@@ -328,15 +377,14 @@ impl Select {
                     .iter()
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect();
-                // Ordered and deduplicated by the text, as entries are.
-                let line = line_text(e.line).into_owned();
-                merged.push((e.timestamp, line, metadata));
+                merged.push(e.timestamp, &line_text(e.line), metadata);
             }
         }
-        merged.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        merged.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-        for (ts, line, metadata) in merged {
-            push(&mut batch, ts, line.as_bytes(), metadata);
+        merged.order_and_dedup();
+        let Gathered { text, entries } = merged;
+        for entry in entries {
+            let line = &text.as_bytes()[entry.line];
+            push(&mut batch, entry.timestamp, line, entry.metadata);
         }
         Ok(batch)
     }
@@ -451,7 +499,7 @@ impl Select {
         };
         let mut batches = VecDeque::new();
         let mut batch = new_batch();
-        let mut merged: Vec<ReadEntry> = Vec::new();
+        let mut merged = Gathered::default();
         for chunk in &chunks {
             let mut walk = chunk.entries(self.req.start, self.req.end, direction);
             while let Some(e) = walk.next().map_err(chunk_error)? {
@@ -477,24 +525,26 @@ impl Select {
                         .iter()
                         .map(|(n, v)| (n.to_owned(), v.to_owned()))
                         .collect();
-                    merged.push((e.timestamp, line.into_owned(), metadata));
+                    merged.push(e.timestamp, &line, metadata);
                 }
             }
         }
         if !single {
             // Overlapping chunks: one order and one copy of each entry.
-            merged.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            merged.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+            merged.order_and_dedup();
             if self.req.direction == Direction::Backward {
-                merged.reverse();
+                merged.entries.reverse();
             }
-            merged.retain(|e| self.req.wants(e.0));
-            for (ts, line, metadata) in &merged {
-                let pairs: Vec<(&str, &str)> = metadata
+            for entry in &merged.entries {
+                if !self.req.wants(entry.timestamp) {
+                    continue;
+                }
+                let pairs: Vec<(&str, &str)> = entry
+                    .metadata
                     .iter()
                     .map(|(n, v)| (n.as_str(), v.as_str()))
                     .collect();
-                batch.push(*ts, line, &pairs);
+                batch.push(entry.timestamp, merged.line(entry), &pairs);
                 if batch.len() == BATCH {
                     batches.push_back(std::mem::replace(&mut batch, new_batch()));
                 }
