@@ -972,3 +972,93 @@ async fn a_global_rate_limit_is_shared_by_the_distributors() {
         node.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_compactor_leads_the_other_hands_deletes_on_and_takes_over_when_it_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::new());
+    let args = [
+        "-compactor.compaction-interval=1s",
+        "-compactor.min-segment-age=5s",
+        "-ring.heartbeat-timeout=3s",
+    ];
+    let first = start_with(&kv, dir.path(), "compactor", "compactor-1", &args).await;
+    let second = start_with(&kv, dir.path(), "compactor", "compactor-2", &args).await;
+    // Both are in the compactor ring, one token each; the lowest leads.
+    let ring = loki::ring::get_ring_desc(kv.as_ref(), "compactor")
+        .await
+        .unwrap();
+    let lowest = |id: &str| ring.get(id).expect("in the compactor ring").tokens[0];
+    let (leader, follower) = if lowest("compactor-1") < lowest("compactor-2") {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let end = now_ns() - 1_000_000_000;
+    let delete = |job: &str| {
+        format!(
+            "/loki/api/v1/delete?query={}&start=1&end={end}",
+            encode(&format!(r#"{{job="{job}"}}"#))
+        )
+    };
+    let listed = |node: &Node| {
+        let address = node.address();
+        async move {
+            let (status, body) = http(address, "GET", "/loki/api/v1/delete", b"").await;
+            assert_eq!(status, 200, "{body}");
+            let requests: Value = serde_json::from_str(&body).unwrap();
+            let mut queries: Vec<String> = requests
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["query"].as_str().unwrap().to_owned())
+                .collect();
+            queries.sort();
+            queries
+        }
+    };
+
+    // A request sent to the follower is recorded by the leader.
+    let (status, body) = http(follower.address(), "POST", &delete("job-1"), b"").await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(listed(&leader).await, [r#"{job="job-1"}"#]);
+    assert_eq!(listed(&follower).await, [r#"{job="job-1"}"#]);
+    // Requests sent to both at once are all recorded: one compactor
+    // writes them, none is lost to another's concurrent write.
+    let calls: Vec<_> = (0..16)
+        .map(|i| {
+            let address = [leader.address(), follower.address()][i % 2];
+            let path = delete(&format!("many-{i:02}"));
+            tokio::spawn(async move { http(address, "POST", &path, b"").await })
+        })
+        .collect();
+    for call in calls {
+        let (status, body) = call.await.unwrap();
+        assert_eq!(status, 204, "{body}");
+    }
+    let all = listed(&leader).await;
+    assert_eq!(all.len(), 17, "{all:?}");
+
+    // The leader dies without leaving the ring: once its heartbeat is
+    // older than the timeout, the follower leads, and it keeps the request
+    // the other one recorded.
+    leader.kill().await;
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = http(follower.address(), "POST", &delete("job-2"), b"").await;
+        if status == 204 {
+            break;
+        }
+        assert_eq!(status, 502, "handed on to the dead leader: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no takeover: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut want = all;
+    want.push(r#"{job="job-2"}"#.to_owned());
+    want.sort();
+    assert_eq!(listed(&follower).await, want);
+    follower.shutdown().await.unwrap();
+}

@@ -12,6 +12,9 @@
 //!   ([`Store::refresh_delete_requests`]), so a request made through
 //!   another process hides data at once, and filters what other processes
 //!   answer by them ([`Store::deleted_ranges`]).
+//! - A compactor that takes over from another re-reads every tenant's
+//!   delete requests before its passes
+//!   ([`Store::refresh_all_delete_requests`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -159,6 +162,8 @@ impl Store {
     /// parse.
     pub async fn refresh_delete_requests(&self, tenant: &str) -> Result<()> {
         crate::validate_tenant(tenant)?;
+        // Not between a request's write and its place in memory.
+        let _serial = self.inner.deletes_lock.lock().await;
         let path = self
             .inner
             .objects
@@ -175,6 +180,47 @@ impl Store {
             *state.deletes.write() = requests;
         }
         Ok(())
+    }
+
+    /// Re-reads the delete requests of every tenant that has any in the
+    /// object store (see [`refresh_delete_requests`](Self::refresh_delete_requests));
+    /// returns how many tenants' files were read. A compactor that takes
+    /// over from another calls this before compacting, so that it applies
+    /// (and answers for) what the other one recorded.
+    ///
+    /// ```
+    /// use loki_store::{Store, StoreConfig};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let shared: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(object_store::memory::InMemory::new());
+    /// let open = || { let mut c = StoreConfig::in_memory(); c.object_store = Some(shared.clone()); Store::open(c) };
+    /// let (first, second) = (open().await?, open().await?);
+    /// let selector = loki_index::Selector::new(vec![loki_index::Matcher::new("app", loki_index::MatchOp::Equal, "shop")?])?;
+    /// first.add_delete_request("a", &selector, 0, 10).await?;
+    /// first.add_delete_request("b", &selector, 0, 10).await?;
+    /// assert_eq!(second.refresh_all_delete_requests().await?, 2);
+    /// assert_eq!((second.delete_requests("a").len(), second.delete_requests("b").len()), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Object store errors, a file that does not parse.
+    pub async fn refresh_all_delete_requests(&self) -> Result<usize> {
+        let prefix = self.inner.objects.plain_path("deletes");
+        let mut tenants = 0;
+        for path in self.inner.objects.list(&prefix).await? {
+            let Some(tenant) = path.filename().and_then(|f| f.strip_suffix(".json")) else {
+                continue;
+            };
+            if crate::validate_tenant(tenant).is_err() {
+                continue;
+            }
+            self.refresh_delete_requests(tenant).await?;
+            tenants += 1;
+        }
+        Ok(tenants)
     }
 
     /// The time ranges (Unix ns, inclusive) of `tenant`'s delete requests

@@ -21,6 +21,16 @@ fn one_tenant(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError>
     }
 }
 
+/// A compactor of distributed mode reads the tenant's requests again
+/// first: another compactor may have recorded some while it led, and a
+/// request recorded on a stale list would drop them.
+async fn current(state: &AppState, tenant: &str) -> Result<(), ApiError> {
+    if state.cluster.is_some() {
+        state.store.refresh_delete_requests(tenant).await?;
+    }
+    Ok(())
+}
+
 fn seconds(ns: i64) -> f64 {
     (ns / 1_000_000) as f64 / 1000.0
 }
@@ -65,6 +75,7 @@ pub(crate) async fn create(
     if end <= start {
         return Err(ApiError::bad_request("end time must be after start time"));
     }
+    current(&state, &tenant).await?;
     let request = state
         .store
         .add_delete_request(&tenant, &selector, start, end)
@@ -82,6 +93,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = one_tenant(&state, &headers)?;
+    current(&state, &tenant).await?;
     let requests: Vec<Value> = state
         .store
         .delete_requests(&tenant)
@@ -118,6 +130,7 @@ pub(crate) async fn cancel(
         .get("request_id")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request("request_id parameter is required"))?;
+    current(&state, &tenant).await?;
     if state.store.cancel_delete_request(&tenant, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

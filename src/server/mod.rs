@@ -280,14 +280,23 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The delete API: served by a single process and by a compactor of
-/// distributed mode; other components of distributed mode refuse it.
+/// The delete API: served by a single process and by the leading
+/// compactor of distributed mode (the others hand it on to the leader);
+/// other components of distributed mode refuse it.
 fn delete_routes(state: &AppState) -> axum::routing::MethodRouter<AppState> {
     match &state.cluster {
         Some(cluster) if cluster.target != Target::Compactor => {
             axum::routing::any(distributed::delete_elsewhere)
         }
-        _ => get(delete::list)
+        Some(_) => get(delete::list)
+            .post(delete::create)
+            .put(delete::create)
+            .delete(delete::cancel)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                distributed::compactor::to_leader,
+            )),
+        None => get(delete::list)
             .post(delete::create)
             .put(delete::create)
             .delete(delete::cancel),

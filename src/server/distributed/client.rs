@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -129,6 +129,59 @@ impl Client {
             status: Some(status),
             message: String::from_utf8_lossy(&bytes).trim().to_owned(),
         })
+    }
+}
+
+impl Client {
+    /// Sends a public API call on to the process at `addr` as it came
+    /// (method, path and query, tenant, content type and `body`), marked
+    /// with the header `mark`, and returns that process's answer (status,
+    /// content type, `x-delete-request-id`, body) whatever its status.
+    pub(crate) async fn forward(
+        &self,
+        addr: &str,
+        method: Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        mark: &str,
+        body: Bytes,
+    ) -> Result<axum::response::Response, CallError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path_and_query}"))
+            .header(mark, "1");
+        for name in ["x-scope-orgid", "content-type"] {
+            if let Some(value) = headers.get(name) {
+                request = request.header(name, value);
+            }
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| failed(format!("invalid request to {addr}: {e}")))?;
+        let call = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| failed(format!("calling {addr}{path_and_query}: {e}")))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| failed(format!("reading the answer of {addr}: {e}")))?
+                .to_bytes();
+            let mut answer = axum::response::Response::new(axum::body::Body::from(body));
+            *answer.status_mut() = parts.status;
+            for name in ["content-type", "x-delete-request-id"] {
+                if let Some(value) = parts.headers.get(name) {
+                    answer.headers_mut().insert(name, value.clone());
+                }
+            }
+            Ok(answer)
+        };
+        tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| failed(format!("calling {addr}: no answer within {CALL_TIMEOUT:?}")))?
     }
 }
 

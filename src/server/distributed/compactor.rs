@@ -21,6 +21,15 @@
 //!   must be above both ([`MIN_SEGMENT_AGE_FLOOR`]), with room for clock
 //!   skew between machines (segment times are the writer's clock).
 //!
+//! One compactor leads: compactors join a ring of their own (one token
+//! each, under [`ring_key`]), and the ACTIVE one with a fresh heartbeat and
+//! the lowest token compacts, as Loki's compactor ring elects the owner of
+//! key 0. The others skip their passes and hand the delete API on to the
+//! leader ([`to_leader`]); a compactor that becomes the leader re-reads
+//! every tenant's delete requests before each pass, so it applies what
+//! the previous one recorded. A leader that dies without leaving is
+//! replaced once its heartbeat is older than the ring's timeout.
+//!
 //! A querier whose read still meets a deleted segment (a listing taken
 //! just before the compactor deleted it) lists again and retries once.
 //! Delete requests are one JSON object per tenant that only the compactor
@@ -33,7 +42,131 @@
 
 use std::time::Duration;
 
-use crate::server::AppState;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use loki_ring::{InstanceState, Operation, Ring};
+
+use crate::server::{ApiError, AppState};
+
+/// Marks a delete API call one compactor handed on to another: it is
+/// answered where it arrives, so two compactors whose rings briefly
+/// disagree never pass a call back and forth.
+const FORWARDED_HEADER: &str = "x-loki-compactor-forwarded";
+
+/// The largest delete API body handed on (its parameters as a form).
+const MAX_FORWARDED_BODY: usize = 1 << 20;
+
+/// The compactor ring's key in the KV store (`compactor` beside the
+/// default `ring`, as Loki names it).
+pub(crate) fn ring_key(key: &str) -> String {
+    if key == "ring" {
+        "compactor".to_owned()
+    } else {
+        format!("{key}-compactor")
+    }
+}
+
+/// The leading compactor of `ring`: among the ACTIVE instances whose
+/// heartbeat is fresh, the one holding the lowest token. Its ID and
+/// address; `None` while there is none.
+pub(crate) fn leader(ring: &Ring) -> Option<(&str, &str)> {
+    let active = Operation::new(&[InstanceState::Active], &[]);
+    (0..ring.instances().len())
+        .filter(|&i| ring.is_healthy(i, active))
+        .filter_map(|i| {
+            let instance = ring.instance(i)?;
+            Some((*instance.tokens.first()?, instance))
+        })
+        .min_by_key(|(token, _)| *token)
+        .map(|(_, instance)| (instance.id.as_str(), instance.addr.as_str()))
+}
+
+/// Who leads, as this compactor sees it.
+enum Role {
+    /// This process (or a single process, which has no compactor ring).
+    Leader,
+    /// Another compactor, at this address.
+    Follower(String),
+    /// None yet (no compactor is ACTIVE with a fresh heartbeat).
+    Unknown,
+}
+
+fn role(state: &AppState) -> Role {
+    let Some(cluster) = &state.cluster else {
+        return Role::Leader;
+    };
+    let Some(compactors) = &cluster.compactors else {
+        return Role::Leader;
+    };
+    let ring = compactors.ring();
+    match leader(&ring) {
+        Some((id, _)) if id == cluster.instance_id => Role::Leader,
+        Some((_, addr)) => Role::Follower(addr.to_owned()),
+        None => Role::Unknown,
+    }
+}
+
+/// The delete API of a compactor that does not lead: each call is handed
+/// on to the leader and its answer returned (the leader alone records
+/// and applies delete requests). The leader, a single process, and a call
+/// another compactor already handed on are served here.
+pub(crate) async fn to_leader(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.headers().contains_key(FORWARDED_HEADER) {
+        return next.run(request).await;
+    }
+    let addr = match role(&state) {
+        Role::Leader => return next.run(request).await,
+        Role::Follower(addr) => addr,
+        Role::Unknown => return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no compactor leads yet: none is ACTIVE in the compactor ring with a fresh heartbeat",
+        )
+        .into_response(),
+    };
+    let Some(cluster) = &state.cluster else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_FORWARDED_BODY).await {
+        Ok(body) => body,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("reading the request: {e}"),
+            )
+            .into_response()
+        }
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str());
+    match cluster
+        .client
+        .forward(
+            &addr,
+            parts.method,
+            path,
+            &parts.headers,
+            FORWARDED_HEADER,
+            body,
+        )
+        .await
+    {
+        Ok(response) => response,
+        Err(e) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("handing the delete request on to the leading compactor at {addr}: {e}"),
+        )
+        .into_response(),
+    }
+}
 
 /// How long an ingester answers for a segment it flushed.
 pub(crate) const INGESTER_FORGETS_AFTER: Duration = Duration::from_secs(3);
@@ -53,7 +186,13 @@ pub(crate) async fn compaction_loop(state: AppState, shutdown: tokio::sync::ones
         tokio::select! {
             _ = &mut shutdown => break,
             _ = tick.tick() => {
+                if !matches!(role(&state), Role::Leader) {
+                    tracing::debug!("compaction pass skipped: another compactor leads");
+                    continue;
+                }
                 let pass = async {
+                    // Another compactor may have led and recorded requests.
+                    state.store.refresh_all_delete_requests().await?;
                     state.store.adopt_settled_segments(min_age).await?;
                     state.store.compact().await
                 };

@@ -86,6 +86,10 @@ pub(crate) struct Cluster {
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// A distributor's ingestion rate limits.
     pub(crate) rate_limits: Option<limits::RateLimits>,
+    /// A compactor's view of the compactor ring (who leads).
+    pub(crate) compactors: Option<RingWatcher>,
+    /// This process's ID in its ring.
+    pub(crate) instance_id: String,
 }
 
 impl Cluster {
@@ -260,10 +264,10 @@ impl Node {
         let ring_config = ring_config(&config)?;
         let mut store_config = config.store_config()?;
         let instance_id = if config.ring.instance_id.is_empty() {
-            let kind = if target == Target::Distributor {
-                "distributor"
-            } else {
-                "ingester"
+            let kind = match target {
+                Target::Distributor => "distributor",
+                Target::Compactor => "compactor",
+                _ => "ingester",
             };
             format!("{kind}-{}", address.port())
         } else {
@@ -329,6 +333,19 @@ impl Node {
                 distributors,
             ));
         }
+        // Compactors join a ring of their own (one token each) to elect
+        // the one that compacts.
+        let mut compactors = None;
+        if target == Target::Compactor {
+            let key = compactor::ring_key(&config.ring.key);
+            lifecycler_config = lifecycler_config
+                .with_ring_key(key.clone())
+                .with_num_tokens(1);
+            compactors = Some(
+                RingWatcher::start(kv.clone(), &key, ring_config.clone(), Arc::new(SystemClock))
+                    .await?,
+            );
+        }
         let cluster = Arc::new(Cluster {
             target,
             ring,
@@ -338,11 +355,16 @@ impl Node {
             sent: pushdown::SentCounter::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             rate_limits,
+            compactors,
+            instance_id: lifecycler_config.id.clone(),
         });
         let state = AppState::with_config(store, config).with_cluster(cluster.clone());
         let server = serve::Server::spawn(listener, app(state.clone()));
         let mut background = None;
-        if matches!(target, Target::Ingester | Target::Distributor) {
+        if matches!(
+            target,
+            Target::Ingester | Target::Distributor | Target::Compactor
+        ) {
             let lifecycler =
                 match Lifecycler::start(lifecycler_config, kv, Arc::new(SystemClock)).await {
                     Ok(lifecycler) => lifecycler,
