@@ -233,11 +233,15 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                 match batch_idx {
                     Some(i) => i,
                     None => {
-                        let n = series.len();
-                        let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
-                        if series.len() > n {
-                            counter.add(&series[i].labels, series.len(), &ctx.budget)?;
-                        }
+                        let i = lookup(
+                            &mut series,
+                            &mut index,
+                            nsteps,
+                            lbs,
+                            &label_kept,
+                            &mut counter,
+                            &ctx.budget,
+                        )?;
                         batch_idx = Some(i);
                         i
                     }
@@ -251,11 +255,15 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                 match seen {
                     Some(i) => i,
                     None => {
-                        let n = series.len();
-                        let i = lookup(&mut series, &mut index, lbs, &label_kept, nsteps);
-                        if series.len() > n {
-                            counter.add(&series[i].labels, series.len(), &ctx.budget)?;
-                        }
+                        let i = lookup(
+                            &mut series,
+                            &mut index,
+                            nsteps,
+                            lbs,
+                            &label_kept,
+                            &mut counter,
+                            &ctx.budget,
+                        )?;
                         if intact {
                             added.insert(hash, lbs, &label_kept, i);
                         }
@@ -511,25 +519,29 @@ impl AddedLabelsMemo {
     }
 }
 
-/// The series of the line's (kept) labels, created on first sight.
+/// The series of the line's (kept) labels, created on first sight (and
+/// then counted against the series limit).
 fn lookup(
     series: &mut Vec<SeriesState>,
     index: &mut HashMap<u64, Vec<usize>>,
-    lbs: &mut crate::pipeline::LabelsBuilder,
-    keep: &dyn Fn(&str) -> bool,
     nsteps: usize,
-) -> usize {
+    lbs: &mut LabelsBuilder,
+    keep: &dyn Fn(&str) -> bool,
+    counter: &mut SeriesCounter,
+    budget: &Budget,
+) -> Result<usize> {
     let h = lbs.key_hash(keep);
     let slot = index.entry(h).or_default();
     if let Some(&i) = slot.iter().find(|&&i| lbs.key_eq(&series[i].labels, keep)) {
-        return i;
+        return Ok(i);
     }
     series.push(SeriesState {
         labels: lbs.build_filtered(keep),
         accs: vec![None; nsteps],
     });
     slot.push(series.len() - 1);
-    series.len() - 1
+    counter.add(&series[series.len() - 1].labels, series.len(), budget)?;
+    Ok(series.len() - 1)
 }
 
 /// `absent_over_time`'s labels: the selector's `=` matchers whose name is

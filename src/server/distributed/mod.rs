@@ -317,34 +317,31 @@ impl Node {
             .with_ring_key(config.ring.key.clone())
             .with_num_tokens(config.ring.num_tokens)
             .with_heartbeat_period(config.ring.heartbeat_period.0);
-        // Distributors count each other in their own ring (one token each)
-        // to share the tenants' global ingestion rate.
-        let mut rate_limits = None;
-        if target == Target::Distributor {
-            let key = limits::distributor_ring_key(&config.ring.key);
+        // Distributors and compactors join a ring of their own (one token
+        // each): distributors count each other to share the tenants' global
+        // ingestion rate, compactors elect the one that compacts.
+        let own_ring = match target {
+            Target::Distributor => Some(limits::distributor_ring_key(&config.ring.key)),
+            Target::Compactor => Some(compactor::ring_key(&config.ring.key)),
+            _ => None,
+        };
+        let mut peers = None;
+        if let Some(key) = own_ring {
             lifecycler_config = lifecycler_config
                 .with_ring_key(key.clone())
                 .with_num_tokens(1);
-            let distributors =
-                RingWatcher::start(kv.clone(), &key, ring_config.clone(), Arc::new(SystemClock))
-                    .await?;
-            rate_limits = Some(limits::RateLimits::new(
-                Arc::new(config.clone()),
-                distributors,
-            ));
-        }
-        // Compactors join a ring of their own (one token each) to elect
-        // the one that compacts.
-        let mut compactors = None;
-        if target == Target::Compactor {
-            let key = compactor::ring_key(&config.ring.key);
-            lifecycler_config = lifecycler_config
-                .with_ring_key(key.clone())
-                .with_num_tokens(1);
-            compactors = Some(
+            peers = Some(
                 RingWatcher::start(kv.clone(), &key, ring_config.clone(), Arc::new(SystemClock))
                     .await?,
             );
+        }
+        let (mut rate_limits, mut compactors) = (None, None);
+        match target {
+            Target::Distributor => {
+                rate_limits = peers.map(|d| limits::RateLimits::new(Arc::new(config.clone()), d));
+            }
+            Target::Compactor => compactors = peers,
+            _ => {}
         }
         let cluster = Arc::new(Cluster {
             target,
