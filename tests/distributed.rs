@@ -1018,6 +1018,26 @@ async fn one_compactor_leads_the_other_hands_deletes_on_and_takes_over_when_it_d
         }
     };
 
+    // Each compactor's `/compactor/ring` names the same leader.
+    let leader_id = if lowest("compactor-1") < lowest("compactor-2") {
+        "compactor-1"
+    } else {
+        "compactor-2"
+    };
+    for node in [&leader, &follower] {
+        let (status, body) = http(node.address(), "GET", "/compactor/ring?format=json", b"").await;
+        assert_eq!(status, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let leaders: Vec<&str> = page["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["leader"] == json!(true))
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(leaders, [leader_id], "{body}");
+    }
+
     // A request sent to the follower is recorded by the leader.
     let (status, body) = http(follower.address(), "POST", &delete("job-1"), b"").await;
     assert_eq!(status, 204, "{body}");

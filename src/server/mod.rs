@@ -192,6 +192,12 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new();
     if let Some(cluster) = &state.cluster {
         router = router.route("/ring", get(distributed::ring_page::ring));
+        if cluster.target == Target::Compactor {
+            router = router.route(
+                "/compactor/ring",
+                get(distributed::ring_page::compactor_ring),
+            );
+        }
         if cluster.target == Target::Ingester {
             router = router
                 .route(
