@@ -228,47 +228,36 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                     series: lbs.build_label_set().to_string(),
                 });
             }
-            let idx = if fast || (lbs.untouched() && r.grouping.is_none()) {
-                // The stream's own labels: one lookup per batch.
-                match batch_idx {
-                    Some(i) => i,
-                    None => {
-                        let i = lookup(
-                            &mut series,
-                            &mut index,
-                            nsteps,
-                            lbs,
-                            &label_kept,
-                            &mut counter,
-                            &ctx.budget,
-                        )?;
-                        batch_idx = Some(i);
-                        i
-                    }
-                }
+            // A line of the stream's own labels has the batch's series; one
+            // whose stream labels are intact, the series remembered for the
+            // labels stages added; any other is looked up in full.
+            let per_batch = fast || (lbs.untouched() && r.grouping.is_none());
+            let intact = !per_batch && lbs.base_intact();
+            let (hash, known) = if per_batch {
+                (0, batch_idx)
+            } else if intact {
+                added.find(lbs, &label_kept)
             } else {
-                let intact = lbs.base_intact();
-                let (hash, seen) = match intact {
-                    true => added.find(lbs, &label_kept),
-                    false => (0, None),
-                };
-                match seen {
-                    Some(i) => i,
-                    None => {
-                        let i = lookup(
-                            &mut series,
-                            &mut index,
-                            nsteps,
-                            lbs,
-                            &label_kept,
-                            &mut counter,
-                            &ctx.budget,
-                        )?;
-                        if intact {
-                            added.insert(hash, lbs, &label_kept, i);
-                        }
-                        i
+                (0, None)
+            };
+            let idx = match known {
+                Some(i) => i,
+                None => {
+                    let i = lookup(
+                        &mut series,
+                        &mut index,
+                        nsteps,
+                        lbs,
+                        &label_kept,
+                        &mut counter,
+                        &ctx.budget,
+                    )?;
+                    if per_batch {
+                        batch_idx = Some(i);
+                    } else if intact {
+                        added.insert(hash, lbs, &label_kept, i);
                     }
+                    i
                 }
             };
             let st = &mut series[idx];
