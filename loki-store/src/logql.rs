@@ -331,23 +331,28 @@ impl Select {
             source,
         };
         let mut batch = SampleBatch::new(labels);
-        let push =
-            |batch: &mut SampleBatch, ts: i64, line: &[u8], metadata: Vec<(String, String)>| {
-                // The length of the line as the entry path reads it.
-                let len = || line_text(line).len() as u64;
-                batch.push(ts, bytes.then(len), metadata);
-            };
-        let passes = |line: &[u8]| filters.is_empty() || filters.matches(&line_text(line));
+        // Whether a line passes the filters and, with `bytes`, its length
+        // as the entry path reads it: the line is checked as UTF-8 once,
+        // and not at all when neither needs its text.
+        let kept = |line: &[u8]| -> Option<Option<u64>> {
+            if filters.is_empty() && !bytes {
+                return Some(None);
+            }
+            let text = line_text(line);
+            (filters.is_empty() || filters.matches(&text))
+                .then(|| bytes.then_some(text.len() as u64))
+        };
         if let [chunk] = chunks.as_slice() {
             let mut walk =
                 chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
             while let Some(e) = walk.next().map_err(chunk_error)? {
                 batch.scanned_bytes += e.line.len() as u64;
-                if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
-                    || !passes(e.line)
-                {
+                if !deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp) {
                     continue;
                 }
+                let Some(len) = kept(e.line) else {
+                    continue;
+                };
                 let metadata = if e.metadata.is_empty() {
                     Vec::new()
                 } else {
@@ -356,7 +361,7 @@ impl Select {
                         .map(|(n, v)| (n.to_owned(), v.to_owned()))
                         .collect()
                 };
-                push(&mut batch, e.timestamp, e.line, metadata);
+                batch.push(e.timestamp, len, metadata);
             }
             return Ok(batch);
         }
@@ -367,9 +372,11 @@ impl Select {
                 chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
             while let Some(e) = walk.next().map_err(chunk_error)? {
                 batch.scanned_bytes += e.line.len() as u64;
-                if (!deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp))
-                    || !passes(e.line)
-                {
+                if !deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp) {
+                    continue;
+                }
+                let text = line_text(e.line);
+                if !filters.is_empty() && !filters.matches(&text) {
                     continue;
                 }
                 let metadata = e
@@ -377,14 +384,14 @@ impl Select {
                     .iter()
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect();
-                merged.push(e.timestamp, &line_text(e.line), metadata);
+                merged.push(e.timestamp, &text, metadata);
             }
         }
         merged.order_and_dedup();
-        let Gathered { text, entries } = merged;
-        for entry in entries {
-            let line = &text.as_bytes()[entry.line];
-            push(&mut batch, entry.timestamp, line, entry.metadata);
+        for entry in merged.entries {
+            // Gathered as text: its length is the entry path's.
+            let len = bytes.then_some(entry.line.len() as u64);
+            batch.push(entry.timestamp, len, entry.metadata);
         }
         Ok(batch)
     }

@@ -144,30 +144,45 @@ async fn check_logql(store: &Store, model: &Model) {
         want.sort();
         assert_eq!(got, want, "tenant {tenant} through LogQL");
 
-        // A metric query reads samples, not entries: the same entries count.
-        let result = engine
-            .query(
-                r#"sum by (stream) (count_over_time({stream=~".+"}[1s]))"#,
-                &loki_logql::QueryParams::instant(BASE + 1_000),
-            )
-            .await
-            .unwrap();
-        let loki_logql::QueryResult::Vector(series) = result else {
-            panic!("an instant metric query returns a vector")
-        };
-        let mut counts: Vec<(String, usize)> = series
-            .iter()
-            .map(|s| {
-                let name = s.labels.get("stream").unwrap_or_default().to_owned();
-                (name, s.samples[0].value as usize)
-            })
-            .collect();
-        counts.sort();
-        let want_counts: Vec<(String, usize)> = want
-            .iter()
-            .map(|(name, e)| (name.clone(), e.len()))
-            .collect();
-        assert_eq!(counts, want_counts, "tenant {tenant}: count_over_time");
+        // Metric queries read samples, not entries: the same entries count,
+        // with a line filter too, and their lines' bytes add up.
+        // (An entry's sample, if it makes one.)
+        type Measure = fn(&(i64, String)) -> Option<usize>;
+        let measures: [(&str, Measure); 3] = [
+            ("count_over_time({stream=~\".+\"}[1s])", |_| Some(1)),
+            ("count_over_time({stream=~\".+\"} |= \"a\" [1s])", |e| {
+                e.1.contains('a').then_some(1)
+            }),
+            ("bytes_over_time({stream=~\".+\"}[1s])", |e| Some(e.1.len())),
+        ];
+        for (query, measure) in measures {
+            let result = engine
+                .query(
+                    &format!("sum by (stream) ({query})"),
+                    &loki_logql::QueryParams::instant(BASE + 1_000),
+                )
+                .await
+                .unwrap();
+            let loki_logql::QueryResult::Vector(series) = result else {
+                panic!("an instant metric query returns a vector")
+            };
+            let mut got: Vec<(String, usize)> = series
+                .iter()
+                .map(|s| {
+                    let name = s.labels.get("stream").unwrap_or_default().to_owned();
+                    (name, s.samples[0].value as usize)
+                })
+                .collect();
+            got.sort();
+            let want: Vec<(String, usize)> = want
+                .iter()
+                .filter_map(|(name, e)| {
+                    let samples: Vec<usize> = e.iter().filter_map(measure).collect();
+                    (!samples.is_empty()).then(|| (name.clone(), samples.iter().sum()))
+                })
+                .collect();
+            assert_eq!(got, want, "tenant {tenant}: {query}");
+        }
     }
 }
 
