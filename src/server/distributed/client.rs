@@ -65,27 +65,38 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<Bytes, CallError> {
         let request = internal_request(addr, path, tenant, body)?;
+        let (head, bytes) = self.call(addr, path, request).await?;
+        if head.status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(CallError {
+                status: Some(head.status),
+                message: String::from_utf8_lossy(&bytes).trim().to_owned(),
+            })
+        }
+    }
+
+    /// Sends `request` to `addr` and reads the whole answer, whatever its
+    /// status, within the call timeout.
+    async fn call(
+        &self,
+        addr: &str,
+        path: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(hyper::http::response::Parts, Bytes), CallError> {
         let call = async {
             let response = self
                 .http
                 .request(request)
                 .await
                 .map_err(|e| failed(format!("calling {addr}{path}: {e}")))?;
-            let status = response.status();
-            let bytes = response
-                .into_body()
+            let (head, body) = response.into_parts();
+            let bytes = body
                 .collect()
                 .await
                 .map_err(|e| failed(format!("reading the answer of {addr}{path}: {e}")))?
                 .to_bytes();
-            if status.is_success() {
-                Ok(bytes)
-            } else {
-                Err(CallError {
-                    status: Some(status),
-                    message: String::from_utf8_lossy(&bytes).trim().to_owned(),
-                })
-            }
+            Ok((head, bytes))
         };
         tokio::time::timeout(CALL_TIMEOUT, call)
             .await
@@ -130,9 +141,7 @@ impl Client {
             message: String::from_utf8_lossy(&bytes).trim().to_owned(),
         })
     }
-}
 
-impl Client {
     /// Sends a public API call on to the process at `addr` as it came
     /// (method, path and query, tenant, content type and `body`), marked
     /// with the header `mark`, and returns that process's answer (status,
@@ -158,30 +167,15 @@ impl Client {
         let request = request
             .body(Full::new(body))
             .map_err(|e| failed(format!("invalid request to {addr}: {e}")))?;
-        let call = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| failed(format!("calling {addr}{path_and_query}: {e}")))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| failed(format!("reading the answer of {addr}: {e}")))?
-                .to_bytes();
-            let mut answer = axum::response::Response::new(axum::body::Body::from(body));
-            *answer.status_mut() = parts.status;
-            for name in ["content-type", "x-delete-request-id"] {
-                if let Some(value) = parts.headers.get(name) {
-                    answer.headers_mut().insert(name, value.clone());
-                }
+        let (head, bytes) = self.call(addr, path_and_query, request).await?;
+        let mut answer = axum::response::Response::new(axum::body::Body::from(bytes));
+        *answer.status_mut() = head.status;
+        for name in ["content-type", "x-delete-request-id"] {
+            if let Some(value) = head.headers.get(name) {
+                answer.headers_mut().insert(name, value.clone());
             }
-            Ok(answer)
-        };
-        tokio::time::timeout(CALL_TIMEOUT, call)
-            .await
-            .map_err(|_| failed(format!("calling {addr}: no answer within {CALL_TIMEOUT:?}")))?
+        }
+        Ok(answer)
     }
 }
 

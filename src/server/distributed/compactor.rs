@@ -84,16 +84,19 @@ pub(crate) fn leader(ring: &Ring) -> Option<(&str, &str)> {
 }
 
 /// Who leads, as this compactor sees it.
-enum Role {
+enum Role<'a> {
     /// This process (or a single process, which has no compactor ring).
     Leader,
-    /// Another compactor, at this address.
-    Follower(String),
+    /// Another compactor, at `addr`, reached through this one's cluster.
+    Follower {
+        cluster: &'a super::Cluster,
+        addr: String,
+    },
     /// None yet (no compactor is ACTIVE with a fresh heartbeat).
     Unknown,
 }
 
-fn role(state: &AppState) -> Role {
+fn role(state: &AppState) -> Role<'_> {
     let Some(cluster) = &state.cluster else {
         return Role::Leader;
     };
@@ -103,7 +106,10 @@ fn role(state: &AppState) -> Role {
     let ring = compactors.ring();
     match leader(&ring) {
         Some((id, _)) if id == cluster.instance_id => Role::Leader,
-        Some((_, addr)) => Role::Follower(addr.to_owned()),
+        Some((_, addr)) => Role::Follower {
+            cluster,
+            addr: addr.to_owned(),
+        },
         None => Role::Unknown,
     }
 }
@@ -120,17 +126,14 @@ pub(crate) async fn to_leader(
     if request.headers().contains_key(FORWARDED_HEADER) {
         return next.run(request).await;
     }
-    let addr = match role(&state) {
+    let (cluster, addr) = match role(&state) {
         Role::Leader => return next.run(request).await,
-        Role::Follower(addr) => addr,
+        Role::Follower { cluster, addr } => (cluster, addr),
         Role::Unknown => return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no compactor leads yet: none is ACTIVE in the compactor ring with a fresh heartbeat",
         )
         .into_response(),
-    };
-    let Some(cluster) = &state.cluster else {
-        return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_FORWARDED_BODY).await {
