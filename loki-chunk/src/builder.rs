@@ -7,10 +7,14 @@ use crate::consts::{
     MAX_LINE_LEN, ZSTD_LEVELS,
 };
 use crate::head::{Appended, Head};
+use crate::object;
 use crate::raw::block::{decode_entry, metadata_pairs};
 use crate::raw::layout::CutBlock;
-use crate::raw::{write_chunk, ChunkParts, Codec, Compressor, Decompressor, SymbolTable, Version};
-use crate::{Chunk, ChunkStats, Error, Result};
+use crate::raw::{
+    chunk_len_bound, write_chunk, write_chunk_into, ChunkParts, Codec, Compressor, Decompressor,
+    SymbolTable, Version,
+};
+use crate::{Chunk, ChunkObject, ChunkObjectMeta, ChunkStats, Error, Result};
 
 thread_local! {
     /// The block serialisation buffer, shared by every builder on a thread.
@@ -522,6 +526,49 @@ impl ChunkBuilder {
         self.layout(None)
     }
 
+    /// Closes the chunk (see [`close`](Self::close)) and lays it out as the
+    /// stored object of `tenant`'s stream `labels`, in one buffer: what
+    /// [`encode`](Self::encode) then [`ChunkObject::encode`] give, without
+    /// the chunk's bytes being laid out twice. Returns the object's bytes
+    /// and the object read from them (its chunk shares those bytes).
+    ///
+    /// ```
+    /// use loki_chunk::{ChunkBuilder, ChunkObject};
+    ///
+    /// let mut builder = ChunkBuilder::new();
+    /// let _ = builder.append(1_700_000_000_000_000_000, b"hello", &[])?;
+    /// let (bytes, object) = builder.encode_object("acme", &[("app", "shop")])?;
+    /// assert_eq!(object.chunk().stats().entries, 1);
+    /// let decoded = ChunkObject::decode_checked(bytes, &object.key())?;
+    /// assert_eq!(decoded.meta(), object.meta());
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidOptions`] for a builder holding no entry, and the
+    /// errors of [`close`](Self::close).
+    pub fn encode_object<N: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        tenant: &str,
+        labels: &[(N, V)],
+    ) -> Result<(Bytes, ChunkObject)> {
+        self.close()?;
+        let stats = self.stats();
+        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
+            return Err(Error::InvalidOptions(
+                "a chunk holding no entry has no object",
+            ));
+        };
+        let meta = ChunkObjectMeta::new(tenant, labels, min, max);
+        let parts = self.parts(None)?;
+        let (bytes, chunk_start, checksum) =
+            object::encode_with(&meta, chunk_len_bound(&parts), |out| {
+                write_chunk_into(out, &parts)
+            })?;
+        let chunk = Chunk::open(bytes.slice(chunk_start..))?;
+        Ok((bytes, ChunkObject::from_parts(meta, chunk, checksum)))
+    }
+
     /// Encodes everything appended so far, the head included, without
     /// cutting it or closing the chunk: for reading data that is still being
     /// written. The head becomes an extra block, so blocks may overlap;
@@ -555,18 +602,23 @@ impl ChunkBuilder {
     }
 
     fn layout(&mut self, extra: Option<&CutBlock>) -> Result<Bytes> {
+        Ok(Bytes::from(write_chunk(&self.parts(extra)?)))
+    }
+
+    /// What a layout of the chunk takes: the cut blocks, `extra`, and (v4)
+    /// the symbol table, compressed.
+    fn parts<'a>(&'a mut self, extra: Option<&'a CutBlock>) -> Result<ChunkParts<'a>> {
         let symbols = match self.options.version {
             Version::V4 => Some(self.symbols.encode(&mut self.compressor)?),
             _ => None,
         };
-        let bytes = write_chunk(&ChunkParts {
+        Ok(ChunkParts {
             version: self.options.version,
             codec: self.options.codec,
             symbols,
             blocks: &self.blocks,
             extra,
-        });
-        Ok(Bytes::from(bytes))
+        })
     }
 
     /// Whether no entry has been added.

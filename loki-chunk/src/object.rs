@@ -124,22 +124,9 @@ impl ChunkObject {
     /// # Errors
     /// [`Error::Compress`] if snappy fails.
     pub fn encode(meta: &ChunkObjectMeta, chunk: &[u8]) -> Result<(Bytes, ChunkKey)> {
-        let json = metadata_json(meta);
-        let mut snappy = snap::write::FrameEncoder::new(Vec::with_capacity(json.len()));
-        let compressed = snappy
-            .write_all(json.as_bytes())
-            .map_err(|e| e.to_string())
-            .and_then(|()| snappy.into_inner().map_err(|e| e.to_string()))
-            .map_err(|e| Error::Compress {
-                codec: Codec::Snappy,
-                source: std::io::Error::other(e),
-            })?;
-        let mut out = Vec::with_capacity(8 + compressed.len() + chunk.len());
-        out.extend_from_slice(&(4 + compressed.len() as u32).to_be_bytes());
-        out.extend_from_slice(&compressed);
-        out.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
-        out.extend_from_slice(chunk);
-        let checksum = crc32c::crc32c(&out);
+        let (object, _, checksum) = encode_with(meta, chunk.len(), |out| {
+            out.extend_from_slice(chunk);
+        })?;
         let key = ChunkKey {
             tenant: meta.tenant.clone(),
             fingerprint: meta.fingerprint,
@@ -147,7 +134,17 @@ impl ChunkObject {
             through_ms: meta.through_ms,
             checksum,
         };
-        Ok((Bytes::from(out), key))
+        Ok((object, key))
+    }
+
+    /// An object this crate has just encoded, as [`decode`](Self::decode)
+    /// would give it back.
+    pub(crate) fn from_parts(meta: ChunkObjectMeta, chunk: Chunk, checksum: u32) -> ChunkObject {
+        ChunkObject {
+            meta,
+            chunk,
+            checksum,
+        }
     }
 
     /// Decodes an object fetched under `key`: checks the checksum first, then
@@ -287,6 +284,38 @@ impl ChunkObject {
     pub fn looks_like_object(data: &[u8]) -> bool {
         data.len() >= 8 && data[..4] != crate::consts::MAGIC.to_be_bytes()
     }
+}
+
+/// Lays out a stored object in one buffer: the header for `meta`, then
+/// the chunk `write_chunk` appends (about `chunk_len` bytes). Returns the
+/// object, where its chunk starts and its CRC-32C.
+pub(crate) fn encode_with(
+    meta: &ChunkObjectMeta,
+    chunk_len: usize,
+    write_chunk: impl FnOnce(&mut Vec<u8>),
+) -> Result<(Bytes, usize, u32)> {
+    let json = metadata_json(meta);
+    let mut snappy = snap::write::FrameEncoder::new(Vec::with_capacity(json.len()));
+    let compressed = snappy
+        .write_all(json.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|()| snappy.into_inner().map_err(|e| e.to_string()))
+        .map_err(|e| Error::Compress {
+            codec: Codec::Snappy,
+            source: std::io::Error::other(e),
+        })?;
+    let mut out = Vec::with_capacity(8 + compressed.len() + chunk_len);
+    out.extend_from_slice(&(4 + compressed.len() as u32).to_be_bytes());
+    out.extend_from_slice(&compressed);
+    let length_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let chunk_start = out.len();
+    write_chunk(&mut out);
+    let written = u32::try_from(out.len() - chunk_start)
+        .map_err(|_| Error::InvalidOptions("a chunk object holds at most 4 GiB"))?;
+    out[length_at..chunk_start].copy_from_slice(&written.to_be_bytes());
+    let checksum = crc32c::crc32c(&out);
+    Ok((Bytes::from(out), chunk_start, checksum))
 }
 
 /// Finds the metadata stream and the chunk start, accepting `M` counted

@@ -1,6 +1,9 @@
 //! Round trips through the public API against a model: a sorted `Vec`.
 
-use loki_chunk::{Appended, Chunk, ChunkBuilder, ChunkOptions, Codec, Direction, Version};
+use loki_chunk::{
+    Appended, Chunk, ChunkBuilder, ChunkObject, ChunkObjectMeta, ChunkOptions, Codec, Direction,
+    Version,
+};
 use proptest::prelude::*;
 
 type Model = Vec<(i64, Vec<u8>, Vec<(String, String)>)>;
@@ -152,6 +155,34 @@ proptest! {
         let model: Model = model.into_iter().filter(|e| e.0 < i64::MAX).collect();
         prop_assert_eq!(&read(&resumed, i64::MIN, i64::MAX, Direction::Forward), &model);
         prop_assert_eq!(resumed.bytes(), &whole.encode().unwrap());
+    }
+
+    /// A stored object laid out in one buffer is byte for byte the chunk
+    /// encoded, then wrapped.
+    #[test]
+    fn objects_encoded_in_one_buffer_equal_chunks_wrapped_afterwards(
+        inputs in proptest::collection::vec(input(), 1..120),
+        codec in codec(),
+        v4 in any::<bool>(),
+        block_size in prop_oneof![1usize..200, Just(256 * 1024)],
+    ) {
+        let version = if v4 { Version::V4 } else { Version::V3 };
+        let options = ChunkOptions::default().codec(codec).version(version).block_size(block_size);
+        let mut builder = ChunkBuilder::with_options(options).unwrap();
+        for input in &inputs {
+            let metadata: Vec<(&str, &str)> = input.metadata.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let _ = builder.append(input.ts, &input.line, &metadata).unwrap();
+        }
+        let labels = [("app", "shop"), ("env", "prod")];
+        let (bytes, object) = builder.encode_object("acme", &labels).unwrap();
+        let chunk = builder.encode().unwrap();
+        let stats = Chunk::open(chunk.clone()).unwrap().stats();
+        let meta = ChunkObjectMeta::new("acme", &labels, stats.min_time.unwrap(), stats.max_time.unwrap());
+        let (wrapped, key) = ChunkObject::encode(&meta, &chunk).unwrap();
+        prop_assert_eq!(&bytes, &wrapped);
+        prop_assert_eq!(object.key(), key);
+        prop_assert_eq!(object.meta(), &meta);
+        prop_assert_eq!(object.chunk().bytes(), &chunk);
     }
 
     #[test]

@@ -54,6 +54,29 @@ pub(crate) struct SealedChunk {
     pub(crate) chunk_ref: ChunkRef,
 }
 
+impl SealedChunk {
+    /// A sealed chunk from its object's bytes and the object read from them.
+    fn new(object: Bytes, decoded: ChunkObject) -> SealedChunk {
+        let key = decoded.key();
+        let chunk = decoded.into_chunk();
+        let stats = chunk.stats();
+        let chunk_ref = ChunkRef {
+            from: key.from_ms,
+            through: key.through_ms,
+            checksum: key.checksum,
+            compressed_size: u32::try_from(object.len()).unwrap_or(u32::MAX),
+            entries: u32::try_from(stats.entries).unwrap_or(u32::MAX),
+            uncompressed_size: stats.uncompressed_bytes,
+        };
+        SealedChunk {
+            key,
+            object,
+            chunk,
+            chunk_ref,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct OpenChunk {
     builder: ChunkBuilder,
@@ -210,50 +233,32 @@ impl Stream {
         if open.builder.is_empty() {
             return Ok(());
         }
-        let bytes = open.builder.encode().map_err(|e| self.chunk_error(e))?;
+        let (object, decoded) = open
+            .builder
+            .encode_object(&self.tenant, &self.pairs)
+            .map_err(|e| self.chunk_error(e))?;
         drop(open);
-        let sealed = self.sealed_chunk(bytes)?;
-        self.sealed.push(Arc::new(sealed));
+        self.sealed
+            .push(Arc::new(SealedChunk::new(object, decoded)));
         Ok(())
-    }
-
-    /// Wraps encoded chunk bytes as a stored object; the readable chunk
-    /// shares the object's bytes (its tail) instead of keeping a copy.
-    fn sealed_chunk(&self, bytes: Bytes) -> Result<SealedChunk> {
-        let probe = Chunk::open(bytes).map_err(|e| self.chunk_error(e))?;
-        let stats = probe.stats();
-        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
-            return Err(self.chunk_error(loki_chunk::Error::InvalidOptions(
-                "a chunk to seal holds no entry",
-            )));
-        };
-        let meta = ChunkObjectMeta::new(&self.tenant, &self.pairs, min, max);
-        let (object, key) =
-            ChunkObject::encode(&meta, probe.bytes()).map_err(|e| self.chunk_error(e))?;
-        let len = probe.bytes().len();
-        drop(probe);
-        let chunk =
-            Chunk::open(object.slice(object.len() - len..)).map_err(|e| self.chunk_error(e))?;
-        let chunk_ref = ChunkRef {
-            from: key.from_ms,
-            through: key.through_ms,
-            checksum: key.checksum,
-            compressed_size: u32::try_from(object.len()).unwrap_or(u32::MAX),
-            entries: u32::try_from(stats.entries).unwrap_or(u32::MAX),
-            uncompressed_size: stats.uncompressed_bytes,
-        };
-        Ok(SealedChunk {
-            key,
-            object,
-            chunk,
-            chunk_ref,
-        })
     }
 
     /// Restores a closed chunk from a checkpoint, as it was (nothing is
     /// recompressed).
     pub(crate) fn restore_closed(&mut self, bytes: Bytes) -> Result<()> {
-        let sealed = self.sealed_chunk(bytes)?;
+        let probe = Chunk::open(bytes).map_err(|e| self.chunk_error(e))?;
+        let stats = probe.stats();
+        let (Some(min), Some(max)) = (stats.min_time, stats.max_time) else {
+            return Err(self.chunk_error(loki_chunk::Error::InvalidOptions(
+                "a checkpointed chunk holds no entry",
+            )));
+        };
+        let meta = ChunkObjectMeta::new(&self.tenant, &self.pairs, min, max);
+        let (object, _) =
+            ChunkObject::encode(&meta, probe.bytes()).map_err(|e| self.chunk_error(e))?;
+        drop(probe);
+        let decoded = ChunkObject::decode(object.clone()).map_err(|e| self.chunk_error(e))?;
+        let sealed = SealedChunk::new(object, decoded);
         if let Some(max) = sealed.chunk.stats().max_time {
             self.highest = self.highest.max(max);
         }

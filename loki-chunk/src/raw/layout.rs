@@ -393,55 +393,69 @@ pub(crate) struct ChunkParts<'a> {
 
 /// Lays out a chunk: header, (v4) symbols, blocks, metas, footer.
 pub(crate) fn write_chunk(parts: &ChunkParts<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chunk_len_bound(parts));
+    write_chunk_into(&mut out, parts);
+    out
+}
+
+/// At least the bytes [`write_chunk`] lays out (for reserving them).
+pub(crate) fn chunk_len_bound(parts: &ChunkParts<'_>) -> usize {
+    let blocks = parts.blocks.iter().chain(parts.extra);
+    let symbols = parts.symbols.as_ref().map_or(0, |(_, s)| s.len() + 16);
+    HEADER_LEN + symbols + blocks.map(|b| b.data.len() + CRC_LEN + 32).sum::<usize>() + 64
+}
+
+/// Appends the chunk [`write_chunk`] lays out to `out`: offsets in it count
+/// from where it starts, so it can follow a stored object's header.
+pub(crate) fn write_chunk_into(out: &mut Vec<u8>, parts: &ChunkParts<'_>) {
+    let base = out.len();
     let blocks: Vec<&CutBlock> = parts.blocks.iter().chain(parts.extra).collect();
-    let blocks_len: usize = blocks.iter().map(|b| b.data.len() + CRC_LEN).sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + blocks_len + 32 * blocks.len() + 64);
+    out.reserve(chunk_len_bound(parts));
     out.extend_from_slice(&MAGIC.to_be_bytes());
     out.push(parts.version.byte());
     out.push(parts.codec.byte());
 
     let symbols = parts.symbols.as_ref().map(|(count, stream)| {
         let start = out.len();
-        put_uvarint(&mut out, *count);
+        put_uvarint(out, *count);
         out.extend_from_slice(stream);
         let range = start..out.len();
-        push_crc(&mut out, range.clone());
+        push_crc(out, range.clone());
         range
     });
 
     let mut offsets = Vec::with_capacity(blocks.len());
     for block in &blocks {
-        offsets.push(out.len());
+        offsets.push(out.len() - base);
         out.extend_from_slice(&block.data);
         let end = out.len();
-        push_crc(&mut out, end - block.data.len()..end);
+        push_crc(out, end - block.data.len()..end);
     }
 
     let metas_start = out.len();
-    put_uvarint(&mut out, blocks.len() as u64);
+    put_uvarint(out, blocks.len() as u64);
     for (block, offset) in blocks.iter().zip(offsets) {
-        put_uvarint(&mut out, block.entries);
-        put_varint(&mut out, block.min_time);
-        put_varint(&mut out, block.max_time);
-        put_uvarint(&mut out, offset as u64);
+        put_uvarint(out, block.entries);
+        put_varint(out, block.min_time);
+        put_varint(out, block.max_time);
+        put_uvarint(out, offset as u64);
         if parts.version.has_uncompressed_size() {
-            put_uvarint(&mut out, block.uncompressed_size);
+            put_uvarint(out, block.uncompressed_size);
         }
-        put_uvarint(&mut out, block.data.len() as u64);
+        put_uvarint(out, block.data.len() as u64);
     }
     let metas = metas_start..out.len();
-    push_crc(&mut out, metas.clone());
+    push_crc(out, metas.clone());
 
     match symbols {
         Some(symbols) => {
             for (len, offset) in [(symbols.len(), symbols.start), (metas.len(), metas.start)] {
                 out.extend_from_slice(&(len as u64).to_be_bytes());
-                out.extend_from_slice(&(offset as u64).to_be_bytes());
+                out.extend_from_slice(&((offset - base) as u64).to_be_bytes());
             }
         }
-        None => out.extend_from_slice(&(metas.start as u64).to_be_bytes()),
+        None => out.extend_from_slice(&((metas.start - base) as u64).to_be_bytes()),
     }
-    out
 }
 
 fn push_crc(out: &mut Vec<u8>, range: Range<usize>) {

@@ -61,7 +61,7 @@ pub(crate) mod varint;
 pub use block::{BlockEntry, BlockEntryIter};
 pub use codec::Codec;
 pub(crate) use codec::{Compressor, Decompressor};
-pub(crate) use layout::{write_chunk, ChunkParts};
+pub(crate) use layout::{chunk_len_bound, write_chunk, write_chunk_into, ChunkParts};
 pub use layout::{BlockMeta, RawChunk, Version};
 pub(crate) use symbols::SymbolTable;
 pub use symbols::Symbols;

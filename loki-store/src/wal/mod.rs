@@ -258,6 +258,10 @@ pub struct CheckpointStream<'a> {
 /// A checkpoint being written; see [`Wal::begin_checkpoint`]. Dropped
 /// without [`finish`](Self::finish), it leaves an unfinished file that the
 /// next open removes.
+///
+/// Like the log, it is written with direct I/O where the log is: it is
+/// read once, at the next start, so it has no use for the page cache, and
+/// a checkpoint rewrites everything the engine holds.
 #[derive(Debug)]
 pub struct CheckpointWriter {
     dir: PathBuf,
@@ -265,7 +269,16 @@ pub struct CheckpointWriter {
     tmp: PathBuf,
     file: File,
     buf: Vec<u8>,
+    /// With direct I/O: the writer, and where `buf`'s aligned window starts.
+    direct: Option<(DirectWriter, usize)>,
 }
+
+/// A checkpoint is written out once its buffer holds this many bytes.
+const CHECKPOINT_SPILL: usize = 4 << 20;
+
+/// Bytes a checkpoint's buffer reserves beyond the spill size: room for a
+/// record or two (a closed chunk's is about 1.5 MiB) before it would move.
+const CHECKPOINT_SLACK: usize = 4 << 20;
 
 impl CheckpointWriter {
     /// Adds a stream: its series record, chunk records, then its head's
@@ -278,7 +291,7 @@ impl CheckpointWriter {
         encode_series(&mut self.buf, head.stream, head.tenant, head.labels);
         for chunk in part.closed {
             encode_chunk(&mut self.buf, head.stream, false, chunk);
-            self.spill()?;
+            self.spill(CHECKPOINT_SPILL)?;
         }
         if let Some(chunk) = part.open {
             encode_chunk(&mut self.buf, head.stream, true, chunk);
@@ -286,16 +299,28 @@ impl CheckpointWriter {
         if !head.entries.is_empty() {
             encode_entries(&mut self.buf, head.stream, head.entries.iter().copied());
         }
-        self.spill()
+        self.spill(CHECKPOINT_SPILL)
     }
 
-    /// Writes the buffer out once it holds a few megabytes.
-    fn spill(&mut self) -> Result<()> {
-        if self.buf.len() > 4 << 20 {
-            self.file
-                .write_all(&self.buf)
-                .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
-            self.buf.clear();
+    /// Writes the buffer out once it holds more than `at_least` bytes.
+    fn spill(&mut self, at_least: usize) -> Result<()> {
+        let start = self.direct.as_ref().map_or(0, |(_, start)| *start);
+        if self.buf.len() - start <= at_least {
+            return Ok(());
+        }
+        match &mut self.direct {
+            Some((writer, start)) => {
+                writer
+                    .finish(&self.file, &mut self.buf, *start)
+                    .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
+                *start = writer.begin(&mut self.buf, CHECKPOINT_SPILL + CHECKPOINT_SLACK);
+            }
+            None => {
+                self.file
+                    .write_all(&self.buf)
+                    .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
+                self.buf.clear();
+            }
         }
         Ok(())
     }
@@ -308,9 +333,15 @@ impl CheckpointWriter {
     /// # Errors
     /// I/O errors; the old segments are then kept.
     pub fn finish(mut self) -> Result<()> {
+        self.spill(0)?;
+        if let Some((writer, _)) = &self.direct {
+            // Direct writes end in a zero-padded block: cut it off.
+            self.file
+                .set_len(writer.tail_at + writer.tail.len() as u64)
+                .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
+        }
         self.file
-            .write_all(&self.buf)
-            .and_then(|()| self.file.sync_all())
+            .sync_all()
             .map_err(|e| Error::io("writing a checkpoint", &self.tmp, e))?;
         let done = checkpoint_path(&self.dir, self.segment);
         fs::rename(&self.tmp, &done).map_err(|e| Error::io("completing a checkpoint", &done, e))?;
@@ -880,13 +911,27 @@ impl Wal {
     /// I/O errors creating the file.
     pub fn begin_checkpoint(&self, segment: u64) -> Result<CheckpointWriter> {
         let tmp = self.dir.join(format!("checkpoint.{segment:08}.tmp"));
-        let file = File::create(&tmp).map_err(|e| Error::io("creating a checkpoint", &tmp, e))?;
+        // One an earlier attempt left unfinished is started over.
+        match fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing an unfinished checkpoint", &tmp, e)),
+        }
+        let (file, direct) = open_segment_file(&tmp, self.options.direct_io)
+            .map_err(|e| Error::io("creating a checkpoint", &tmp, e))?;
+        let mut buf = Vec::new();
+        let direct = direct.map(|writer| {
+            let start = writer.begin(&mut buf, CHECKPOINT_SPILL + CHECKPOINT_SLACK);
+            (writer, start)
+        });
+        buf.extend_from_slice(&SEGMENT_MAGIC);
         Ok(CheckpointWriter {
             dir: self.dir.clone(),
             segment,
             tmp,
             file,
-            buf: SEGMENT_MAGIC.to_vec(),
+            buf,
+            direct,
         })
     }
 
