@@ -76,6 +76,7 @@
 //! - `thiserror`: the error type.
 
 mod config;
+mod direct;
 mod error;
 mod flush;
 mod ingest;
