@@ -76,7 +76,6 @@
 //! - `thiserror`: the error type.
 
 mod config;
-mod direct;
 mod error;
 mod flush;
 mod ingest;

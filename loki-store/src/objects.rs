@@ -18,9 +18,7 @@
 //! parent up to the store's root, and each delete the directories above
 //! the removed file. So the WAL is never truncated ahead of the chunks and
 //! segments a flush wrote, and a rewritten segment's predecessor, once
-//! deleted, stays deleted. Objects are staged, written with direct I/O
-//! where the filesystem allows it (a chunk is written once and read back
-//! rarely, so it has no use for the page cache) and renamed into place.
+//! deleted, stays deleted.
 
 use std::sync::Arc;
 
@@ -181,13 +179,6 @@ impl Objects {
 
     /// Writes an object; once this returns `Ok` it survives a power loss.
     pub(crate) async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
-        if let Some(local) = &self.local {
-            let file = local.file(path, "put")?;
-            let root = local.root.clone();
-            return tokio::task::spawn_blocking(move || write_local(&file, &root, &bytes))
-                .await
-                .map_err(|e| Error::Config(format!("object write task failed: {e}")))?;
-        }
         self.store
             .put(path, PutPayload::from_bytes(bytes))
             .await
@@ -196,7 +187,7 @@ impl Objects {
                 path: path.to_string(),
                 source,
             })?;
-        Ok(())
+        self.sync(path, Synced::Written).await
     }
 
     /// The object's bytes, or `None` if it does not exist.
@@ -226,15 +217,28 @@ impl Objects {
                 })
             }
         }
-        // In a `file://` store, the directories the removal changed (and
-        // the empty ones the store removed) are synced; other stores are
-        // durable once they answer.
+        self.sync(path, Synced::Deleted).await
+    }
+
+    /// Makes a put or delete at `path` durable in a `file://` store: the
+    /// file's bytes (after a put) and every directory from its parent up to
+    /// the store's root (new directories, the entry renamed into place or
+    /// removed, and the empty directories the store removes after a delete).
+    /// Other stores are durable once they answer.
+    async fn sync(&self, path: &Path, what: Synced) -> Result<()> {
         let Some(local) = &self.local else {
             return Ok(());
         };
-        let file = local.file(path, "delete")?;
+        let file = local
+            .fs
+            .path_to_filesystem(path)
+            .map_err(|source| Error::Object {
+                op: "sync",
+                path: path.to_string(),
+                source,
+            })?;
         let root = local.root.clone();
-        tokio::task::spawn_blocking(move || sync_dirs(&file, &root))
+        tokio::task::spawn_blocking(move || sync_local(&file, &root, what))
             .await
             .map_err(|e| Error::Config(format!("object sync task failed: {e}")))?
     }
@@ -287,55 +291,23 @@ impl Objects {
     }
 }
 
-impl Local {
-    /// Where the object at `path` lives on disk.
-    fn file(&self, path: &Path, op: &'static str) -> Result<std::path::PathBuf> {
-        self.fs
-            .path_to_filesystem(path)
-            .map_err(|source| Error::Object {
-                op,
-                path: path.to_string(),
-                source,
-            })
-    }
+/// What [`Objects::sync`] makes durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Synced {
+    /// A file just written.
+    Written,
+    /// A file just removed.
+    Deleted,
 }
 
-/// Writes an object of a `file://` store durably: staged as `<file>#<n>`
-/// (the name `object_store` stages uploads under, which its listing
-/// skips), with direct I/O where the filesystem allows it (an object is
-/// written once and not read back soon; see [`crate::direct`]), synced,
-/// renamed into place, then every directory from its parent up to `root`
-/// synced.
-fn write_local(file: &std::path::Path, root: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let parent = file.parent().unwrap_or(root);
-    std::fs::create_dir_all(parent)
-        .map_err(|e| Error::io("creating a storage directory", parent, e))?;
-    let (staged, out, direct) = (1u32..)
-        .map(|n| {
-            let mut staged = file.as_os_str().to_owned();
-            staged.push(format!("#{n}"));
-            let staged = std::path::PathBuf::from(staged);
-            crate::direct::create_new(&staged, true).map(|(out, direct)| (staged, out, direct))
-        })
-        .find(|opened| !matches!(opened, Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists))
-        .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))
-        .map_err(|e| Error::io("creating a stored object", file, e))?;
-    let written = crate::direct::write_whole(&out, direct, bytes)
-        .and_then(|()| out.sync_all())
-        .and_then(|()| std::fs::rename(&staged, file));
-    drop(out);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&staged);
-        return Err(Error::io("writing a stored object", file, e));
+/// Fsyncs a written `file` (not a deleted one) and the directories from its
+/// parent up to `root`; directories the store already removed are skipped.
+fn sync_local(file: &std::path::Path, root: &std::path::Path, what: Synced) -> Result<()> {
+    if what == Synced::Written {
+        std::fs::File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io("syncing a stored object", file, e))?;
     }
-    sync_dirs(file, root)
-}
-
-/// Fsyncs the directories from `file`'s parent up to `root`, so that an
-/// entry written, renamed or removed there (and directories made or
-/// removed on the way) survives a power loss; directories already removed
-/// are skipped.
-fn sync_dirs(file: &std::path::Path, root: &std::path::Path) -> Result<()> {
     // Directories cannot be opened for syncing on every platform; where
     // they can (Unix), a new entry is durable only once its directory is.
     #[cfg(unix)]
@@ -350,7 +322,7 @@ fn sync_dirs(file: &std::path::Path, root: &std::path::Path) -> Result<()> {
         }
     }
     #[cfg(not(unix))]
-    let _ = (file, root);
+    let _ = root;
     Ok(())
 }
 
@@ -412,46 +384,14 @@ mod tests {
         objects.delete(&path).await.unwrap();
     }
 
-    #[tokio::test]
-    async fn file_store_objects_are_whole_and_replaced_and_staging_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = url::Url::from_directory_path(dir.path()).unwrap();
-        let objects = Objects::open(&url, &[], None).unwrap();
-        let path = objects.plain_path("tenant/fp/object");
-        let big: Bytes = (0..3_000_017u32).map(|i| (i % 253) as u8).collect();
-        objects.put(&path, big.clone()).await.unwrap();
-        assert_eq!(objects.get(&path).await.unwrap(), Some(big));
-        // A staged file an interrupted write left is neither listed nor in
-        // the way.
-        let on_disk = dir.path().join("tenant/fp/object");
-        std::fs::write(dir.path().join("tenant/fp/object#1"), b"torn").unwrap();
-        objects
-            .put(&path, Bytes::from_static(b"small"))
-            .await
-            .unwrap();
-        assert_eq!(std::fs::read(&on_disk).unwrap(), b"small");
-        let listed = objects.list(&objects.plain_path("tenant")).await.unwrap();
-        assert_eq!(listed, vec![path]);
-        let names: Vec<String> = std::fs::read_dir(dir.path().join("tenant/fp"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names.len(),
-            2,
-            "the object and the old staged file: {names:?}"
-        );
-    }
-
     #[test]
-    fn a_file_that_cannot_be_written_is_a_typed_error() {
+    fn a_written_file_that_cannot_be_synced_is_a_typed_error() {
         let dir = tempfile::tempdir().unwrap();
-        // A parent that is a file: nothing can be made under it.
-        std::fs::write(dir.path().join("file"), b"x").unwrap();
-        let err = write_local(&dir.path().join("file/object"), dir.path(), b"y").unwrap_err();
+        let missing = dir.path().join("gone");
+        let err = sync_local(&missing, dir.path(), Synced::Written).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
-        assert!(err.to_string().contains("storage directory"), "{err}");
-        // Syncing the directories of a removed file skips those gone.
-        sync_dirs(&dir.path().join("gone/deeper/x"), dir.path()).unwrap();
+        assert!(err.to_string().contains("syncing a stored object"), "{err}");
+        // A deleted file's directories are synced without it.
+        sync_local(&missing, dir.path(), Synced::Deleted).unwrap();
     }
 }

@@ -47,7 +47,6 @@ use record::{
 };
 pub use record::{Record, WalEntry};
 
-use crate::direct::DIRECT_BLOCK;
 use crate::{Error, Result};
 
 /// When the log is synced to stable storage.
@@ -114,6 +113,9 @@ impl WalOptions {
         self
     }
 }
+
+/// The block size direct writes are aligned to (offset, length, memory).
+const DIRECT_BLOCK: usize = 4096;
 
 /// The encoding buffer is given back to the allocator after a batch larger
 /// than this passed through it.
@@ -193,8 +195,34 @@ impl DirectWriter {
 /// Opens a new segment file for appending: with direct I/O if asked and
 /// the filesystem allows it.
 fn open_segment_file(path: &Path, direct: bool) -> std::io::Result<(File, Option<DirectWriter>)> {
-    let (file, direct) = crate::direct::create_new(path, direct)?;
-    Ok((file, direct.then(DirectWriter::new)))
+    #[cfg(target_os = "linux")]
+    if direct {
+        use std::os::unix::fs::OpenOptionsExt;
+        match OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)
+        {
+            Ok(file) => return Ok((file, Some(DirectWriter::new()))),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // The filesystem does not do direct I/O: buffered, then.
+                match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = direct;
+    let file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path)?;
+    Ok((file, None))
 }
 
 /// One entry to append: `(timestamp, line, metadata)`.
