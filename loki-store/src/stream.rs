@@ -55,10 +55,9 @@ pub(crate) struct SealedChunk {
 }
 
 impl SealedChunk {
-    /// A sealed chunk from its object's bytes and the object read from them.
-    fn new(object: Bytes, decoded: ChunkObject) -> SealedChunk {
-        let key = decoded.key();
-        let chunk = decoded.into_chunk();
+    /// A sealed chunk: its key, its object's bytes, and the chunk in them
+    /// (sharing them rather than keeping a copy).
+    fn new(key: ChunkKey, object: Bytes, chunk: Chunk) -> SealedChunk {
         let stats = chunk.stats();
         let chunk_ref = ChunkRef {
             from: key.from_ms,
@@ -238,8 +237,8 @@ impl Stream {
             .encode_object(&self.tenant, &self.pairs)
             .map_err(|e| self.chunk_error(e))?;
         drop(open);
-        self.sealed
-            .push(Arc::new(SealedChunk::new(object, decoded)));
+        let sealed = SealedChunk::new(decoded.key(), object, decoded.into_chunk());
+        self.sealed.push(Arc::new(sealed));
         Ok(())
     }
 
@@ -254,11 +253,13 @@ impl Stream {
             )));
         };
         let meta = ChunkObjectMeta::new(&self.tenant, &self.pairs, min, max);
-        let (object, _) =
+        let (object, key) =
             ChunkObject::encode(&meta, probe.bytes()).map_err(|e| self.chunk_error(e))?;
+        let len = probe.bytes().len();
         drop(probe);
-        let decoded = ChunkObject::decode(object.clone()).map_err(|e| self.chunk_error(e))?;
-        let sealed = SealedChunk::new(object, decoded);
+        let chunk =
+            Chunk::open(object.slice(object.len() - len..)).map_err(|e| self.chunk_error(e))?;
+        let sealed = SealedChunk::new(key, object, chunk);
         if let Some(max) = sealed.chunk.stats().max_time {
             self.highest = self.highest.max(max);
         }
