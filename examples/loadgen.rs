@@ -34,6 +34,7 @@
 //! | `--streams` | 200 | distinct streams |
 //! | `--format` | `protobuf` | `protobuf` (snappy) or `json` |
 //! | `--seed` | 1 | corpus seed |
+//! | `--metadata` | | give every entry structured metadata, as OpenTelemetry agents do: a `trace_id` and `span_id` new for each entry and a `service_version` |
 //! | `--max-retries` | 30 | retries of one push before it is dropped |
 //! | `--ack-log` | | file of acknowledged entries (see below) |
 //! | `--server-pid` | | the server process, for CPU and memory figures |
@@ -61,7 +62,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use loki::corpus::{Corpus, LineKind, StreamSpec};
-use loki::server::proto::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
+use loki::server::proto::{EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp};
 
 /// Command-line settings.
 #[derive(Debug, Clone)]
@@ -75,6 +76,7 @@ struct Options {
     tenants: usize,
     streams: usize,
     json: bool,
+    metadata: bool,
     seed: u64,
     max_retries: u32,
     ack_log: Option<String>,
@@ -107,7 +109,7 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
 
 const USAGE: &str = "usage: loadgen [--url URL] [--connections N] [--batch-bytes SIZE] \
 [--bytes SIZE | --duration DUR] [--tenant T] [--tenants N] [--streams N] \
-[--format protobuf|json] [--seed N] [--max-retries N] [--ack-log FILE] \
+[--format protobuf|json] [--metadata] [--seed N] [--max-retries N] [--ack-log FILE] \
 [--server-pid PID] [--query [--since DUR]]";
 
 fn options() -> Result<Options, String> {
@@ -121,6 +123,7 @@ fn options() -> Result<Options, String> {
         tenants: 1,
         streams: 200,
         json: false,
+        metadata: false,
         seed: 1,
         max_retries: 30,
         ack_log: None,
@@ -136,6 +139,10 @@ fn options() -> Result<Options, String> {
         };
         if name == "--query" {
             o.query = true;
+            continue;
+        }
+        if name == "--metadata" {
+            o.metadata = true;
             continue;
         }
         if name == "--help" || name == "-h" {
@@ -393,7 +400,26 @@ fn fill_batch(
     (batch, bytes)
 }
 
-fn encode_protobuf(group: &Group, batch: &Batch) -> Bytes {
+/// An entry's structured metadata with `--metadata`: what an
+/// OpenTelemetry agent attaches, a trace and a span id new for every entry
+/// and the service's version. Derived from the stream and timestamp, so
+/// every encoding of the entry carries the same.
+fn entry_metadata(stream: usize, ts: i64) -> [(&'static str, String); 3] {
+    let mix = |mut x: u64| {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    };
+    let seed = mix(ts as u64 ^ ((stream as u64) << 48));
+    [
+        ("trace_id", format!("{seed:016x}{:016x}", mix(seed))),
+        ("span_id", format!("{:016x}", mix(seed ^ 1))),
+        ("service_version", "1.4.2".to_owned()),
+    ]
+}
+
+fn encode_protobuf(group: &Group, batch: &Batch, metadata: bool) -> Bytes {
     let request = PushRequest {
         streams: batch
             .iter()
@@ -404,7 +430,17 @@ fn encode_protobuf(group: &Group, batch: &Batch) -> Bytes {
                     .map(|(ts, line)| EntryAdapter {
                         timestamp: Some(Timestamp::from_unix_nanos(*ts)),
                         line: line.clone(),
-                        structured_metadata: Vec::new(),
+                        structured_metadata: if metadata {
+                            entry_metadata(group.streams[*index].id, *ts)
+                                .into_iter()
+                                .map(|(name, value)| LabelPairAdapter {
+                                    name: name.to_owned(),
+                                    value,
+                                })
+                                .collect()
+                        } else {
+                            Vec::new()
+                        },
                     })
                     .collect(),
                 hash: 0,
@@ -414,7 +450,7 @@ fn encode_protobuf(group: &Group, batch: &Batch) -> Bytes {
     Bytes::from(request.encode_snappy())
 }
 
-fn encode_json(group: &Group, batch: &Batch, specs: &[StreamSpec]) -> Bytes {
+fn encode_json(group: &Group, batch: &Batch, specs: &[StreamSpec], metadata: bool) -> Bytes {
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(b"{\"streams\":[");
     for (n, (index, entries)) in batch.iter().enumerate() {
@@ -436,6 +472,15 @@ fn encode_json(group: &Group, batch: &Batch, specs: &[StreamSpec]) -> Bytes {
             }
             let _ = write!(out, "[\"{ts}\",");
             let _ = serde_json::to_writer(&mut out, line);
+            if metadata {
+                let pairs: serde_json::Map<String, serde_json::Value> =
+                    entry_metadata(group.streams[*index].id, *ts)
+                        .into_iter()
+                        .map(|(name, value)| (name.to_owned(), serde_json::Value::String(value)))
+                        .collect();
+                out.push(b',');
+                let _ = serde_json::to_writer(&mut out, &pairs);
+            }
             out.push(b']');
         }
         out.extend_from_slice(b"]}");
@@ -514,9 +559,9 @@ impl Worker {
             }
             let group = &self.groups[group_index];
             let body = if self.options.json {
-                encode_json(group, &batch, &self.specs)
+                encode_json(group, &batch, &self.specs, self.options.metadata)
             } else {
-                encode_protobuf(group, &batch)
+                encode_protobuf(group, &batch, self.options.metadata)
             };
             let content_type = if self.options.json {
                 "application/json"

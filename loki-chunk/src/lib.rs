@@ -58,6 +58,9 @@
 //!   into the output instead of through the streaming decoders' buffers).
 //! - `xxhash-rust`: stream fingerprints are xxHash64; LZ4 frame checksums
 //!   are xxHash32.
+//! - `hashbrown`: `HashTable`, so the v4 symbol table interns structured
+//!   metadata by id over one string arena (no allocation per symbol) with
+//!   a fast hasher (foldhash) rather than the standard map's SipHash.
 //! - `serde`, `serde_json`: the stored object's JSON metadata.
 //! - `base64`: the filesystem store's file names.
 //! - `thiserror`: the error type.

@@ -1,41 +1,83 @@
 //! The v4 symbol table: every distinct structured-metadata name and value of
 //! a chunk, numbered in order of first appearance.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::raw::varint::{get_uvarint, put_uvarint};
 use crate::raw::{Codec, Compressor, Decompressor};
 use crate::{Error, Result};
 
 /// The writer's side: interns strings and serialises the table.
+///
+/// Every symbol lives in one string arena, found by id through `spans`;
+/// the index holds ids only, hashed by their strings. An entry with a new
+/// trace id (a new symbol for every entry, as OpenTelemetry agents send)
+/// then costs no allocation of its own, and dropping a chunk's table frees
+/// three buffers, not two per symbol.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SymbolTable {
-    ids: HashMap<Box<str>, u32>,
-    strings: Vec<Box<str>>,
-    /// Sum of symbol lengths, for the builder's size accounting.
-    bytes: usize,
+    /// Every symbol, concatenated in id order.
+    text: String,
+    /// `(start, end)` of each symbol in `text`, by id.
+    spans: Vec<(u32, u32)>,
+    /// Ids, hashed by their symbols.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
 }
 
 impl SymbolTable {
     /// The id of `s`, adding it if new.
     pub(crate) fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
+        let hash = self.hasher.hash_one(s);
+        if let Some(id) = self.find(hash, s) {
             return id;
         }
-        let id = self.strings.len() as u32;
-        self.strings.push(s.into());
-        self.ids.insert(s.into(), id);
-        self.bytes += s.len();
+        let id = self.push(s);
+        self.index(hash, id);
+        id
+    }
+
+    /// The id of `s`, whose hash is `hash`, if it is indexed.
+    fn find(&self, hash: u64, s: &str) -> Option<u32> {
+        self.index.find(hash, |&id| self.get(id) == s).copied()
+    }
+
+    /// Indexes symbol `id`, whose hash is `hash`.
+    fn index(&mut self, hash: u64, id: u32) {
+        let Self {
+            text,
+            spans,
+            index,
+            hasher,
+        } = self;
+        index.insert_unique(hash, id, |&id| {
+            let (start, end) = spans[id as usize];
+            hasher.hash_one(&text[start as usize..end as usize])
+        });
+    }
+
+    /// Appends `s` under the next id, without indexing it.
+    fn push(&mut self, s: &str) -> u32 {
+        let id = self.spans.len() as u32;
+        // A chunk's symbols fit in far less than 4 GiB (its target size
+        // is a few MiB).
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        self.spans.push((start, self.text.len() as u32));
         id
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.strings.len()
+        self.spans.len()
     }
 
     /// The string with id `id` (`""` past the end, as readers do).
     pub(crate) fn get(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", |s| s)
+        self.spans
+            .get(id as usize)
+            .map_or("", |&(start, end)| &self.text[start as usize..end as usize])
     }
 
     /// A writer's table holding a decoded table's symbols under the same
@@ -44,33 +86,38 @@ impl SymbolTable {
         let mut table = SymbolTable::default();
         for id in 0..symbols.len() {
             let s = symbols.get(id as u64);
-            table.strings.push(s.into());
             // A repeated string keeps its first id, as interning would.
-            table.ids.entry(s.into()).or_insert(id as u32);
-            table.bytes += s.len();
+            let hash = table.hasher.hash_one(s);
+            let known = table.find(hash, s).is_some();
+            let id = table.push(s);
+            if !known {
+                table.index(hash, id);
+            }
         }
         table
     }
 
-    /// Heap bytes held (an estimate: strings twice, plus map slots).
+    /// Heap bytes held: the arena, the spans and the index's slots (an id
+    /// and a control byte each).
     pub(crate) fn memory_bytes(&self) -> usize {
-        2 * self.bytes + self.strings.capacity() * 16 + self.ids.capacity() * 24
+        self.text.capacity() + self.spans.capacity() * 8 + self.index.capacity() * 5
     }
 
     /// The serialised size before compression, a stand-in for its share of
     /// the chunk in room checks.
     pub(crate) fn encoded_len_estimate(&self) -> usize {
-        self.bytes + self.strings.len()
+        self.text.len() + self.spans.len()
     }
 
     /// The symbol count and the compressed stream of `{uvarint len, bytes}`.
     pub(crate) fn encode(&self, compressor: &mut Compressor) -> Result<(u64, Vec<u8>)> {
-        let mut plain = Vec::with_capacity(self.bytes + self.strings.len() * 2);
-        for s in &self.strings {
+        let mut plain = Vec::with_capacity(self.text.len() + self.spans.len() * 2);
+        for id in 0..self.spans.len() {
+            let s = self.get(id as u32);
             put_uvarint(&mut plain, s.len() as u64);
             plain.extend_from_slice(s.as_bytes());
         }
-        Ok((self.strings.len() as u64, compressor.compress(&plain)?))
+        Ok((self.spans.len() as u64, compressor.compress(&plain)?))
     }
 }
 
@@ -164,5 +211,55 @@ impl Symbols {
     /// Whether the table holds no symbols.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_numbers_symbols_in_order_of_first_appearance() {
+        let mut table = SymbolTable::default();
+        let words: Vec<String> = (0..5000)
+            .map(|i| format!("{:x}", i * 7919 % 3001))
+            .collect();
+        let mut first: Vec<&str> = Vec::new();
+        for word in &words {
+            let id = table.intern(word);
+            match first.iter().position(|w| w == word) {
+                Some(at) => assert_eq!(id as usize, at, "{word} keeps its id"),
+                None => {
+                    assert_eq!(id as usize, first.len(), "{word} gets the next id");
+                    first.push(word);
+                }
+            }
+        }
+        assert_eq!(table.len(), first.len());
+        for (id, word) in first.iter().enumerate() {
+            assert_eq!(table.get(id as u32), *word);
+        }
+        assert_eq!(table.get(first.len() as u32), "");
+        assert_eq!(table.intern(""), first.len() as u32);
+        assert_eq!(table.intern(""), first.len() as u32);
+    }
+
+    #[test]
+    fn a_decoded_table_keeps_its_ids_and_a_repeat_interns_as_its_first() {
+        let mut plain = Vec::new();
+        for s in ["app", "trace", "app", "x"] {
+            put_uvarint(&mut plain, s.len() as u64);
+            plain.extend_from_slice(s.as_bytes());
+        }
+        let mut section = Vec::new();
+        put_uvarint(&mut section, 4);
+        section.extend_from_slice(&Compressor::new(Codec::None).compress(&plain).unwrap());
+        let symbols = Symbols::decode(&section, Codec::None, 0).unwrap();
+        let mut table = SymbolTable::from_symbols(&symbols);
+        assert_eq!(table.len(), 4);
+        assert_eq!((table.get(2), table.get(3)), ("app", "x"));
+        assert_eq!(table.intern("app"), 0);
+        assert_eq!(table.intern("x"), 3);
+        assert_eq!(table.intern("new"), 4);
     }
 }
