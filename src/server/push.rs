@@ -323,7 +323,10 @@ fn text(body: &Bytes, field: &[u8]) -> ByteString {
 /// A structured-metadata string as an owned `String` (one copy, invalid
 /// UTF-8 replaced as in [`text`]).
 fn owned_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// A legacy stream: `{"labels": "{a=\"b\"}", "entries": [{"ts": RFC 3339, "line": …}]}`.
