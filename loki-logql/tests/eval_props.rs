@@ -118,3 +118,92 @@ proptest! {
         }
     }
 }
+
+/// `a` and `b` are the same JSON, numbers given as strings equal to a
+/// relative 1e-9 (a sum of per-series rates and a rate of the summed
+/// counts may differ in their last bits).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(x), Ok(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A `sum` over `count_over_time`, `rate` or the bytes functions keeps its
+/// range aggregation's series per group from the start (so a trace id in
+/// every line's metadata makes no series per line); the answers equal the
+/// same sums over the ungrouped series, which `* 1` forces.
+const SUMMED_QUERIES: &[(&str, &str)] = &[
+    (
+        r#"sum(count_over_time({app=~".+"}[10s]))"#,
+        r#"sum(count_over_time({app=~".+"}[10s]) * 1)"#,
+    ),
+    (
+        r#"sum by (app) (rate({app=~".+"} |= "k" [7s]))"#,
+        r#"sum by (app) (rate({app=~".+"} |= "k" [7s]) * 1)"#,
+    ),
+    (
+        r#"sum without (tr) (bytes_over_time({app=~".+"}[5s]))"#,
+        r#"sum without (tr) (bytes_over_time({app=~".+"}[5s]) * 1)"#,
+    ),
+    (
+        r#"sum by (tr, t) (count_over_time({app=~".+"} != "a=1" [10s] offset 2s))"#,
+        r#"sum by (tr, t) (count_over_time({app=~".+"} != "a=1" [10s] offset 2s) * 1)"#,
+    ),
+    (
+        r#"sum by (app, k) (bytes_rate({app=~".+"} | logfmt [10s]))"#,
+        r#"sum by (app, k) (bytes_rate({app=~".+"} | logfmt [10s]) * 1)"#,
+    ),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn sums_grouped_early_equal_sums_of_every_series(
+        entries in proptest::collection::vec((0usize..3, 0i64..30, 0u8..20, 0u8..3, any::<bool>(), 0usize..4), 1..60),
+        split in 1usize..7,
+        step in 1i64..6,
+    ) {
+        let build = |pushdown: bool| {
+            let mut s = MemoryStorage::new().with_batch_size(split);
+            for (n, (app, t, v, k, extra, meta)) in entries.iter().enumerate() {
+                let l = parse_labels(&format!(r#"{{app="{}"}}"#, ["a", "b", "c"][*app])).unwrap();
+                let line = format!("k=k{k} v={v}{}", if *extra { " a=1" } else { "" });
+                let trace = format!("{n:x}");
+                let pairs: Vec<(&str, &str)> = match meta {
+                    0 => vec![],
+                    1 => vec![("tr", &trace)],
+                    2 => vec![("tr", &trace), ("t", "x")],
+                    _ => vec![("app", "m")],
+                };
+                s.push_with_metadata(&l, t * S + i64::from(*v), &line, &pairs);
+            }
+            Engine::new(s).with_sample_pushdown(pushdown)
+        };
+        for engine in [build(true), build(false)] {
+            for (grouped, every) in SUMMED_QUERIES {
+                for p in [QueryParams::instant(20 * S), QueryParams::range(0, 30 * S, step * S)] {
+                    let a = block_on(engine.query(grouped, &p)).map(|r| serde_json::to_value(&r).unwrap());
+                    let b = block_on(engine.query(every, &p)).map(|r| serde_json::to_value(&r).unwrap());
+                    match (&a, &b) {
+                        (Ok(a), Ok(b)) => prop_assert!(same_json(a, b), "{}\n{:?}\n{:?}", grouped, a, b),
+                        _ => prop_assert_eq!(a.is_ok(), b.is_ok(), "{}", grouped),
+                    }
+                }
+            }
+        }
+    }
+}

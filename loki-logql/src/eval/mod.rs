@@ -27,7 +27,7 @@ pub use types::{Entry, QueryResult, Sample, Series, Stream};
 
 use crate::error::{Error, Result};
 use crate::storage::{Direction, Storage};
-use crate::syntax::ast::{Expr, MetricExpr};
+use crate::syntax::ast::{Expr, Grouping, MetricExpr, RangeAggregation, VectorAggregation};
 use crate::LabelSet;
 use limits::Budget;
 
@@ -354,9 +354,14 @@ pub(crate) fn eval_metric<'a>(
                     .map(|_| vec![(LabelSet::default(), l.value)])
                     .collect(),
             ),
-            MetricExpr::RangeAggregation(r) => Value::Vector(range::eval_range(ctx, r).await?),
+            MetricExpr::RangeAggregation(r) => {
+                Value::Vector(range::eval_range(ctx, r, None).await?)
+            }
             MetricExpr::VectorAggregation(v) => {
-                let inner = eval_metric(ctx, &v.expr).await?;
+                let inner = match summed_range(v) {
+                    Some((r, by)) => Value::Vector(range::eval_range(ctx, r, Some(&by)).await?),
+                    None => eval_metric(ctx, &v.expr).await?,
+                };
                 Value::Vector(vector::aggregate(v, inner)?)
             }
             MetricExpr::LabelReplace(l) => {
@@ -370,6 +375,34 @@ pub(crate) fn eval_metric<'a>(
             }
         })
     })
+}
+
+/// A `sum` straight over a range aggregation whose value adds up across
+/// series (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`,
+/// without `unwrap` or a grouping of its own), with the sum's grouping
+/// (`by ()` for a bare `sum`): the range aggregation can keep its series
+/// per group from the start. The sum then adds up the same counts, but no
+/// series is ever made per label the sum drops, such as a trace id in
+/// every line's structured metadata (which, as in Loki, joins the line's
+/// labels), where there would otherwise be one series per line.
+fn summed_range(v: &VectorAggregation) -> Option<(&RangeAggregation, Grouping)> {
+    use crate::syntax::ast::{RangeOp, VectorOp};
+    let MetricExpr::RangeAggregation(r) = v.expr.as_ref() else {
+        return None;
+    };
+    let adds_up = matches!(
+        r.op,
+        RangeOp::CountOverTime | RangeOp::Rate | RangeOp::BytesOverTime | RangeOp::BytesRate
+    );
+    if v.op != VectorOp::Sum || !adds_up || r.grouping.is_some() || r.range.unwrap.is_some() {
+        return None;
+    }
+    let by = v.grouping.clone().unwrap_or(Grouping {
+        without: false,
+        labels: Vec::new(),
+        span: v.span,
+    });
+    Some((r, by))
 }
 
 /// Loki's restrictions on `approx_topk` (besides no `by`/`without`, which

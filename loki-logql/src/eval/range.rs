@@ -105,7 +105,17 @@ impl SeriesCounter {
     }
 }
 
-pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Result<StepVectors> {
+/// Evaluates a range aggregation. `summed_by` is the grouping of a `sum`
+/// around it that the caller pushed down (see
+/// [`summed_range`](super::summed_range)): series are kept per that group
+/// from the start, so labels the sum drops (a trace id in structured
+/// metadata, say) never make series of their own.
+pub(crate) async fn eval_range(
+    ctx: &mut Ctx<'_>,
+    r: &RangeAggregation,
+    summed_by: Option<&Grouping>,
+) -> Result<StepVectors> {
+    let grouping = r.grouping.clone().or_else(|| summed_by.cloned());
     let steps = ctx.steps.clone();
     let lr = &r.range;
     let (first, last) = (steps[0], steps[steps.len() - 1]);
@@ -132,21 +142,23 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
     };
     let filters = req.line_filters.clone();
     let mut mask_buf: Vec<bool> = Vec::new();
-    // Only line filters and no unwrap: a kept line's series is its stream's.
-    let trivial = pipeline.only_leading_filters() && lr.unwrap.is_none() && r.grouping.is_none();
+    // Only line filters and no unwrap: a kept line without metadata has
+    // its stream's series (or its stream's group's).
+    let trivial = pipeline.only_leading_filters() && lr.unwrap.is_none();
     let keep = keeps_samples(r.op);
     let nsteps = steps.len();
     let mut series: Vec<SeriesState> = Vec::new();
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
-    let grouping = r.grouping.clone();
-    let label_kept = move |k: &str| match &grouping {
-        Some(g) => g.labels.iter().any(|l| l == k) != g.without,
-        None => true,
+    let label_kept = {
+        let grouping = grouping.clone();
+        move |k: &str| match &grouping {
+            Some(g) => g.labels.iter().any(|l| l == k) != g.without,
+            None => true,
+        }
     };
     if ctx.sample_pushdown
         && pipeline.only_leading_filters()
         && lr.unwrap.is_none()
-        && r.grouping.is_none()
         && matches!(
             r.op,
             RangeOp::CountOverTime
@@ -156,7 +168,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
                 | RangeOp::AbsentOverTime
         )
     {
-        return eval_samples(ctx, r, pipeline, req).await;
+        return eval_samples(ctx, r, grouping.as_ref(), pipeline, req).await;
     }
     let mut counter = SeriesCounter::new(ctx, r);
     let mut any_at: Vec<bool> = vec![false; nsteps];
@@ -231,7 +243,7 @@ pub(crate) async fn eval_range(ctx: &mut Ctx<'_>, r: &RangeAggregation) -> Resul
             // A line of the stream's own labels has the batch's series; one
             // whose stream labels are intact, the series remembered for the
             // labels stages added; any other is looked up in full.
-            let per_batch = fast || (lbs.untouched() && r.grouping.is_none());
+            let per_batch = fast || lbs.untouched();
             let intact = !per_batch && lbs.base_intact();
             let (hash, known) = if per_batch {
                 (0, batch_idx)
@@ -307,6 +319,7 @@ struct SampleSeries {
 async fn eval_samples(
     ctx: &mut Ctx<'_>,
     r: &RangeAggregation,
+    grouping: Option<&Grouping>,
     mut pipeline: Pipeline,
     entries: SelectRequest,
 ) -> Result<StepVectors> {
@@ -326,23 +339,25 @@ async fn eval_samples(
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut any_at: Vec<bool> = vec![false; nsteps];
     let absent = r.op == RangeOp::AbsentOverTime;
-    let all = |_: &str| true;
+    // The labels a series keeps: all of them, or those of the grouping.
+    let kept = |k: &str| grouping.is_none_or(|g| g.labels.iter().any(|l| l == k) != g.without);
     let mut find = |labels: &std::sync::Arc<LabelSet>,
                     meta: &[(String, String)],
                     series: &mut Vec<SampleSeries>,
                     budget: &Budget|
      -> Result<usize> {
         // Only leading filters, already applied by storage: the series is
-        // the stream's labels with the entry's structured metadata.
+        // the stream's labels with the entry's structured metadata (those
+        // the grouping keeps).
         pipeline.process(0, "", labels, meta, true);
         let lbs = &mut pipeline.lbs;
-        let h = lbs.key_hash(&all);
+        let h = lbs.key_hash(&kept);
         let slot = index.entry(h).or_default();
-        if let Some(&i) = slot.iter().find(|&&i| lbs.key_eq(&series[i].labels, &all)) {
+        if let Some(&i) = slot.iter().find(|&&i| lbs.key_eq(&series[i].labels, &kept)) {
             return Ok(i);
         }
         series.push(SampleSeries {
-            labels: lbs.build_filtered(&all),
+            labels: lbs.build_filtered(&kept),
             counts: vec![0; nsteps],
             sums: vec![0.0; nsteps],
         });
