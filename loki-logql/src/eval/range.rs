@@ -21,11 +21,16 @@ use crate::syntax::ast::{Grouping, MatchOp, RangeAggregation, RangeOp, UnwrapCon
 use crate::syntax::literal::{parse_bytes, parse_go_duration};
 use crate::LabelSet;
 
+/// Whether `by`/`without` keeps label `k`.
+pub(crate) fn keeps(g: &Grouping, k: &str) -> bool {
+    g.labels.iter().any(|l| l == k) != g.without
+}
+
 /// Keeps or drops labels per `by`/`without` (vector aggregations).
 pub(crate) fn group_labels(ls: &LabelSet, g: &Grouping) -> LabelSet {
     let pairs = ls
         .iter()
-        .filter(|(k, _)| g.labels.iter().any(|l| l == k) != g.without)
+        .filter(|(k, _)| keeps(g, k))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     LabelSet { pairs }
@@ -151,10 +156,7 @@ pub(crate) async fn eval_range(
     let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
     let label_kept = {
         let grouping = grouping.clone();
-        move |k: &str| match &grouping {
-            Some(g) => g.labels.iter().any(|l| l == k) != g.without,
-            None => true,
-        }
+        move |k: &str| grouping.as_ref().is_none_or(|g| keeps(g, k))
     };
     if ctx.sample_pushdown
         && pipeline.only_leading_filters()
@@ -340,7 +342,7 @@ async fn eval_samples(
     let mut any_at: Vec<bool> = vec![false; nsteps];
     let absent = r.op == RangeOp::AbsentOverTime;
     // The labels a series keeps: all of them, or those of the grouping.
-    let kept = |k: &str| grouping.is_none_or(|g| g.labels.iter().any(|l| l == k) != g.without);
+    let kept = |k: &str| grouping.is_none_or(|g| keeps(g, k));
     let mut find = |labels: &std::sync::Arc<LabelSet>,
                     meta: &[(String, String)],
                     series: &mut Vec<SampleSeries>,
