@@ -406,11 +406,11 @@ pub(crate) fn chunk_len_bound(parts: &ChunkParts<'_>) -> usize {
 }
 
 /// Appends the chunk [`write_chunk`] lays out to `out`: offsets in it count
-/// from where it starts, so it can follow a stored object's header.
+/// from where it starts, so it can follow a stored object's header. The
+/// caller reserves the room ([`chunk_len_bound`]).
 pub(crate) fn write_chunk_into(out: &mut Vec<u8>, parts: &ChunkParts<'_>) {
     let base = out.len();
     let blocks: Vec<&CutBlock> = parts.blocks.iter().chain(parts.extra).collect();
-    out.reserve(chunk_len_bound(parts));
     out.extend_from_slice(&MAGIC.to_be_bytes());
     out.push(parts.version.byte());
     out.push(parts.codec.byte());
