@@ -321,7 +321,7 @@ impl<'c> Entries<'c> {
 
     /// Blocks overlap in time: decompress every block in range into one
     /// buffer and order the entries by timestamp (stable: block order, then
-    /// stored order), as Loki's heap merge does.
+    /// stored order), dropping exact duplicates, as Loki's heap merge does.
     fn load_merged(&mut self, first: usize, structured: bool) -> Result<()> {
         let mut indices = vec![first];
         indices.extend(self.pending.drain(..).rev());
@@ -346,7 +346,30 @@ impl<'c> Entries<'c> {
             self.buf.extend_from_slice(&block);
         }
         keyed.sort_by_key(|&(ts, _)| ts);
-        self.positions = keyed.into_iter().map(|(_, start)| start).collect();
+        // An entry identical to an earlier one of the same timestamp (a
+        // duplicate that landed in another block before the chunk closed)
+        // is read once, as Loki's merge reads it. Symbol ids are the
+        // chunk's, so identical entries have identical encodings.
+        let identity = |start: usize| -> Result<(&[u8], &[u8])> {
+            let mut pos = start;
+            let entry = decode_entry(&self.buf, &mut pos, structured)?;
+            Ok((entry.line, entry.metadata))
+        };
+        let mut positions: Vec<usize> = Vec::with_capacity(keyed.len());
+        let mut run = 0;
+        for (i, &(ts, start)) in keyed.iter().enumerate() {
+            if i == 0 || keyed[i - 1].0 != ts {
+                run = positions.len();
+            } else {
+                let this = identity(start)?;
+                let mut earlier = positions[run..].iter().map(|&p| identity(p));
+                if earlier.any(|e| e.is_ok_and(|e| e == this)) {
+                    continue;
+                }
+            }
+            positions.push(start);
+        }
+        self.positions = positions;
         if self.direction == Direction::Backward {
             self.positions.reverse();
         }
