@@ -259,7 +259,8 @@ impl Store {
 
     /// Runs one compactor pass over every tenant: merges each period's index
     /// segments into one, dropping chunks past retention or wholly deleted
-    /// and rewriting chunks a deletion covers in part.
+    /// and rewriting chunks a deletion covers in part. A period already in
+    /// one segment that loses nothing is left as it is.
     ///
     /// # Errors
     /// Object store errors, corrupt chunks and segments; a failed pass leaves the old
@@ -341,6 +342,11 @@ impl Store {
             let mut builder = SegmentBuilder::new();
             let mut rewrites: Vec<(Labels, ChunkRef)> = Vec::new();
             let mut merged_members = Vec::with_capacity(members.len());
+            // Chunks the pass drops or rewrites in this period: a period
+            // already in one segment that loses nothing is left as it is,
+            // so that passes converge instead of renaming a lone segment
+            // (and resetting its age) every time.
+            let mut changed = 0usize;
             for &i in &members {
                 let segment = match cache.load(&inner.objects, &index.segments[i]).await {
                     Ok(segment) => segment,
@@ -366,6 +372,7 @@ impl Store {
                         .any(|(_, a, b)| *a <= from_ns && *b >= through_ns);
                     if expired || whole {
                         doomed_chunks.insert(key.to_string(), key);
+                        changed += 1;
                         return true;
                     }
                     if !touched.is_empty() {
@@ -395,11 +402,17 @@ impl Store {
                             .remove(&chunk_key(&tenant.id, fingerprint, &new_ref).to_string());
                         builder.add(&labels, new_ref)?;
                         rewritten.insert(key.to_string());
+                        changed += 1;
                     }
                     Rewrite::Emptied => {
                         rewritten.insert(key.to_string());
+                        changed += 1;
                     }
                 }
+            }
+            if changed == 0 && merged_members.len() == 1 {
+                kept_segments.push(index.segments[merged_members[0]].clone());
+                continue;
             }
             let bytes = bytes::Bytes::from(builder.build(&tenant.id, period)?);
             let merged = Segment::open(bytes.clone())?;

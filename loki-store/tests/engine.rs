@@ -705,3 +705,74 @@ async fn the_compactor_skips_a_corrupt_segment_and_merges_the_rest() {
         ["one", "two", "three"]
     );
 }
+
+#[tokio::test]
+async fn compactor_passes_over_segments_settling_apart_converge_to_one() {
+    use futures::TryStreamExt as _;
+    use object_store::ObjectStore;
+
+    let shared: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let now = Arc::new(AtomicI64::new(BASE));
+    let open = || {
+        let mut config = StoreConfig::in_memory();
+        config.object_store = Some(shared.clone());
+        config.limits = Limits::unlimited();
+        let now = now.clone();
+        config.clock = Clock::from_fn(move || now.load(Ordering::Relaxed));
+        Store::open(config)
+    };
+    let segments = || async {
+        let mut paths: Vec<String> = shared
+            .list(None)
+            .map_ok(|o| o.location.to_string())
+            .try_filter(|p| std::future::ready(p.ends_with(".seg")))
+            .try_collect()
+            .await
+            .unwrap();
+        paths.sort();
+        paths
+    };
+    let (writer, compactor) = (open().await.unwrap(), open().await.unwrap());
+    // Two segments of one period, written two seconds apart.
+    for (i, line) in ["one", "two"].into_iter().enumerate() {
+        let at = BASE + 2 * i as i64 * SECOND;
+        now.store(at, Ordering::Relaxed);
+        writer
+            .push_at("t", push(&[("app", "shop")], &[(at, line)]), at)
+            .await
+            .unwrap();
+        writer.flush(true).await.unwrap();
+    }
+    assert_eq!(segments().await.len(), 2);
+
+    // A pass a second, each over the segments five seconds old: the first
+    // to settle is not rewritten alone (which would make it young again
+    // and keep the two apart for ever); once both are settled they merge,
+    // and the merged segment then stays as it is.
+    let mut listings = Vec::new();
+    for second in 3..=30 {
+        now.store(BASE + second * SECOND, Ordering::Relaxed);
+        compactor
+            .adopt_settled_segments(Duration::from_secs(5))
+            .await
+            .unwrap();
+        compactor.compact().await.unwrap();
+        listings.push(segments().await);
+    }
+    let last = listings.last().unwrap();
+    assert_eq!(last.len(), 1, "{listings:?}");
+    assert!(last[0].contains("compacted"), "{last:?}");
+    assert_eq!(
+        listings.iter().filter(|l| *l != last).count(),
+        listings.len() - 24,
+        "merged once, when the second segment settled: {listings:?}"
+    );
+    compactor
+        .adopt_settled_segments(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        lines(&compactor, "t", &selector("app", "shop")).await,
+        ["one", "two"]
+    );
+}
