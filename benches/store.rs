@@ -10,7 +10,8 @@
 //! Summaries then measure, in one run: ingest in MB and lines per
 //! CPU-second of the whole process and wall MB/s, in steady state (over
 //! 128 MiB pushed after a first 32 MiB that fills every stream's head and
-//! warms the allocator), without the WAL, without fsync, with buffered
+//! warms the allocator; each push's lines slices of one buffer, as the
+//! server passes them, and once as owned `String`s), without the WAL, without fsync, with buffered
 //! instead of direct WAL writes, with Loki's faster chunk codecs (snappy,
 //! lz4), against zstd compressing the same lines as the chunks' blocks
 //! encode them (the floor of any store writing Loki's chunk format in
@@ -189,8 +190,14 @@ const WARM_UP_PUSHES: usize = 32;
 /// time, and the peak resident memory the engine added per MB ingested
 /// (warm-up included). Each push is cloned from the kept corpus outside
 /// the timed part, so freed input never hides the engine's memory.
+///
+/// Lines are slices of one buffer per push, as the server hands them to
+/// the engine (every line of a request body is a slice of it); one run
+/// pushes every line as an owned `String` instead, whose freeing the
+/// engine then pays line by line.
 fn ingest_summary() {
-    let (all_pushes, _) = corpus_of(160 << 20);
+    let (owned_pushes, _) = corpus_of(160 << 20);
+    let all_pushes = sliced_from_one_buffer(&owned_pushes);
     let (warm_up, pushes) = all_pushes.split_at(WARM_UP_PUSHES);
     let line_bytes = |pushes: &[Vec<PushStream>]| -> usize {
         pushes
@@ -205,31 +212,36 @@ fn ingest_summary() {
     let warm_up_mb = line_bytes(warm_up) as f64 / 1e6;
     let ingested = (bytes + line_bytes(warm_up)) as f64;
     let rt = runtime();
-    let run = |config: StoreConfig| {
-        let (mut cpu, mut wall) = (0.0, 0.0);
-        // Reset the peak (VmHWM) to the current resident size.
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let before = status_bytes("VmRSS:");
-        let store = rt.block_on(Store::open(config)).unwrap();
-        for push in warm_up {
-            rt.block_on(store.push_at("bench", push.clone(), BASE))
-                .unwrap();
-        }
-        let warm_up_fsyncs = store.wal_stats().map_or(0, |s| s.fsyncs);
-        for push in pushes {
-            let push = push.clone();
-            let (start, cpu_start) = (Instant::now(), cpu_seconds());
-            rt.block_on(store.push_at("bench", push, BASE)).unwrap();
-            cpu += cpu_seconds() - cpu_start;
-            wall += start.elapsed().as_secs_f64();
-        }
-        let peak = status_bytes("VmHWM:") - before;
-        let held = store.memory_bytes() as f64;
-        let fsyncs = store.wal_stats().map_or(0, |s| s.fsyncs) - warm_up_fsyncs;
-        (cpu.max(1e-9), wall.max(1e-9), peak, held, fsyncs)
-    };
+    let run_pushes =
+        |config: StoreConfig, warm_up: &[Vec<PushStream>], pushes: &[Vec<PushStream>]| {
+            let (mut cpu, mut wall) = (0.0, 0.0);
+            // Reset the peak (VmHWM) to the current resident size.
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let before = status_bytes("VmRSS:");
+            let store = rt.block_on(Store::open(config)).unwrap();
+            for push in warm_up {
+                rt.block_on(store.push_at("bench", push.clone(), BASE))
+                    .unwrap();
+            }
+            let warm_up_fsyncs = store.wal_stats().map_or(0, |s| s.fsyncs);
+            for push in pushes {
+                let push = push.clone();
+                let (start, cpu_start) = (Instant::now(), cpu_seconds());
+                rt.block_on(store.push_at("bench", push, BASE)).unwrap();
+                cpu += cpu_seconds() - cpu_start;
+                wall += start.elapsed().as_secs_f64();
+            }
+            let peak = status_bytes("VmHWM:") - before;
+            let held = store.memory_bytes() as f64;
+            let fsyncs = store.wal_stats().map_or(0, |s| s.fsyncs) - warm_up_fsyncs;
+            (cpu.max(1e-9), wall.max(1e-9), peak, held, fsyncs)
+        };
+    let run = |config: StoreConfig| run_pushes(config, warm_up, pushes);
     let dir = tempfile::tempdir().unwrap();
     let (cpu, wall, peak, held, fsyncs) = run(config(dir.path()));
+    let (owned_warm_up, owned) = owned_pushes.split_at(WARM_UP_PUSHES);
+    let (cpu_owned, _, _, _, _) =
+        run_pushes(config(&dir.path().join("owned")), owned_warm_up, owned);
     // A WAL checkpoint of everything ingested, still held in open chunks
     // (nothing is due for flushing): what each flush check costs while
     // chunks fill. The engine reopens on the log the run above left.
@@ -310,7 +322,7 @@ fn ingest_summary() {
         "lz4 (256 KiB frames): {speed:.0} MB/CPU-s, ratio {ratio:.2}"
     ));
     println!(
-        "\ningest summary: {mb:.1} MB of lines ({entries} lines) timed in {} pushes of ~1 MiB over 100 streams, after {warm_up_mb:.1} MB in {} untimed; chunks in zstd level {level}",
+        "\ningest summary: {mb:.1} MB of lines ({entries} lines) timed in {} pushes of ~1 MiB over 100 streams, after {warm_up_mb:.1} MB in {} untimed; chunks in zstd level {level}; each push's lines slices of one buffer, as the server passes them",
         pushes.len(),
         warm_up.len()
     );
@@ -320,6 +332,10 @@ fn ingest_summary() {
         mb / wall,
         entries as f64 / cpu,
         entries as f64 / wall
+    );
+    println!(
+        "ingest with every line an owned String (freed by the engine line by line): {:.0} MB per CPU-second",
+        mb / cpu_owned
     );
     println!(
         "ingest with Loki's faster chunk codecs (MB per CPU-second): {}",
@@ -350,6 +366,38 @@ fn ingest_summary() {
         peak / ingested,
         held / ingested
     );
+}
+
+/// The same pushes with every line a slice of one buffer per push, as
+/// lines decoded from a request body are.
+fn sliced_from_one_buffer(pushes: &[Vec<PushStream>]) -> Vec<Vec<PushStream>> {
+    pushes
+        .iter()
+        .map(|push| {
+            let mut body = Vec::new();
+            for entry in push.iter().flat_map(|s| &s.entries) {
+                body.extend_from_slice(entry.line.as_bytes());
+            }
+            let body = bytes::Bytes::from(body);
+            let mut at = 0;
+            push.iter()
+                .map(|stream| PushStream {
+                    labels: stream.labels.clone(),
+                    entries: stream
+                        .entries
+                        .iter()
+                        .map(|entry| {
+                            let end = at + entry.line.len();
+                            let line = bytestring::ByteString::try_from(body.slice(at..end))
+                                .expect("a slice at line boundaries is UTF-8");
+                            at = end;
+                            PushEntry::new(entry.timestamp, line)
+                        })
+                        .collect(),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Each stream's entries in the order pushed, as the chunk writer's
