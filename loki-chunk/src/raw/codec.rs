@@ -156,15 +156,17 @@ pub(crate) struct Compressor {
 }
 
 /// Per-thread compression state, shared by every [`Compressor`]: the zstd
-/// context with the level it is set to.
+/// context with the level it is set to, the snappy encoder (its hash
+/// table), and the output buffer both compress into.
 struct Shared {
     zstd: Option<(i32, zstd::bulk::Compressor<'static>)>,
+    snappy: Option<snap::raw::Encoder>,
     out: Vec<u8>,
 }
 
 thread_local! {
     static SHARED: std::cell::RefCell<Shared> = const {
-        std::cell::RefCell::new(Shared { zstd: None, out: Vec::new() })
+        std::cell::RefCell::new(Shared { zstd: None, snappy: None, out: Vec::new() })
     };
 }
 
@@ -208,9 +210,17 @@ impl Compressor {
                 enc.finish().map_err(fail)?
             }
             Codec::Snappy => {
-                let mut enc = snap::write::FrameEncoder::new(Vec::with_capacity(input.len() / 2));
-                enc.write_all(input).map_err(fail)?;
-                enc.into_inner().map_err(|e| fail(e.into_error()))?
+                return SHARED.with(|shared| {
+                    let Shared { snappy, out, .. } = &mut *shared.borrow_mut();
+                    out.clear();
+                    let encoder = snappy.get_or_insert_with(snap::raw::Encoder::new);
+                    snappy_frame::encode_into(input, out, encoder).map_err(fail)?;
+                    let compressed = out.to_vec();
+                    if out.capacity() > SHARED_OUT_KEEP {
+                        *out = Vec::new();
+                    }
+                    Ok(compressed)
+                });
             }
             Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
                 let info = lz4_flex::frame::FrameInfo::new()
@@ -239,7 +249,7 @@ impl Compressor {
 /// Compresses with the thread's zstd context into its output buffer, then
 /// copies out exactly the compressed bytes.
 fn zstd_compress(shared: &mut Shared, level: i32, input: &[u8]) -> std::io::Result<Vec<u8>> {
-    let Shared { zstd, out } = shared;
+    let Shared { zstd, out, .. } = shared;
     let zstd = match zstd {
         Some((set, z)) => {
             if *set != level {
