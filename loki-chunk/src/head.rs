@@ -7,8 +7,8 @@
 //! push, an out-of-order one a binary search and a short move, and no entry
 //! owns an allocation of its own. Line bytes go into fixed-size pages, so a
 //! growing head never copies the lines it holds and holds at most one
-//! partly used page beyond them. A cut gives the head's full pages to a small
-//! per-thread pool (at most 4 MiB), from which the next filling head
+//! partly used page beyond them. A cut gives the head's full pages to a
+//! per-thread pool (at most 16 MiB), from which the next filling head
 //! on the thread takes its full pages; a head refilling after a full
 //! block also takes a block-sized entry buffer from a second pool.
 
@@ -33,12 +33,12 @@ const PAGE: usize = 64 * 1024;
 /// Bytes of a head's first line page.
 const FIRST_PAGE: usize = 4 * 1024;
 
-/// Full line pages kept per thread for reuse (4 MiB): a cut gives its
+/// Full line pages kept per thread for reuse (16 MiB): a cut gives its
 /// head's full pages back here and the next full page any head on the
 /// thread needs is taken from here, so that filling heads does not go
 /// through the allocator (and the kernel's page zeroing, once the allocator
 /// has given freed pages back) for every page of every block.
-const POOLED_PAGES: usize = 64;
+const POOLED_PAGES: usize = 256;
 
 /// Entry buffers of heads that filled a block, kept per thread for the
 /// next head that refills (each about 64 KiB for a block of short lines).
