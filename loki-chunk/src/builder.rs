@@ -382,9 +382,7 @@ impl ChunkBuilder {
         }
         let appended = self.head.append(timestamp, line, &self.pairs);
         if self.head.size() >= self.options.block_size {
-            self.cut_block()?;
-            // The stream fills blocks: its next head starts at full size.
-            self.head.refill();
+            self.cut()?;
         }
         Ok(appended)
     }
@@ -412,18 +410,6 @@ impl ChunkBuilder {
     /// # Errors
     /// [`Error::Compress`] if the codec fails.
     pub fn cut(&mut self) -> Result<()> {
-        self.cut_block()?;
-        // Released rather than kept by this builder: an open chunk that
-        // stops receiving entries holds no block-sized buffer. Its full
-        // line pages go to the thread's pool for the next head that fills.
-        self.head.recycle_pages();
-        self.head = Head::default();
-        Ok(())
-    }
-
-    /// Compresses the head into a block, if it holds anything, leaving
-    /// the head's buffers to the caller.
-    fn cut_block(&mut self) -> Result<()> {
         let Some((min_time, max_time)) = self.head.bounds() else {
             return Ok(());
         };
@@ -436,6 +422,11 @@ impl ChunkBuilder {
             data: Bytes::from(data),
         });
         self.tail.keep_newest_run_of(&self.head);
+        // Released rather than kept by this builder: an open chunk that
+        // stops receiving entries holds no block-sized buffer. Its full
+        // line pages go to the thread's pool for the next head that fills.
+        self.head.recycle_pages();
+        self.head = Head::default();
         Ok(())
     }
 

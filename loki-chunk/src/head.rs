@@ -8,9 +8,8 @@
 //! owns an allocation of its own. Line bytes go into fixed-size pages, so a
 //! growing head never copies the lines it holds and holds at most one
 //! partly used page beyond them. A cut gives the head's full pages to a
-//! per-thread pool (at most 16 MiB), from which the next filling head
-//! on the thread takes its full pages; a head refilling after a full
-//! block also takes a block-sized entry buffer from a second pool.
+//! small per-thread pool (at most 4 MiB), from which the next filling head
+//! on the thread takes its full pages.
 
 use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
 use crate::raw::block::encode_entry;
@@ -33,22 +32,16 @@ const PAGE: usize = 64 * 1024;
 /// Bytes of a head's first line page.
 const FIRST_PAGE: usize = 4 * 1024;
 
-/// Full line pages kept per thread for reuse (16 MiB): a cut gives its
+/// Full line pages kept per thread for reuse (4 MiB): a cut gives its
 /// head's full pages back here and the next full page any head on the
 /// thread needs is taken from here, so that filling heads does not go
 /// through the allocator (and the kernel's page zeroing, once the allocator
 /// has given freed pages back) for every page of every block.
-const POOLED_PAGES: usize = 256;
-
-/// Entry buffers of heads that filled a block, kept per thread for the
-/// next head that refills (each about 64 KiB for a block of short lines).
-const POOLED_ENTRY_BUFFERS: usize = 64;
+const POOLED_PAGES: usize = 64;
 
 thread_local! {
     /// Empty full-size line pages, ready for reuse.
     static PAGE_POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// Empty entry buffers sized for a block, ready for reuse.
-    static ENTRY_POOL: std::cell::RefCell<Vec<Vec<HeadEntry>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A full-size line page: a pooled one if the thread has one.
@@ -76,9 +69,6 @@ pub(crate) struct Head {
     pairs: Vec<u32>,
     /// Loki's accounting: line bytes plus 8 per metadata pair.
     size: usize,
-    /// Set after a cut of a full block: the stream fills heads, so its
-    /// next one takes full pages at once.
-    refilling: bool,
 }
 
 impl Head {
@@ -104,11 +94,6 @@ impl Head {
     /// Adds an entry unless an identical one is present; `pairs` holds
     /// `(name, value)` symbol ids flattened.
     pub(crate) fn append(&mut self, timestamp: i64, line: &[u8], pairs: &[u32]) -> Appended {
-        if self.refilling && self.entries.capacity() == 0 {
-            if let Some(entries) = ENTRY_POOL.with(|pool| pool.borrow_mut().pop()) {
-                self.entries = entries;
-            }
-        }
         let at = self.insertion_point(timestamp);
         if self.has_duplicate_before(at, timestamp, line, pairs) {
             return Appended::Duplicate;
@@ -119,11 +104,9 @@ impl Head {
             .is_some_and(|page| page.capacity() - page.len() >= line.len());
         if !room {
             // Pages grow from 4 KiB to 64 KiB as the head does, so a small
-            // head (or the few entries kept to check duplicates) stays small;
-            // a head refilling after a full block starts at 64 KiB.
+            // head (or the few entries kept to check duplicates) stays small.
             let held: usize = self.pages.iter().map(Vec::capacity).sum();
-            let first = if self.refilling { PAGE } else { FIRST_PAGE };
-            let capacity = held.clamp(first, PAGE).max(line.len());
+            let capacity = held.clamp(FIRST_PAGE, PAGE).max(line.len());
             self.pages.push(if capacity == PAGE {
                 take_page()
             } else {
@@ -248,23 +231,6 @@ impl Head {
         self.clear();
     }
 
-    /// Empties a head that filled a block, for its stream's next block:
-    /// its full pages and its entry buffer go to the thread's pools, and
-    /// its first append takes an entry buffer sized for a block (rather
-    /// than growing one again from empty) and full-size pages.
-    pub(crate) fn refill(&mut self) {
-        let mut entries = std::mem::take(&mut self.entries);
-        entries.clear();
-        ENTRY_POOL.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            if pool.len() < POOLED_ENTRY_BUFFERS {
-                pool.push(entries);
-            }
-        });
-        self.recycle_pages();
-        self.refilling = true;
-    }
-
     /// Empties the head, keeping the entry and symbol-id buffers for reuse
     /// (line pages are given back).
     pub(crate) fn clear(&mut self) {
@@ -324,31 +290,6 @@ mod tests {
             .iter()
             .zip(1..)
             .all(|((t, l, _), want)| t == want && l == line));
-    }
-
-    #[test]
-    fn a_refilling_head_takes_a_block_sized_entry_buffer_and_full_pages() {
-        let line = [b'y'; 100];
-        let mut head = Head::default();
-        for ts in 0..1000 {
-            assert_eq!(head.append(ts, &line, &[]), Appended::Added);
-        }
-        let entries = head.entries.capacity();
-        head.refill();
-        assert!(head.is_empty() && head.pages.is_empty() && head.size() == 0);
-        assert!(
-            head.entries.capacity() == 0 && head.memory_bytes() < 1024,
-            "an idle refilling head holds no block-sized buffer"
-        );
-        assert_eq!(head.append(5, &line, &[]), Appended::Added);
-        assert_eq!(head.entries.capacity(), entries);
-        assert_eq!(head.pages[0].capacity(), PAGE);
-        assert_eq!(head.iter().next(), Some((5, &line[..], &[][..])));
-        // A head emptied otherwise starts small again.
-        head.recycle_pages();
-        let mut fresh = Head::default();
-        assert_eq!(fresh.append(5, &line, &[]), Appended::Added);
-        assert_eq!(fresh.pages[0].capacity(), FIRST_PAGE);
     }
 
     #[test]
