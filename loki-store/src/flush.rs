@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytestring::ByteString;
 use futures::StreamExt;
 use loki_index::Labels;
 use parking_lot::Mutex;
@@ -425,7 +426,7 @@ impl<'a> LoggedStream<'a> {
 }
 
 /// Structured metadata pairs, owned.
-type OwnedMetadata = Vec<(String, String)>;
+type OwnedMetadata = Vec<(ByteString, ByteString)>;
 
 /// Which open chunks a flush closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -476,7 +477,7 @@ impl CheckpointState {
                     .map(|(timestamp, line, metadata)| {
                         let metadata = metadata
                             .into_iter()
-                            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                            .map(|(n, v)| (ByteString::from(n), ByteString::from(v)))
                             .collect();
                         (timestamp, line, metadata)
                     })

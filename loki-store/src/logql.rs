@@ -662,7 +662,7 @@ mod tests {
                 let kind = if t % 3 == 0 { "err" } else { "ok" };
                 let mut e = PushEntry::new(BASE + t, format!("{kind} app={app} t={t}"));
                 if t % 7 == 0 {
-                    e.metadata = vec![("trace".to_owned(), format!("t{}", t % 2))];
+                    e.metadata = vec![("trace".into(), format!("t{}", t % 2).into())];
                 }
                 e
             })

@@ -13,16 +13,20 @@ use crate::{Error, Result};
 
 /// One entry of a push.
 ///
-/// The line is a [`ByteString`]: UTF-8 text over [`bytes::Bytes`], so a
-/// server can hand over lines that are slices of the request body it
-/// decoded, without a copy per line. `String` and `&str` convert into it.
+/// The line and the structured metadata's names and values are
+/// [`ByteString`]s: UTF-8 text over [`bytes::Bytes`], so a server can hand
+/// over strings that are slices of the request body it decoded, without a
+/// copy (or an allocation) per line or per pair. `String` and `&str`
+/// convert into it.
 ///
 /// ```
 /// use loki_store::PushEntry;
 ///
-/// let entry = PushEntry::new(1, "GET /cart 200");
+/// let mut entry = PushEntry::new(1, "GET /cart 200");
+/// entry.metadata.push(("trace_id".into(), "4bf92f35".into()));
 /// assert_eq!(entry.line, "GET /cart 200");
 /// assert_eq!(entry.line.len(), 13);
+/// assert_eq!(entry.metadata[0].1, "4bf92f35");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushEntry {
@@ -31,7 +35,7 @@ pub struct PushEntry {
     /// The log line.
     pub line: ByteString,
     /// Structured metadata pairs.
-    pub metadata: Vec<(String, String)>,
+    pub metadata: Vec<(ByteString, ByteString)>,
 }
 
 impl PushEntry {
@@ -161,7 +165,11 @@ impl Stream {
             self.last = Some(PushEntry {
                 timestamp: last.timestamp,
                 line: ByteString::from(&*last.line),
-                metadata: last.metadata.clone(),
+                metadata: last
+                    .metadata
+                    .iter()
+                    .map(|(n, v)| (ByteString::from(&**n), ByteString::from(&**v)))
+                    .collect(),
             });
         }
         (accepted, duplicates, refused)
@@ -170,21 +178,34 @@ impl Stream {
     /// Appends an accepted entry, starting a new chunk when the current one
     /// is full or would span more than `max_age` nanoseconds. Returns the
     /// bytes of the chunk object that closed, if one did.
-    pub(crate) fn append(
+    pub(crate) fn append<S: AsRef<str>>(
         &mut self,
         timestamp: i64,
         line: &[u8],
-        metadata: &[(String, String)],
+        metadata: &[(S, S)],
         now: i64,
         options: &ChunkOptions,
         max_age: i64,
     ) -> Result<usize> {
-        let pairs: Vec<(&str, &str)> = metadata
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        // The pairs as the chunk writer takes them: on the stack for the
+        // usual few, so an entry with metadata allocates nothing here.
+        const ON_STACK: usize = 8;
+        let mut stack = [("", ""); ON_STACK];
+        let heap: Vec<(&str, &str)>;
+        let pairs: &[(&str, &str)] = if metadata.len() <= ON_STACK {
+            for (slot, (n, v)) in stack.iter_mut().zip(metadata) {
+                *slot = (n.as_ref(), v.as_ref());
+            }
+            &stack[..metadata.len()]
+        } else {
+            heap = metadata
+                .iter()
+                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+                .collect();
+            &heap
+        };
         let full = self.head.as_ref().is_some_and(|open| {
-            !open.builder.has_room_for(line, &pairs)
+            !open.builder.has_room_for(line, pairs)
                 || timestamp.saturating_sub(open.first) > max_age
                 || open.first.saturating_sub(timestamp) > max_age
         });
@@ -205,7 +226,7 @@ impl Stream {
         };
         let _ = open
             .builder
-            .append(timestamp, line, &pairs)
+            .append(timestamp, line, pairs)
             .map_err(|source| Error::Chunk {
                 key: labels_text(&self.labels),
                 source,

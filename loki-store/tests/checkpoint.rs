@@ -87,7 +87,7 @@ fn checkpoint_size(dir: &Path) -> u64 {
 fn entry(timestamp: i64, line: String, trace: Option<&str>) -> PushEntry {
     let mut entry = PushEntry::new(timestamp, line);
     if let Some(trace) = trace {
-        entry.metadata = vec![("trace_id".to_owned(), trace.to_owned())];
+        entry.metadata = vec![("trace_id".into(), trace.into())];
     }
     entry
 }
@@ -214,7 +214,8 @@ async fn closed_chunks_and_entries_only_checkpoints_replay() {
         open.cut().unwrap();
         let _ = open.append(BASE + 11, b"head", &[("k", "w")]).unwrap();
         let cut = open.encode_cut().unwrap();
-        let meta = [("k".to_owned(), "w".to_owned())];
+        let meta: [(bytestring::ByteString, bytestring::ByteString); 1] =
+            [("k".into(), "w".into())];
         let head = [(BASE + 11, &b"head"[..], &meta[..])];
         let mut checkpoint = wal.begin_checkpoint(segment).unwrap();
         let pod_a = labels("a");

@@ -273,6 +273,7 @@ proptest! {
                             .iter()
                             .map(|(ts, line, md)| {
                                 let (timestamp, line, metadata) = entry_of(*ts, line, *md);
+                                let metadata = metadata.into_iter().map(|(n, v)| (n.into(), v.into())).collect();
                                 PushEntry { timestamp, line: line.into(), metadata }
                             })
                             .collect();
@@ -283,7 +284,8 @@ proptest! {
                         assert!(summary.refusals.is_empty(), "{summary:?}");
                         let stored = model.entry((tenant, labels(stream))).or_default();
                         for e in entries {
-                            let e = (e.timestamp, String::from(e.line), e.metadata);
+                            let metadata = e.metadata.into_iter().map(|(n, v)| (String::from(n), String::from(v))).collect();
+                            let e = (e.timestamp, String::from(e.line), metadata);
                             if !stored.contains(&e) {
                                 stored.push(e);
                             }

@@ -65,7 +65,7 @@ fn entry(i: i64) -> WalEntry {
         timestamp: i,
         line: format!("line number {i}").into_bytes(),
         metadata: if i % 3 == 0 {
-            vec![("k".into(), format!("v{i}"))]
+            vec![("k".into(), format!("v{i}").into())]
         } else {
             vec![]
         },

@@ -217,7 +217,7 @@ fn parse_protobuf(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         metadata: e
             .structured_metadata
             .iter()
-            .map(|(name, value)| (owned_text(name), owned_text(value)))
+            .map(|(name, value)| (text(&raw, name), text(&raw, value)))
             .collect(),
     })
     .map_err(|e| ApiError::bad_request(format!("cannot decode protobuf push request: {e}")))?;
@@ -310,7 +310,8 @@ impl Drop for PooledBody {
     }
 }
 
-/// A protobuf string field as text. Loki does not check that lines are
+/// A protobuf string field (a line or a structured-metadata name or value)
+/// as text. Loki does not check that lines are
 /// UTF-8: it stores the bytes, and every read (JSON, LogQL) sees invalid
 /// sequences as U+FFFD. This server replaces them on the way in, which
 /// reads back the same; valid text (the rule) is a shared slice of `body`,
@@ -318,15 +319,6 @@ impl Drop for PooledBody {
 fn text(body: &Bytes, field: &[u8]) -> ByteString {
     ByteString::try_from(body.slice_ref(field))
         .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(field).into_owned()))
-}
-
-/// A structured-metadata string as an owned `String` (one copy, invalid
-/// UTF-8 replaced as in [`text`]).
-fn owned_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
 }
 
 /// A legacy stream: `{"labels": "{a=\"b\"}", "entries": [{"ts": RFC 3339, "line": …}]}`.
@@ -415,7 +407,7 @@ fn parse_json(body: &[u8], legacy: bool) -> Result<Vec<PushStream>, ApiError> {
                     let value = value
                         .as_str()
                         .ok_or_else(|| bad("structured metadata values must be strings"))?;
-                    metadata.push((name.clone(), value.to_owned()));
+                    metadata.push((ByteString::from(name.as_str()), ByteString::from(value)));
                 }
             }
             entries.push(PushEntry {

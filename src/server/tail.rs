@@ -335,11 +335,8 @@ async fn evaluate_batch(
             continue;
         }
         for e in &stream.entries {
-            let metadata: Vec<(&str, &str)> = e
-                .metadata
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
+            let metadata: Vec<(&str, &str)> =
+                e.metadata.iter().map(|(n, v)| (&**n, &**v)).collect();
             storage.push_with_metadata(&labels, e.timestamp, &e.line, &metadata);
             from = from.min(e.timestamp);
             through = through.max(e.timestamp);

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex};
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use record::{
     decode, encode_chunk, encode_entries, encode_series, entries_len, read_frame, series_len,
     Framed, SEGMENT_MAGIC,
@@ -226,7 +227,7 @@ fn open_segment_file(path: &Path, direct: bool) -> std::io::Result<(File, Option
 }
 
 /// One entry to append: `(timestamp, line, metadata)`.
-pub type EntryRef<'a> = (i64, &'a [u8], &'a [(String, String)]);
+pub type EntryRef<'a> = (i64, &'a [u8], &'a [(ByteString, ByteString)]);
 
 /// One stream's part of an appended batch.
 #[derive(Debug, Clone, Copy)]

@@ -23,6 +23,7 @@
 //! the same way.
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::{Error, Result};
 
@@ -50,7 +51,7 @@ pub struct WalEntry {
     /// The log line.
     pub line: Vec<u8>,
     /// Structured metadata pairs.
-    pub metadata: Vec<(String, String)>,
+    pub metadata: Vec<(ByteString, ByteString)>,
 }
 
 /// A replayed or appended WAL record.
@@ -123,7 +124,7 @@ pub(crate) fn series_len(tenant: &str, labels: &[(String, String)]) -> usize {
 
 /// The bytes [`encode_entries`] appends.
 pub(crate) fn entries_len<'a>(
-    entries: impl Iterator<Item = (i64, &'a [u8], &'a [(String, String)])>,
+    entries: impl Iterator<Item = (i64, &'a [u8], &'a [(ByteString, ByteString)])>,
 ) -> usize {
     RECORD_HEADER_LEN
         + 8
@@ -144,7 +145,7 @@ pub(crate) fn entries_len<'a>(
 /// Appends a framed entries record to `out`.
 pub(crate) fn encode_entries<'a, I>(out: &mut Vec<u8>, stream: u64, entries: I)
 where
-    I: ExactSizeIterator<Item = (i64, &'a [u8], &'a [(String, String)])>,
+    I: ExactSizeIterator<Item = (i64, &'a [u8], &'a [(ByteString, ByteString)])>,
 {
     frame(out, KIND_ENTRIES, |out| {
         out.extend_from_slice(&stream.to_le_bytes());
@@ -297,7 +298,11 @@ pub(crate) fn decode(kind: u8, payload: &[u8]) -> Result<Record> {
                 entries.push(WalEntry {
                     timestamp: i64::from_le_bytes(ts),
                     line: c.bytes()?.to_vec(),
-                    metadata: c.pairs()?,
+                    metadata: c
+                        .pairs()?
+                        .into_iter()
+                        .map(|(n, v)| (n.into(), v.into()))
+                        .collect(),
                 });
             }
             Record::Entries { stream, entries }
@@ -332,7 +337,7 @@ mod tests {
         let mut out = Vec::new();
         let labels = vec![("app".to_owned(), "shop".to_owned())];
         encode_series(&mut out, 7, "tenant-a", &labels);
-        let meta = vec![("trace_id".to_owned(), "abc".to_owned())];
+        let meta: Vec<(ByteString, ByteString)> = vec![("trace_id".into(), "abc".into())];
         let entries = [(5i64, &b"hello"[..], &meta[..]), (-1, &b""[..], &[][..])];
         encode_entries(&mut out, 7, entries.iter().copied());
 

@@ -122,9 +122,13 @@ pub(crate) async fn push(
 fn adapter(stream: PushStream) -> StreamAdapter {
     stream_adapter(
         &stream.labels,
-        stream
-            .entries
-            .into_iter()
-            .map(|e| (e.timestamp, String::from(e.line), e.metadata)),
+        stream.entries.into_iter().map(|e| {
+            let metadata = e
+                .metadata
+                .into_iter()
+                .map(|(n, v)| (String::from(n), String::from(v)))
+                .collect();
+            (e.timestamp, String::from(e.line), metadata)
+        }),
     )
 }

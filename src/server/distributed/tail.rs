@@ -114,8 +114,8 @@ fn adapter(stream: &TailStream) -> StreamAdapter {
                     .metadata
                     .iter()
                     .map(|(name, value)| LabelPairAdapter {
-                        name: name.clone(),
-                        value: value.clone(),
+                        name: name.to_string(),
+                        value: value.to_string(),
                     })
                     .collect(),
             })
@@ -244,7 +244,7 @@ async fn fan_out(cluster: Arc<Cluster>, tenants: Vec<String>, send: mpsc::Sender
                             metadata: e
                                 .structured_metadata
                                 .into_iter()
-                                .map(|p| (p.name, p.value))
+                                .map(|p| (p.name.into(), p.value.into()))
                                 .collect(),
                         });
                     }
