@@ -11,14 +11,13 @@
 //! travels in the object key and the index.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use bytes::Bytes;
 use serde::Deserialize;
 
 use crate::consts::{OBJECT_ENCODING_LOG_CHUNK, OBJECT_ENCODING_LOG_CHUNK_OLD, OBJECT_METRIC_NAME};
 use crate::key::fingerprint;
-use crate::raw::Codec;
+use crate::raw::{snappy_frame, Codec};
 use crate::{Chunk, ChunkKey, Error, Result};
 
 /// The metadata of a stored chunk object: whose stream and which time span.
@@ -295,18 +294,19 @@ pub(crate) fn encode_with(
     write_chunk: impl FnOnce(&mut Vec<u8>),
 ) -> Result<(Bytes, usize, u32)> {
     let json = metadata_json(meta);
-    let mut snappy = snap::write::FrameEncoder::new(Vec::with_capacity(json.len()));
-    let compressed = snappy
-        .write_all(json.as_bytes())
-        .map_err(|e| e.to_string())
-        .and_then(|()| snappy.into_inner().map_err(|e| e.to_string()))
-        .map_err(|e| Error::Compress {
+    // The header's snappy stream goes straight into the object, after the
+    // length it is counted in.
+    let header_bound = 4 + 18 + snap::raw::max_compress_len(json.len());
+    let mut out = Vec::with_capacity(header_bound + 4 + chunk_len);
+    out.extend_from_slice(&[0; 4]);
+    snappy_frame::encode_into(json.as_bytes(), &mut out, &mut snap::raw::Encoder::new()).map_err(
+        |source| Error::Compress {
             codec: Codec::Snappy,
-            source: std::io::Error::other(e),
-        })?;
-    let mut out = Vec::with_capacity(8 + compressed.len() + chunk_len);
-    out.extend_from_slice(&(4 + compressed.len() as u32).to_be_bytes());
-    out.extend_from_slice(&compressed);
+            source,
+        },
+    )?;
+    let header_len = u32::try_from(out.len()).unwrap_or(u32::MAX);
+    out[..4].copy_from_slice(&header_len.to_be_bytes());
     let length_at = out.len();
     out.extend_from_slice(&[0; 4]);
     let chunk_start = out.len();

@@ -54,7 +54,7 @@ pub(crate) mod block;
 mod codec;
 pub(crate) mod layout;
 mod lz4_frame;
-mod snappy_frame;
+pub(crate) mod snappy_frame;
 mod symbols;
 pub(crate) mod varint;
 
