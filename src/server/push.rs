@@ -311,11 +311,11 @@ impl Drop for PooledBody {
 }
 
 /// A protobuf string field (a line or a structured-metadata name or value)
-/// as text. Loki does not check that lines are
-/// UTF-8: it stores the bytes, and every read (JSON, LogQL) sees invalid
-/// sequences as U+FFFD. This server replaces them on the way in, which
-/// reads back the same; valid text (the rule) is a shared slice of `body`,
-/// not a copy. `field` is a part of `body`.
+/// as text. Loki does not check that lines are UTF-8: it stores the bytes,
+/// and every read (JSON, LogQL) sees invalid sequences as U+FFFD. This
+/// server replaces them on the way in, which reads back the same; valid
+/// text (the rule) is a shared slice of `body`, not a copy. `field` is a
+/// part of `body`.
 fn text(body: &Bytes, field: &[u8]) -> ByteString {
     ByteString::try_from(body.slice_ref(field))
         .unwrap_or_else(|_| ByteString::from(String::from_utf8_lossy(field).into_owned()))
