@@ -11,11 +11,11 @@
 //! CPU-second of the whole process and wall MB/s, in steady state (over
 //! 128 MiB pushed after a first 32 MiB that fills every stream's head and
 //! warms the allocator; each push's lines slices of one buffer, as the
-//! server passes them, and once as owned `String`s), without the WAL, without fsync, with buffered
-//! instead of direct WAL writes, with Loki's faster chunk codecs (snappy,
-//! lz4), against zstd compressing the same lines as the chunks' blocks
-//! encode them (the floor of any store writing Loki's chunk format in
-//! zstd), and peak memory per MB ingested; a table of codecs (zstd levels,
+//! server passes them, and once as owned `String`s), without the WAL,
+//! without fsync, with buffered instead of direct WAL writes, with Loki's
+//! faster chunk codecs (snappy, lz4), against zstd compressing the same
+//! lines as the chunks' blocks encode them (the floor of any store writing
+//! Loki's chunk format in zstd), and peak memory per MB ingested; a table of codecs (zstd levels,
 //! gzip, snappy, lz4) on the same lines, speed and ratio; memory
 //! per open stream; flush throughput; the scan, cold and warm, and a
 //! `count_over_time` query, against zstd decompressing the same lines

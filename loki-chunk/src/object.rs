@@ -296,7 +296,7 @@ pub(crate) fn encode_with(
     let json = metadata_json(meta);
     // The header's snappy stream goes straight into the object, after the
     // length it is counted in.
-    let header_bound = 4 + 18 + snap::raw::max_compress_len(json.len());
+    let header_bound = 4 + snappy_frame::max_encoded_len(json.len());
     let mut out = Vec::with_capacity(header_bound + 4 + chunk_len);
     out.extend_from_slice(&[0; 4]);
     snappy_frame::encode_into(json.as_bytes(), &mut out, &mut snap::raw::Encoder::new()).map_err(

@@ -215,11 +215,7 @@ impl Compressor {
                     out.clear();
                     let encoder = snappy.get_or_insert_with(snap::raw::Encoder::new);
                     snappy_frame::encode_into(input, out, encoder).map_err(fail)?;
-                    let compressed = out.to_vec();
-                    if out.capacity() > SHARED_OUT_KEEP {
-                        *out = Vec::new();
-                    }
-                    Ok(compressed)
+                    Ok(take_exact(out))
                 });
             }
             Codec::Lz4_64k | Codec::Lz4_256k | Codec::Lz4_1M | Codec::Lz4_4M => {
@@ -263,11 +259,17 @@ fn zstd_compress(shared: &mut Shared, level: i32, input: &[u8]) -> std::io::Resu
     out.clear();
     out.reserve(zstd::zstd_safe::compress_bound(input.len()));
     zstd.compress_to_buffer(input, out)?;
+    Ok(take_exact(out))
+}
+
+/// A copy of exactly what the shared output buffer holds; the buffer is
+/// given back to the allocator if a large block made it large.
+fn take_exact(out: &mut Vec<u8>) -> Vec<u8> {
     let compressed = out.to_vec();
     if out.capacity() > SHARED_OUT_KEEP {
         *out = Vec::new();
     }
-    Ok(compressed)
+    compressed
 }
 
 thread_local! {

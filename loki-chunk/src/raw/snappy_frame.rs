@@ -99,6 +99,19 @@ pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> io::
     Ok(())
 }
 
+/// The most bytes [`encode_into`] appends for `input_len` bytes of input:
+/// the stream identifier, and per 64 KiB a chunk header and checksum with
+/// the chunk at its worst.
+pub(crate) fn max_encoded_len(input_len: usize) -> usize {
+    let full = input_len / MAX_CHUNK_DATA;
+    let rest = input_len % MAX_CHUNK_DATA;
+    let mut len = 10 + full * (8 + snap::raw::max_compress_len(MAX_CHUNK_DATA));
+    if rest > 0 {
+        len += 8 + snap::raw::max_compress_len(rest);
+    }
+    len
+}
+
 /// Appends `input` to `out` as one framed snappy stream: the stream
 /// identifier, then each 64 KiB of input as a compressed chunk, or as an
 /// uncompressed one when compressing saves less than an eighth (the rule
@@ -108,7 +121,7 @@ pub(crate) fn encode_into(
     out: &mut Vec<u8>,
     encoder: &mut snap::raw::Encoder,
 ) -> io::Result<()> {
-    out.reserve(10 + input.len() / 2);
+    out.reserve(max_encoded_len(input.len()));
     out.extend_from_slice(&[0xff, 6, 0, 0]);
     out.extend_from_slice(STREAM_IDENTIFIER);
     for data in input.chunks(MAX_CHUNK_DATA) {
@@ -196,6 +209,7 @@ mod tests {
             let mut packed = b"kept".to_vec();
             encode_into(data, &mut packed, &mut encoder).unwrap();
             assert_eq!(&packed[..4], b"kept");
+            assert!(packed.len() - 4 <= max_encoded_len(data.len()));
             let mut theirs = Vec::new();
             snap::read::FrameDecoder::new(&packed[4..])
                 .read_to_end(&mut theirs)
