@@ -1,5 +1,6 @@
 //! Reading chunks: open from bytes, inspect, verify, iterate.
 
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -59,7 +60,8 @@ impl ChunkStats {
 /// An encoded chunk opened for reading.
 ///
 /// Opening reads only the header, footer and block table, in O(blocks);
-/// block checksums are checked as each block is read, and all at once by
+/// block checksums are checked the first time each block is read (once
+/// for a chunk and all its clones), and all at once by
 /// [`verify`](Self::verify). Lines handed out borrow the decompressed block.
 ///
 /// ```
@@ -88,6 +90,10 @@ pub struct Chunk {
     /// The structured-metadata symbol table, decoded on first use and
     /// shared by every clone (a chunk cache hands out clones).
     symbols: Arc<OnceLock<Symbols>>,
+    /// Each block's compressed bytes once their checksum has passed,
+    /// shared by every clone: a cached chunk is checked once, not on every
+    /// read (its bytes cannot change).
+    checked_blocks: Arc<[OnceLock<Range<usize>>]>,
     overlapping: bool,
 }
 
@@ -108,6 +114,7 @@ impl Chunk {
             .windows(2)
             .any(|w| w[1].min_time < w[0].max_time);
         Chunk {
+            checked_blocks: raw.blocks().iter().map(|_| OnceLock::new()).collect(),
             raw,
             symbols: Arc::default(),
             overlapping,
@@ -213,11 +220,19 @@ impl Chunk {
         decompressor: &mut Decompressor,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        let compressed = self.raw.block_bytes(index)?;
+        let range = match self.checked_blocks.get(index).and_then(OnceLock::get) {
+            Some(range) => range.clone(),
+            None => {
+                let range = self.raw.block_range(index)?;
+                self.checked_blocks[index]
+                    .get_or_init(|| range.clone())
+                    .clone()
+            }
+        };
         let offset = self.blocks()[index].offset;
         decompressor.decompress_into(
             self.codec(),
-            &compressed,
+            &self.bytes()[range],
             buf,
             MAX_DECOMPRESSED_BLOCK,
             "block",
@@ -338,5 +353,44 @@ mod tests {
         let table = chunk.symbols().unwrap();
         assert!(std::ptr::eq(table, cached.symbols().unwrap()));
         assert!(std::ptr::eq(table, cached.clone().symbols().unwrap()));
+    }
+
+    #[test]
+    fn a_block_is_checked_once_for_every_clone_and_a_damaged_one_every_time() {
+        let mut builder =
+            ChunkBuilder::with_options(ChunkOptions::default().block_size(1 << 10)).unwrap();
+        for i in 0..4000 {
+            let line = format!("line {i} of a chunk with several blocks");
+            let _ = builder.append(i, line.as_bytes(), &[]).unwrap();
+        }
+        let bytes = builder.encode().unwrap();
+        let chunk = super::Chunk::open(bytes.clone()).unwrap();
+        assert!(chunk.blocks().len() > 2);
+        let cached = chunk.clone();
+        assert!(chunk.checked_blocks.iter().all(|b| b.get().is_none()));
+        let first = chunk.decompress_block(1).unwrap();
+        assert_eq!(
+            cached.checked_blocks[1].get(),
+            Some(&chunk.as_raw().block_range(1).unwrap())
+        );
+        assert_eq!(cached.decompress_block(1).unwrap(), first);
+        assert!(cached.checked_blocks[0].get().is_none());
+
+        // A flipped byte inside block 1: refused on every read, never
+        // remembered as checked.
+        let mut damaged = bytes.to_vec();
+        damaged[chunk.blocks()[1].offset + 3] ^= 0x40;
+        let damaged = super::Chunk::open(damaged.into()).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                damaged.decompress_block(1),
+                Err(crate::Error::ChecksumMismatch { .. })
+            ));
+        }
+        assert!(damaged.checked_blocks[1].get().is_none());
+        assert_eq!(
+            damaged.decompress_block(0).unwrap(),
+            chunk.decompress_block(0).unwrap()
+        );
     }
 }

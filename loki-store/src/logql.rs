@@ -343,6 +343,16 @@ impl Select {
                 .then(|| bytes.then_some(text.len() as u64))
         };
         if let [chunk] = chunks.as_slice() {
+            // Room for every entry of the blocks in range, so the batch
+            // does not grow (and copy) as it fills; a damaged block table
+            // claiming more is not believed past a million.
+            let in_range: u64 = chunk
+                .blocks()
+                .iter()
+                .filter(|b| b.max_time >= self.req.start && b.min_time < self.req.end)
+                .map(|b| b.entries)
+                .fold(0, u64::saturating_add);
+            batch.timestamps.reserve(in_range.min(1 << 20) as usize);
             let mut walk =
                 chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
             while let Some(e) = walk.next().map_err(chunk_error)? {

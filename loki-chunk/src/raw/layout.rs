@@ -2,6 +2,7 @@
 //! anything, and writing one.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -114,7 +115,8 @@ pub struct RawChunk {
     data: Bytes,
     version: Version,
     codec: Codec,
-    blocks: Vec<BlockMeta>,
+    /// Shared by clones (a chunk cache hands out clones).
+    blocks: Arc<[BlockMeta]>,
     /// The v4 symbol section, excluding its CRC.
     symbols: Option<Range<usize>>,
     /// Where the first block starts when every recorded offset is right.
@@ -232,7 +234,7 @@ impl RawChunk {
             (metas, None, HEADER_LEN)
         };
         check_crc(&data, metas.clone(), "block metas")?;
-        let blocks = parse_metas(&data, metas.clone(), version)?;
+        let blocks = parse_metas(&data, metas.clone(), version)?.into();
         Ok(RawChunk {
             version,
             codec,
@@ -273,13 +275,19 @@ impl RawChunk {
     /// [`Error::ChecksumMismatch`] when neither place holds the block, and
     /// [`Error::Corrupt`] for an index past the table.
     pub fn block_bytes(&self, index: usize) -> Result<Bytes> {
+        Ok(self.data.slice(self.block_range(index)?))
+    }
+
+    /// Where block `index`'s compressed bytes are in [`data`](Self::data),
+    /// checksum checked (as [`block_bytes`](Self::block_bytes) finds them).
+    pub(crate) fn block_range(&self, index: usize) -> Result<Range<usize>> {
         let meta = self
             .blocks
             .get(index)
             .ok_or_else(|| Error::corrupt("block index", index, "no such block"))?;
         let recorded = meta.offset..meta.offset + meta.compressed_len;
         let Err(err) = check_crc(&self.data, recorded.clone(), "block") else {
-            return Ok(self.data.slice(recorded));
+            return Ok(recorded);
         };
         let expected = match index {
             0 => self.first_block,
@@ -293,7 +301,7 @@ impl RawChunk {
             && retry.end + CRC_LEN <= self.metas_offset
             && check_crc(&self.data, retry.clone(), "block").is_ok()
         {
-            return Ok(self.data.slice(retry));
+            return Ok(retry);
         }
         Err(err)
     }
