@@ -303,9 +303,7 @@ impl PooledBody {
         }
         PooledBody { bytes, len: 0 }
     }
-}
 
-impl PooledBody {
     /// Appends `data` to the body, over earlier bodies' bytes where the
     /// buffer has them.
     fn extend_from_slice(&mut self, data: &[u8]) {
@@ -359,7 +357,9 @@ impl<S: Send + Sync> FromRequest<S> for PushBody {
         if declared > MAX_BODY_BYTES {
             return Err(body_too_large());
         }
-        let mut buf = PooledBody::take(declared);
+        // Room for what the client declares, up to what agents send: a
+        // larger declaration is believed only as its bytes arrive.
+        let mut buf = PooledBody::take(declared.min(POOLED_BODY_MAX));
         let mut body = request.into_body();
         while let Some(frame) = body.frame().await {
             let frame =
@@ -612,5 +612,18 @@ mod tests {
             .await
             .unwrap();
         assert!(message.starts_with(b"length limit exceeded"), "{message:?}");
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_is_not_allocated_before_its_bytes_arrive() {
+        let request = Request::builder()
+            .uri("/loki/api/v1/push")
+            .method("POST")
+            .header(CONTENT_LENGTH, MAX_BODY_BYTES)
+            .body(axum::body::Body::from("abc"))
+            .unwrap();
+        let body = PushBody::from_request(request, &()).await.unwrap();
+        assert_eq!(body.0.as_ref(), b"abc");
+        assert!(body.0.bytes.capacity() <= POOLED_BODY_MAX);
     }
 }
