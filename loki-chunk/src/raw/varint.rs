@@ -31,19 +31,25 @@ pub(crate) fn uvarint_len(v: u64) -> usize {
 /// overflows 64 bits (Go's `Uvarint` rejects the same inputs).
 #[inline(always)]
 pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    match buf.get(*pos) {
-        Some(&byte) if byte < 0x80 => {
+    match buf.get(*pos..).and_then(|rest| rest.first_chunk::<2>()) {
+        Some(&[low, _]) if low < 0x80 => {
             *pos += 1;
-            Some(u64::from(byte))
+            Some(u64::from(low))
+        }
+        // Two bytes: a line length of 128 bytes to 16 KiB, the usual case.
+        Some(&[low, high]) if high < 0x80 => {
+            *pos += 2;
+            Some(u64::from(low & 0x7f) | u64::from(high) << 7)
         }
         _ => get_uvarint_slow(buf, pos),
     }
 }
 
-/// The multi-byte case of [`get_uvarint`], kept out of line so the
-/// one-byte case inlines into entry decoding. Up to nine bytes are read
-/// as one word and the ninth byte, without a loop: a nanosecond timestamp,
-/// zig-zag mapped, takes nine bytes, and every entry starts with one.
+/// The longer cases of [`get_uvarint`] (and a one-byte varint that ends
+/// the input), kept out of line so the short ones inline into entry
+/// decoding. Up to nine bytes are read as one word and the ninth byte,
+/// without a loop: a nanosecond timestamp, zig-zag mapped, takes nine
+/// bytes, and every entry starts with one.
 #[inline(never)]
 fn get_uvarint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
     if let Some(&bytes) = buf.get(*pos..).and_then(|rest| rest.first_chunk::<8>()) {
@@ -70,10 +76,14 @@ fn get_uvarint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
     get_uvarint_bytewise(buf, pos)
 }
 
-/// The low seven bits of each of `word`'s eight bytes, packed.
+/// The low seven bits of each of `word`'s eight bytes, packed: pairs of
+/// groups into 14 bits, pairs of those into 28, then the two halves.
 #[inline(always)]
 fn seven_bit_groups(word: u64) -> u64 {
-    (0..8).fold(0, |value, i| value | (word >> i) & (0x7f << (7 * i)))
+    let groups = word & 0x7f7f_7f7f_7f7f_7f7f;
+    let pairs = (groups & 0x007f_007f_007f_007f) | (groups & 0x7f00_7f00_7f00_7f00) >> 1;
+    let quads = (pairs & 0x0000_3fff_0000_3fff) | (pairs & 0x3fff_0000_3fff_0000) >> 2;
+    (quads & 0x0fff_ffff) | (quads & 0x0fff_ffff_0000_0000) >> 4
 }
 
 /// [`get_uvarint`] a byte at a time: ten-byte varints, and varints near
