@@ -66,17 +66,33 @@ fn build(inputs: &[Input], options: ChunkOptions) -> Chunk {
     Chunk::open(builder.encode().unwrap()).unwrap()
 }
 
+/// The entries of a walk, read with `next`; `for_each` must hand out the
+/// same ones, and after `next` has begun, the rest of them.
 fn read(chunk: &Chunk, from: i64, through: i64, direction: Direction) -> Model {
-    let mut out = Vec::new();
-    let mut entries = chunk.entries(from, through, direction);
-    while let Some(e) = entries.next().unwrap() {
+    let owned = |e: loki_chunk::Entry<'_>| {
         let metadata = e
             .metadata
             .iter()
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
-        out.push((e.timestamp, e.line.to_vec(), metadata));
+        (e.timestamp, e.line.to_vec(), metadata)
+    };
+    let mut out = Vec::new();
+    let mut entries = chunk.entries(from, through, direction);
+    while let Some(e) = entries.next().unwrap() {
+        out.push(owned(e));
     }
+    let mut each = Vec::new();
+    let mut entries = chunk.entries(from, through, direction);
+    entries.for_each(|e| each.push(owned(e))).unwrap();
+    assert_eq!(each, out, "for_each against next");
+    let mut resumed = Vec::new();
+    let mut entries = chunk.entries(from, through, direction);
+    if let Some(e) = entries.next().unwrap() {
+        resumed.push(owned(e));
+    }
+    entries.for_each(|e| resumed.push(owned(e))).unwrap();
+    assert_eq!(resumed, out, "next, then for_each");
     out
 }
 

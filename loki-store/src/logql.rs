@@ -353,26 +353,27 @@ impl Select {
                 .map(|b| b.entries)
                 .fold(0, u64::saturating_add);
             batch.timestamps.reserve(in_range.min(1 << 20) as usize);
-            let mut walk =
-                chunk.entries(self.req.start, self.req.end, loki_chunk::Direction::Forward);
-            while let Some(e) = walk.next().map_err(chunk_error)? {
-                batch.scanned_bytes += e.line.len() as u64;
-                if !deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp) {
-                    continue;
-                }
-                let Some(len) = kept(e.line) else {
-                    continue;
-                };
-                let metadata = if e.metadata.is_empty() {
-                    Vec::new()
-                } else {
-                    e.metadata
-                        .iter()
-                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                        .collect()
-                };
-                batch.push(e.timestamp, len, metadata);
-            }
+            chunk
+                .entries(self.req.start, self.req.end, loki_chunk::Direction::Forward)
+                .for_each(|e| {
+                    batch.scanned_bytes += e.line.len() as u64;
+                    if !deletions.is_empty() && is_deleted(&deletions, &index_labels, e.timestamp) {
+                        return;
+                    }
+                    let Some(len) = kept(e.line) else {
+                        return;
+                    };
+                    let metadata = if e.metadata.is_empty() {
+                        Vec::new()
+                    } else {
+                        e.metadata
+                            .iter()
+                            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                            .collect()
+                    };
+                    batch.push(e.timestamp, len, metadata);
+                })
+                .map_err(chunk_error)?;
             return Ok(batch);
         }
         // Overlapping chunks: one copy of each entry, in time order.
