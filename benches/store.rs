@@ -15,11 +15,11 @@
 //! without fsync, with buffered instead of direct WAL writes, with Loki's
 //! faster chunk codecs (snappy, lz4), against zstd compressing the same
 //! lines as the chunks' blocks encode them (the floor of any store writing
-//! Loki's chunk format in zstd), and peak memory per MB ingested; a table of codecs (zstd levels,
-//! gzip, snappy, lz4) on the same lines, speed and ratio; memory
-//! per open stream; flush throughput; the scan, cold and warm, and a
-//! `count_over_time` query, against zstd decompressing the same lines
-//! (warm reads as the mean of 7 runs). `cargo bench --bench store -- summary`
+//! Loki's chunk format in zstd), and peak memory per MB ingested; a table
+//! of codecs (zstd levels, gzip, snappy, lz4) on the same lines, speed and
+//! ratio; memory per open stream; flush throughput; the scan, cold and
+//! warm, and a `count_over_time` query, against zstd decompressing the same
+//! lines (warm reads as the mean of 7 runs). `cargo bench --bench store -- summary`
 //! runs the summaries alone (no criterion group matches that name).
 
 mod common;

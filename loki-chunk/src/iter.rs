@@ -141,10 +141,7 @@ impl<'c> Entries<'c> {
         direction: Direction,
     ) -> Entries<'c> {
         let mut pending: Vec<usize> = (0..chunk.blocks().len())
-            .filter(|&i| {
-                let b = &chunk.blocks()[i];
-                b.max_time >= from && b.min_time < through
-            })
+            .filter(|&i| chunk.blocks()[i].overlaps(from, through))
             .collect();
         if direction == Direction::Forward {
             pending.reverse();

@@ -349,7 +349,7 @@ impl Select {
             let in_range: u64 = chunk
                 .blocks()
                 .iter()
-                .filter(|b| b.max_time >= self.req.start && b.min_time < self.req.end)
+                .filter(|b| b.overlaps(self.req.start, self.req.end))
                 .map(|b| b.entries)
                 .fold(0, u64::saturating_add);
             batch.timestamps.reserve(in_range.min(1 << 20) as usize);

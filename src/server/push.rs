@@ -77,18 +77,12 @@ async fn push_shaped(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     };
-    let body = decode_content_encoding(header("content-encoding"), body.0.as_ref())?;
-    let media_type = header("content-type")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let streams = if media_type == "application/json" {
-        parse_json(&body, legacy)?
-    } else {
-        parse_protobuf(&body)?
-    };
+    let streams = decode_body(
+        header("content-type"),
+        header("content-encoding"),
+        body.0.as_ref(),
+        legacy,
+    )?;
     if streams.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -144,7 +138,17 @@ pub fn decode_push(
     content_encoding: &str,
     body: Bytes,
 ) -> Result<Vec<PushStream>, ApiError> {
-    let body = decode_content_encoding(content_encoding, &body)?;
+    decode_body(content_type, content_encoding, &body, false)
+}
+
+/// [`decode_push`], with the legacy JSON shape accepted when `legacy`.
+fn decode_body(
+    content_type: &str,
+    content_encoding: &str,
+    body: &[u8],
+    legacy: bool,
+) -> Result<Vec<PushStream>, ApiError> {
+    let body = decode_content_encoding(content_encoding, body)?;
     let media_type = content_type
         .split(';')
         .next()
@@ -152,7 +156,7 @@ pub fn decode_push(
         .trim()
         .to_ascii_lowercase();
     if media_type == "application/json" {
-        parse_json(&body, false)
+        parse_json(&body, legacy)
     } else {
         parse_protobuf(&body)
     }

@@ -98,6 +98,22 @@ pub struct BlockMeta {
     pub compressed_len: usize,
 }
 
+impl BlockMeta {
+    /// Whether the block may hold entries in `[from, through)`.
+    ///
+    /// ```
+    /// # use loki_chunk::{ChunkBuilder, Chunk};
+    /// let mut builder = ChunkBuilder::new();
+    /// builder.append(10, b"a", &[])?;
+    /// let meta = Chunk::open(builder.encode()?)?.blocks()[0];
+    /// assert!(meta.overlaps(10, 11) && !meta.overlaps(0, 10) && !meta.overlaps(11, 20));
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    pub fn overlaps(&self, from: i64, through: i64) -> bool {
+        self.max_time >= from && self.min_time < through
+    }
+}
+
 /// A chunk's bytes with its header and block table parsed, nothing
 /// decompressed.
 ///

@@ -27,6 +27,10 @@ use std::io;
 const STREAM_IDENTIFIER: &[u8] = b"sNaPpY";
 /// The format caps a chunk's uncompressed data at 64 KiB.
 const MAX_CHUNK_DATA: usize = 65_536;
+/// A chunk's type byte and 24-bit length, then its masked CRC-32C.
+const CHUNK_HEADER_LEN: usize = 8;
+/// The stream identifier chunk: a 4-byte header and the identifier.
+const STREAM_HEADER_LEN: usize = 4 + STREAM_IDENTIFIER.len();
 
 /// Decodes a framed snappy stream, replacing `out`'s contents.
 pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
@@ -105,9 +109,10 @@ pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>, limit: usize) -> io::
 pub(crate) fn max_encoded_len(input_len: usize) -> usize {
     let full = input_len / MAX_CHUNK_DATA;
     let rest = input_len % MAX_CHUNK_DATA;
-    let mut len = 10 + full * (8 + snap::raw::max_compress_len(MAX_CHUNK_DATA));
+    let mut len =
+        STREAM_HEADER_LEN + full * (CHUNK_HEADER_LEN + snap::raw::max_compress_len(MAX_CHUNK_DATA));
     if rest > 0 {
-        len += 8 + snap::raw::max_compress_len(rest);
+        len += CHUNK_HEADER_LEN + snap::raw::max_compress_len(rest);
     }
     len
 }
@@ -126,23 +131,26 @@ pub(crate) fn encode_into(
     out.extend_from_slice(STREAM_IDENTIFIER);
     for data in input.chunks(MAX_CHUNK_DATA) {
         let start = out.len();
-        out.resize(start + 8 + snap::raw::max_compress_len(data.len()), 0);
+        out.resize(
+            start + CHUNK_HEADER_LEN + snap::raw::max_compress_len(data.len()),
+            0,
+        );
         let packed = encoder
-            .compress(data, &mut out[start + 8..])
+            .compress(data, &mut out[start + CHUNK_HEADER_LEN..])
             .map_err(io::Error::other)?;
         let (kind, len) = if packed < data.len() - data.len() / 8 {
             (0x00, packed)
         } else {
-            out.truncate(start + 8);
+            out.truncate(start + CHUNK_HEADER_LEN);
             out.extend_from_slice(data);
             (0x01, data.len())
         };
-        out.truncate(start + 8 + len);
+        out.truncate(start + CHUNK_HEADER_LEN + len);
         // At most 64 KiB and 4 bytes of checksum: the length fits 24 bits.
         let body = (len + 4) as u32;
         out[start] = kind;
         out[start + 1..start + 4].copy_from_slice(&body.to_le_bytes()[..3]);
-        out[start + 4..start + 8].copy_from_slice(&masked_crc(data).to_le_bytes());
+        out[start + 4..start + CHUNK_HEADER_LEN].copy_from_slice(&masked_crc(data).to_le_bytes());
     }
     Ok(())
 }
