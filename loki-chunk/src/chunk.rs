@@ -94,6 +94,9 @@ pub struct Chunk {
     /// shared by every clone: a cached chunk is checked once, not on every
     /// read (its bytes cannot change).
     checked_blocks: Arc<[OnceLock<Range<usize>>]>,
+    /// Every block decompressed, in a copy made by
+    /// [`decompressed`](Self::decompressed): reads take them as they are.
+    decompressed: Option<Arc<[Bytes]>>,
     overlapping: bool,
 }
 
@@ -117,6 +120,7 @@ impl Chunk {
             checked_blocks: raw.blocks().iter().map(|_| OnceLock::new()).collect(),
             raw,
             symbols: Arc::default(),
+            decompressed: None,
             overlapping,
         }
     }
@@ -184,6 +188,78 @@ impl Chunk {
         Ok(self.symbols.get_or_init(|| symbols))
     }
 
+    /// A copy of this chunk that holds every block decompressed, for a
+    /// cache of chunks read again and again: its walks read the blocks in
+    /// place instead of decompressing them. It shares the encoded bytes
+    /// and the symbol table with this chunk; each block's checksum is
+    /// checked as it is decompressed here, and its entries on every walk,
+    /// as always.
+    ///
+    /// ```
+    /// # use loki_chunk::{Chunk, ChunkBuilder, Direction};
+    /// let mut builder = ChunkBuilder::new();
+    /// for ts in 0..1000 {
+    ///     builder.append(ts, b"GET /cart 200", &[])?;
+    /// }
+    /// let chunk = Chunk::open(builder.encode()?)?;
+    /// let hot = chunk.decompressed()?;
+    /// assert!(hot.is_decompressed() && !chunk.is_decompressed());
+    /// // The lines, with each entry's timestamp and length, decompressed.
+    /// assert!(hot.memory_bytes() > chunk.memory_bytes() + 1000 * 13);
+    /// let mut count = 0;
+    /// hot.entries(0, 1000, Direction::Forward).for_each(|_| count += 1)?;
+    /// assert_eq!(count, 1000);
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first checksum or decompression error of a block.
+    pub fn decompressed(&self) -> Result<Chunk> {
+        if self.decompressed.is_some() {
+            return Ok(self.clone());
+        }
+        self.symbols()?;
+        let mut decompressor = Decompressor::new();
+        let mut buf = Vec::new();
+        let blocks = (0..self.blocks().len())
+            .map(|index| {
+                self.decompress_block_into(index, &mut decompressor, &mut buf)?;
+                // Copied out at its exact length: the cache charges it so.
+                Ok(Bytes::copy_from_slice(&buf))
+            })
+            .collect::<Result<Arc<[Bytes]>>>()?;
+        Ok(Chunk {
+            decompressed: Some(blocks),
+            ..self.clone()
+        })
+    }
+
+    /// Whether this is a copy made by [`decompressed`](Self::decompressed).
+    pub fn is_decompressed(&self) -> bool {
+        self.decompressed.is_some()
+    }
+
+    /// The bytes this chunk keeps in memory: the encoded chunk and, in a
+    /// [`decompressed`](Self::decompressed) copy, every block decompressed.
+    ///
+    /// ```
+    /// # use loki_chunk::{Chunk, ChunkBuilder};
+    /// let mut builder = ChunkBuilder::new();
+    /// builder.append(1, b"hello", &[])?;
+    /// let chunk = Chunk::open(builder.encode()?)?;
+    /// assert_eq!(chunk.memory_bytes(), chunk.bytes().len());
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        let blocks = self.decompressed.iter().flat_map(|blocks| blocks.iter());
+        self.bytes().len() + blocks.map(Bytes::len).sum::<usize>()
+    }
+
+    /// Block `index` as a [`decompressed`](Self::decompressed) copy holds it.
+    pub(crate) fn decompressed_block(&self, index: usize) -> Option<&[u8]> {
+        Some(self.decompressed.as_ref()?.get(index)?)
+    }
+
     /// Checks every checksum, decompresses every block and decodes every
     /// entry: a full pass that proves the chunk readable.
     ///
@@ -220,6 +296,11 @@ impl Chunk {
         decompressor: &mut Decompressor,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
+        if let Some(block) = self.decompressed_block(index) {
+            buf.clear();
+            buf.extend_from_slice(block);
+            return Ok(());
+        }
         let range = match self.checked_blocks.get(index).and_then(OnceLock::get) {
             Some(range) => range.clone(),
             None => {

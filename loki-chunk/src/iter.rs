@@ -108,6 +108,9 @@ pub struct Entries<'c> {
     decompressor: Decompressor,
     /// The current decompressed block (all overlapping blocks, when merging).
     buf: Vec<u8>,
+    /// The current block instead of `buf`, read in place, when the chunk
+    /// holds its blocks decompressed.
+    held: Option<&'c [u8]>,
     /// Blocks still to visit, in visiting order (reversed: popped from the end).
     pending: Vec<usize>,
     /// Forward walk over `buf` when `positions` is not in use.
@@ -155,6 +158,7 @@ impl<'c> Entries<'c> {
             symbols: None,
             decompressor: Decompressor::new(),
             buf: Vec::new(),
+            held: None,
             pending,
             pos: 0,
             check: None,
@@ -199,11 +203,12 @@ impl<'c> Entries<'c> {
         match self.advance() {
             Ok(Some((timestamp, line, metadata))) => {
                 let symbols = self.symbols.unwrap_or(&NO_SYMBOLS);
+                let block = current(&self.buf, self.held);
                 Ok(Some(Entry {
                     timestamp,
-                    line: &self.buf[line.0..line.1],
+                    line: &block[line.0..line.1],
                     metadata: Metadata {
-                        section: &self.buf[metadata.0..metadata.1],
+                        section: &block[metadata.0..metadata.1],
                         symbols,
                     },
                 }))
@@ -243,7 +248,7 @@ impl<'c> Entries<'c> {
             let in_block = !self.done
                 && !self.use_positions
                 && self.filter.is_none()
-                && self.pos < self.buf.len()
+                && self.pos < current(&self.buf, self.held).len()
                 && (self.symbols.is_some() || !self.chunk.version().has_structured_metadata());
             if !in_block {
                 match self.next()? {
@@ -254,9 +259,10 @@ impl<'c> Entries<'c> {
             }
             let structured = self.chunk.version().has_structured_metadata();
             let symbols = self.symbols.unwrap_or(&NO_SYMBOLS);
+            let block = current(&self.buf, self.held);
             let mut pos = self.pos;
-            while pos < self.buf.len() {
-                let decoded = decode_entry(&self.buf, &mut pos, structured).and_then(|entry| {
+            while pos < block.len() {
+                let decoded = decode_entry(block, &mut pos, structured).and_then(|entry| {
                     if let Some(check) = &mut self.check {
                         check.entry(entry.timestamp)?;
                     }
@@ -306,7 +312,7 @@ impl<'c> Entries<'c> {
                         continue;
                     }
                 }
-            } else if self.pos < self.buf.len() {
+            } else if self.pos < current(&self.buf, self.held).len() {
                 self.pos
             } else {
                 if let Some(check) = self.check.take() {
@@ -315,8 +321,9 @@ impl<'c> Entries<'c> {
                 self.load_next_block()?;
                 continue;
             };
+            let block = current(&self.buf, self.held);
             let mut end = start;
-            let entry = decode_entry(&self.buf, &mut end, structured)?;
+            let entry = decode_entry(block, &mut end, structured)?;
             if !self.use_positions {
                 self.pos = end;
                 if let Some(check) = &mut self.check {
@@ -336,8 +343,9 @@ impl<'c> Entries<'c> {
                     continue;
                 }
             }
-            // Both slices lie inside `buf` (empty ones too: see `decode_entry`).
-            let base = self.buf.as_ptr() as usize;
+            // Both slices lie inside the block (empty ones too: see
+            // `decode_entry`).
+            let base = block.as_ptr() as usize;
             let line = entry.line.as_ptr() as usize - base;
             let metadata = entry.metadata.as_ptr() as usize - base;
             return Ok(Some((
@@ -357,10 +365,14 @@ impl<'c> Entries<'c> {
         };
         let structured = self.chunk.version().has_structured_metadata();
         if self.chunk.has_overlapping_blocks() {
+            self.held = None;
             return self.load_merged(index, structured);
         }
-        self.chunk
-            .decompress_block_into(index, &mut self.decompressor, &mut self.buf)?;
+        self.held = self.chunk.decompressed_block(index);
+        if self.held.is_none() {
+            self.chunk
+                .decompress_block_into(index, &mut self.decompressor, &mut self.buf)?;
+        }
         self.pos = 0;
         self.use_positions = self.direction == Direction::Backward;
         let check = BlockCheck::new(&self.chunk.blocks()[index]);
@@ -368,7 +380,7 @@ impl<'c> Entries<'c> {
             self.positions.clear();
             self.next_position = 0;
             scan_block(
-                &self.buf,
+                current(&self.buf, self.held),
                 0,
                 structured,
                 check,
@@ -441,6 +453,12 @@ impl<'c> Entries<'c> {
         self.use_positions = true;
         Ok(())
     }
+}
+
+/// The block a walk is reading: the one the chunk holds decompressed, or
+/// else the walk's own buffer.
+fn current<'a>(buf: &'a [u8], held: Option<&'a [u8]>) -> &'a [u8] {
+    held.unwrap_or(buf)
 }
 
 /// Decodes and checks a whole block, calling `found(timestamp, base +

@@ -67,8 +67,22 @@ fn build(inputs: &[Input], options: ChunkOptions) -> Chunk {
 }
 
 /// The entries of a walk, read with `next`; `for_each` must hand out the
-/// same ones, and after `next` has begun, the rest of them.
+/// same ones, and after `next` has begun, the rest of them; and the
+/// chunk's decompressed copy the same again.
 fn read(chunk: &Chunk, from: i64, through: i64, direction: Direction) -> Model {
+    let out = walks(chunk, from, through, direction);
+    let hot = chunk.decompressed().unwrap();
+    assert!(hot.is_decompressed());
+    assert_eq!(
+        walks(&hot, from, through, direction),
+        out,
+        "decompressed copy against the chunk"
+    );
+    out
+}
+
+/// [`read`]'s three walks of one chunk.
+fn walks(chunk: &Chunk, from: i64, through: i64, direction: Direction) -> Model {
     let owned = |e: loki_chunk::Entry<'_>| {
         let metadata = e
             .metadata

@@ -688,7 +688,15 @@ mod tests {
     /// time (and repeats some of its entries), so runs of several chunks
     /// are merged.
     async fn store(flush_all: bool) -> Store {
-        let mut config = StoreConfig::in_memory();
+        let store = store_with(StoreConfig::in_memory()).await;
+        if flush_all {
+            store.flush(true).await.unwrap();
+        }
+        store
+    }
+
+    /// [`store`]'s pushes into a store of `config`, the second push unflushed.
+    async fn store_with(mut config: StoreConfig) -> Store {
         config.limits = Limits::unlimited();
         config.chunk = config.chunk.block_size(256).target_size(1024);
         let store = Store::open(config).await.unwrap();
@@ -703,9 +711,6 @@ mod tests {
                 .map(|i| i * S + S / 2)
                 .chain((0..20).map(|i| i * S));
             store.push_at("t", entries(app, times), BASE).await.unwrap();
-        }
-        if flush_all {
-            store.flush(true).await.unwrap();
         }
         store
     }
@@ -733,6 +738,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The answers to a few log and metric queries, as JSON.
+    async fn answers(store: &Store) -> Vec<String> {
+        let queries = [
+            r#"{app=~".+"}"#,
+            r#"{app="a"} |= "err""#,
+            r#"sum by (app) (count_over_time({app=~".+"}[1m]))"#,
+            r#"bytes_over_time({app="b"} != "err" [5m])"#,
+        ];
+        let p = QueryParams::range(BASE, BASE + 250 * S, 30 * S).with_limit(1000);
+        let engine = Engine::new(store.logql_storage(&["t"]));
+        let mut answers = Vec::new();
+        for q in queries {
+            let answer = engine.query(q, &p).await.unwrap();
+            answers.push(serde_json::to_string(&answer).unwrap());
+        }
+        answers
+    }
+
+    #[tokio::test]
+    async fn chunks_read_again_answer_the_same_decompressed() {
+        let store = store(true).await;
+        let cold = answers(&store).await;
+        // Read again: kept decompressed; then read from there.
+        assert_eq!(answers(&store).await, cold);
+        assert!(store.inner.decompressed.lock().len() > 0);
+        assert_eq!(answers(&store).await, cold);
+
+        let mut config = StoreConfig::in_memory();
+        config.decompressed_cache_bytes = 0;
+        let store = store_with(config).await;
+        store.flush(true).await.unwrap();
+        for _ in 0..3 {
+            assert_eq!(answers(&store).await, cold);
+        }
+        assert_eq!(store.inner.decompressed.lock().len(), 0);
     }
 
     #[tokio::test]

@@ -89,6 +89,96 @@ impl ChunkCache {
     }
 }
 
+/// Chunks read again while in the [`ChunkCache`], kept with their blocks
+/// decompressed ([`Chunk::decompressed`]) so that warm queries (a dashboard
+/// refreshing) read them without the codec; least recently used out first
+/// past a byte budget of its own.
+///
+/// An entry read since it came in (or since it was last spared) is spared
+/// once when it reaches the cold end: moved to the warm end, and the
+/// chunk asking for room turned away. A working set larger than the budget
+/// so keeps a stable part of itself here, instead of cycling every chunk
+/// through a decompression that is evicted before it is read again.
+#[derive(Debug)]
+pub(crate) struct DecompressedCache {
+    /// Each chunk, and whether it was read since it came in or was spared.
+    entries: lru::LruCache<ChunkKey, (Chunk, bool)>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl DecompressedCache {
+    pub(crate) fn new(budget: usize) -> DecompressedCache {
+        DecompressedCache {
+            entries: lru::LruCache::unbounded(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    /// How many chunks it holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn get(&mut self, key: &ChunkKey) -> Option<Chunk> {
+        let (chunk, read) = self.entries.get_mut(key)?;
+        *read = true;
+        Some(chunk.clone())
+    }
+
+    /// Evicts unread chunks from the cold end until `size` more bytes fit;
+    /// `false` if they cannot (the chunk is too large for the budget, or a
+    /// read chunk at the cold end was spared instead).
+    fn make_room(&mut self, size: usize) -> bool {
+        // A quarter at most: one chunk never takes the whole budget.
+        if size > self.budget / 4 {
+            return false;
+        }
+        while self.bytes + size > self.budget {
+            let Some((key, (_, read))) = self.entries.peek_lru() else {
+                return false;
+            };
+            if *read {
+                let key = key.clone();
+                if let Some((_, read)) = self.entries.get_mut(&key) {
+                    *read = false;
+                }
+                return false;
+            }
+            if let Some((_, (old, _))) = self.entries.pop_lru() {
+                self.bytes -= old.memory_bytes();
+            }
+        }
+        true
+    }
+
+    fn insert(&mut self, key: ChunkKey, chunk: Chunk) {
+        if self.entries.contains(&key) {
+            return;
+        }
+        let size = chunk.memory_bytes();
+        if self.make_room(size) {
+            self.entries.put(key, (chunk, false));
+            self.bytes += size;
+        }
+    }
+}
+
+/// What a chunk would take in the [`DecompressedCache`], from its block
+/// table, before decompressing it: the encoded bytes, and per block the
+/// lines and metadata (Loki's uncompressed size) with room for each entry's
+/// timestamp and length varints, or eight times the compressed block where
+/// the table does not record it (format v2).
+fn decompressed_estimate(chunk: &Chunk) -> usize {
+    let blocks = chunk.blocks().iter().map(|b| match b.uncompressed_size {
+        0 => b.compressed_len.saturating_mul(8),
+        size => (size as usize).saturating_add((b.entries as usize).saturating_mul(12)),
+    });
+    blocks.fold(chunk.bytes().len(), usize::saturating_add)
+}
+
 impl Tenant {
     /// The in-memory streams whose labels `selector` matches (all with
     /// `None`), taken out of the lock.
@@ -242,8 +332,27 @@ impl Store {
     /// A stored chunk, from the cache or the object store, checked against
     /// its key.
     pub(crate) async fn fetch_chunk(&self, key: ChunkKey) -> Result<Chunk> {
-        if let Some(chunk) = self.inner.cache.lock().get(&key) {
+        if let Some(chunk) = self.inner.decompressed.lock().get(&key) {
             return Ok(chunk);
+        }
+        let cached = self.inner.cache.lock().get(&key);
+        if let Some(chunk) = cached {
+            // Read before: kept decompressed from now on, if there is room.
+            if !self
+                .inner
+                .decompressed
+                .lock()
+                .make_room(decompressed_estimate(&chunk))
+            {
+                return Ok(chunk);
+            }
+            // A damaged block fails here and again, with the chunk's key,
+            // in the walk that reads it.
+            let Ok(hot) = chunk.decompressed() else {
+                return Ok(chunk);
+            };
+            self.inner.decompressed.lock().insert(key, hot.clone());
+            return Ok(hot);
         }
         let path = self.inner.objects.chunk_path(&key);
         let bytes = self
@@ -478,4 +587,71 @@ fn read_stream(
     }
     kept.truncate(limit);
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use loki_chunk::{Chunk, ChunkBuilder, ChunkKey};
+
+    use super::DecompressedCache;
+
+    fn key(n: u64) -> ChunkKey {
+        ChunkKey {
+            tenant: "t".into(),
+            fingerprint: n,
+            from_ms: 0,
+            through_ms: 1,
+            checksum: 0,
+        }
+    }
+
+    fn chunk() -> Chunk {
+        let mut builder = ChunkBuilder::new();
+        for ts in 0..100 {
+            let _ = builder.append(ts, b"GET /cart 200", &[]).unwrap();
+        }
+        Chunk::open(builder.encode().unwrap()).unwrap()
+    }
+
+    fn held(cache: &DecompressedCache) -> Vec<u64> {
+        let mut held: Vec<u64> = cache.entries.iter().map(|(k, _)| k.fingerprint).collect();
+        held.sort_unstable();
+        held
+    }
+
+    #[test]
+    fn unread_chunks_go_first_and_read_ones_are_spared_once() {
+        let chunk = chunk();
+        let size = chunk.memory_bytes();
+        let mut cache = DecompressedCache::new(4 * size);
+        for n in 0..4 {
+            cache.insert(key(n), chunk.clone());
+        }
+        assert_eq!(cache.bytes, 4 * size);
+        // Full: the coldest unread chunk makes room.
+        cache.insert(key(4), chunk.clone());
+        assert_eq!(held(&cache), [1, 2, 3, 4]);
+        // Every chunk read: a newcomer spares the coldest and is turned
+        // away, once for each, so the chunks being read stay.
+        for n in 1..5 {
+            assert!(cache.get(&key(n)).is_some());
+        }
+        for n in 5..9 {
+            cache.insert(key(n), chunk.clone());
+            assert_eq!(held(&cache), [1, 2, 3, 4], "newcomer {n}");
+        }
+        // Read again, chunk 2 stays; the others, spared and not read
+        // since, make room.
+        assert!(cache.get(&key(2)).is_some());
+        cache.insert(key(9), chunk.clone());
+        cache.insert(key(10), chunk.clone());
+        cache.insert(key(11), chunk.clone());
+        assert_eq!(held(&cache), [2, 9, 10, 11]);
+        assert_eq!(cache.bytes, 4 * size);
+        // Nothing over a quarter of the budget comes in.
+        let mut small = DecompressedCache::new(4 * size - 1);
+        small.insert(key(0), chunk.clone());
+        assert!(held(&small).is_empty());
+        assert_eq!(small.bytes, 0);
+    }
 }
