@@ -184,14 +184,14 @@ pub struct StoreConfig {
     pub compaction_interval: Duration,
     /// Chunk objects fetched at once by one query.
     pub fetch_concurrency: usize,
-    /// Byte budget of the cache of chunks read from the object store, as
-    /// stored (compressed); default 256 MiB.
+    /// Byte budget of the cache of chunks read from the object store
+    /// (default 256 MiB), decompressed ones included.
     pub chunk_cache_bytes: usize,
-    /// Byte budget of the cache of chunks kept decompressed, apart from
-    /// `chunk_cache_bytes`: a chunk read again while in the chunk cache is
-    /// kept with its blocks decompressed, so that warm queries (a
-    /// dashboard refreshing) skip the codec, about three times faster for
-    /// zstd chunks. Default 64 MiB; 0 turns it off.
+    /// The part of `chunk_cache_bytes` that may hold chunks kept
+    /// decompressed: a chunk read again while in the cache is kept with
+    /// its blocks decompressed, so that warm queries (a dashboard
+    /// refreshing) skip the codec, about three times faster for zstd
+    /// chunks. Default 64 MiB; 0 turns it off.
     pub decompressed_cache_bytes: usize,
     /// Byte budget of the index segment cache, shared by every tenant
     /// (default 256 MiB). Segments are read from the object store on

@@ -764,7 +764,7 @@ mod tests {
         let cold = answers(&store).await;
         // Read again: kept decompressed; then read from there.
         assert_eq!(answers(&store).await, cold);
-        assert!(store.inner.decompressed.lock().len() > 0);
+        assert!(store.inner.cache.lock().decompressed_len() > 0);
         assert_eq!(answers(&store).await, cold);
 
         let mut config = StoreConfig::in_memory();
@@ -774,7 +774,7 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(answers(&store).await, cold);
         }
-        assert_eq!(store.inner.decompressed.lock().len(), 0);
+        assert_eq!(store.inner.cache.lock().decompressed_len(), 0);
     }
 
     #[tokio::test]

@@ -50,20 +50,27 @@ pub struct StreamEntries {
 /// checksum)` of its key.
 type ChunkOrder = (i64, i64, u32);
 
-/// Decoded chunks by key, evicted least recently used past a byte budget.
+/// Chunks read from the object store, by key, within one byte budget:
+/// as stored (compressed), least recently used out first, and, in a part
+/// of the budget, those read again kept decompressed
+/// ([`DecompressedCache`]).
 #[derive(Debug)]
 pub(crate) struct ChunkCache {
     entries: lru::LruCache<ChunkKey, Chunk>,
     bytes: usize,
     budget: usize,
+    decompressed: DecompressedCache,
 }
 
 impl ChunkCache {
-    pub(crate) fn new(budget: usize) -> ChunkCache {
+    /// A cache of `budget` bytes, at most `decompressed_budget` of them
+    /// for chunks kept decompressed.
+    pub(crate) fn new(budget: usize, decompressed_budget: usize) -> ChunkCache {
         ChunkCache {
             entries: lru::LruCache::unbounded(),
             bytes: 0,
             budget,
+            decompressed: DecompressedCache::new(decompressed_budget.min(budget)),
         }
     }
 
@@ -80,19 +87,45 @@ impl ChunkCache {
             self.bytes -= old.bytes().len();
         }
         self.bytes += size;
-        while self.bytes > self.budget {
+        self.evict();
+    }
+
+    /// Evicts stored chunks until they fit beside the decompressed ones.
+    fn evict(&mut self) {
+        while self.bytes + self.decompressed.bytes > self.budget {
             match self.entries.pop_lru() {
                 Some((_, old)) => self.bytes -= old.bytes().len(),
                 None => break,
             }
         }
     }
+
+    fn get_decompressed(&mut self, key: &ChunkKey) -> Option<Chunk> {
+        self.decompressed.get(key)
+    }
+
+    /// Whether a chunk kept decompressed in `size` bytes is let in; see
+    /// [`DecompressedCache::make_room`].
+    fn make_room_decompressed(&mut self, size: usize) -> bool {
+        self.decompressed.make_room(size)
+    }
+
+    fn insert_decompressed(&mut self, key: ChunkKey, chunk: Chunk) {
+        self.decompressed.insert(key, chunk);
+        self.evict();
+    }
+
+    /// How many chunks are kept decompressed.
+    #[cfg(test)]
+    pub(crate) fn decompressed_len(&self) -> usize {
+        self.decompressed.entries.len()
+    }
 }
 
 /// Chunks read again while in the [`ChunkCache`], kept with their blocks
 /// decompressed ([`Chunk::decompressed`]) so that warm queries (a dashboard
 /// refreshing) read them without the codec; least recently used out first
-/// past a byte budget of its own.
+/// past their part of the cache's budget.
 ///
 /// An entry read since it came in (or since it was last spared) is spared
 /// once when it reaches the cold end: moved to the warm end, and the
@@ -100,7 +133,7 @@ impl ChunkCache {
 /// so keeps a stable part of itself here, instead of cycling every chunk
 /// through a decompression that is evicted before it is read again.
 #[derive(Debug)]
-pub(crate) struct DecompressedCache {
+struct DecompressedCache {
     /// Each chunk, and whether it was read since it came in or was spared.
     entries: lru::LruCache<ChunkKey, (Chunk, bool)>,
     bytes: usize,
@@ -108,18 +141,12 @@ pub(crate) struct DecompressedCache {
 }
 
 impl DecompressedCache {
-    pub(crate) fn new(budget: usize) -> DecompressedCache {
+    fn new(budget: usize) -> DecompressedCache {
         DecompressedCache {
             entries: lru::LruCache::unbounded(),
             bytes: 0,
             budget,
         }
-    }
-
-    /// How many chunks it holds.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
     }
 
     fn get(&mut self, key: &ChunkKey) -> Option<Chunk> {
@@ -332,26 +359,30 @@ impl Store {
     /// A stored chunk, from the cache or the object store, checked against
     /// its key.
     pub(crate) async fn fetch_chunk(&self, key: ChunkKey) -> Result<Chunk> {
-        if let Some(chunk) = self.inner.decompressed.lock().get(&key) {
-            return Ok(chunk);
-        }
-        let cached = self.inner.cache.lock().get(&key);
-        if let Some(chunk) = cached {
-            // Read before: kept decompressed from now on, if there is room.
-            if !self
-                .inner
-                .decompressed
-                .lock()
-                .make_room(decompressed_estimate(&chunk))
-            {
+        let cached = {
+            let mut cache = self.inner.cache.lock();
+            if let Some(chunk) = cache.get_decompressed(&key) {
                 return Ok(chunk);
             }
+            // Read before: kept decompressed from now on, if let in.
+            cache.get(&key).map(|chunk| {
+                (
+                    cache.make_room_decompressed(decompressed_estimate(&chunk)),
+                    chunk,
+                )
+            })
+        };
+        if let Some((let_in, chunk)) = cached {
             // A damaged block fails here and again, with the chunk's key,
             // in the walk that reads it.
-            let Ok(hot) = chunk.decompressed() else {
-                return Ok(chunk);
+            let hot = match let_in.then(|| chunk.decompressed()) {
+                Some(Ok(hot)) => hot,
+                _ => return Ok(chunk),
             };
-            self.inner.decompressed.lock().insert(key, hot.clone());
+            self.inner
+                .cache
+                .lock()
+                .insert_decompressed(key, hot.clone());
             return Ok(hot);
         }
         let path = self.inner.objects.chunk_path(&key);
@@ -593,7 +624,7 @@ fn read_stream(
 mod tests {
     use loki_chunk::{Chunk, ChunkBuilder, ChunkKey};
 
-    use super::DecompressedCache;
+    use super::{ChunkCache, DecompressedCache};
 
     fn key(n: u64) -> ChunkKey {
         ChunkKey {
@@ -653,5 +684,28 @@ mod tests {
         small.insert(key(0), chunk.clone());
         assert!(held(&small).is_empty());
         assert_eq!(small.bytes, 0);
+    }
+
+    #[test]
+    fn chunks_kept_decompressed_count_against_the_whole_budget() {
+        let chunk = chunk();
+        let stored = chunk.memory_bytes();
+        let hot = chunk.decompressed().unwrap();
+        let budget = 4 * hot.memory_bytes();
+        let mut cache = ChunkCache::new(budget, usize::MAX);
+        let fit = budget / stored;
+        for n in 0..fit as u64 {
+            cache.insert(key(n), chunk.clone());
+        }
+        assert_eq!(cache.entries.len(), fit);
+        assert!(cache.make_room_decompressed(hot.memory_bytes()));
+        cache.insert_decompressed(key(0), hot.clone());
+        assert_eq!(cache.decompressed_len(), 1);
+        // The stored chunks least recently used made room.
+        assert!(cache.bytes + cache.decompressed.bytes <= budget);
+        assert!(cache.entries.len() < fit);
+        assert!(cache.get(&key(0)).is_none());
+        assert!(cache.get(&key(fit as u64 - 1)).is_some());
+        assert!(cache.get_decompressed(&key(0)).is_some());
     }
 }

@@ -16,7 +16,7 @@ use crate::ingest::{
     Refusal, RefusalKind,
 };
 use crate::objects::Objects;
-use crate::query::{ChunkCache, DecompressedCache};
+use crate::query::ChunkCache;
 use crate::retention::DeleteRequest;
 use crate::segments::{SegmentCache, SegmentMeta};
 use crate::stream::{PushEntry, Refusal as StreamRefusal, Stream};
@@ -60,8 +60,6 @@ pub(crate) struct Inner {
     /// Delete request updates run one at a time.
     pub(crate) deletes_lock: tokio::sync::Mutex<()>,
     pub(crate) cache: Mutex<ChunkCache>,
-    /// Chunks read again, kept decompressed.
-    pub(crate) decompressed: Mutex<DecompressedCache>,
     /// Index segment bytes, shared by every tenant.
     pub(crate) segment_cache: SegmentCache,
     pub(crate) tail: crate::tail::TailHub,
@@ -263,8 +261,10 @@ impl Store {
             config.object_store.as_ref(),
         )?
         .with_segment_owner(config.segment_owner.as_deref())?;
-        let cache = Mutex::new(ChunkCache::new(config.chunk_cache_bytes));
-        let decompressed = Mutex::new(DecompressedCache::new(config.decompressed_cache_bytes));
+        let cache = Mutex::new(ChunkCache::new(
+            config.chunk_cache_bytes,
+            config.decompressed_cache_bytes,
+        ));
         let segment_cache_bytes = config.segment_cache_bytes;
         let wal_dir = config.wal_dir.clone();
         let wal_options = config.wal;
@@ -279,7 +279,6 @@ impl Store {
             flushed: Mutex::new(FlushSummary::default()),
             deletes_lock: tokio::sync::Mutex::new(()),
             cache,
-            decompressed,
             segment_cache: SegmentCache::new(segment_cache_bytes),
             tail: Default::default(),
             sealed_pending: AtomicUsize::new(0),
