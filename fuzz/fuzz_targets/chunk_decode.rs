@@ -1,5 +1,6 @@
 //! Decodes arbitrary bytes as a bare chunk and as a stored chunk object,
-//! then walks every entry both ways: errors are fine, panics are not.
+//! then walks every entry both ways, and again in the chunk's decompressed
+//! copy when it can be made: errors are fine, panics are not.
 #![no_main]
 
 use bytes::Bytes;
@@ -7,6 +8,14 @@ use libfuzzer_sys::fuzz_target;
 use loki_chunk::{Chunk, ChunkObject, Direction};
 
 fn walk(chunk: &Chunk) {
+    walk_entries(chunk);
+    if let Ok(hot) = chunk.decompressed() {
+        std::hint::black_box(hot.memory_bytes());
+        walk_entries(&hot);
+    }
+}
+
+fn walk_entries(chunk: &Chunk) {
     let _ = chunk.verify();
     let _ = chunk.stats();
     for direction in [Direction::Forward, Direction::Backward] {
