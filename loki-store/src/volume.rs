@@ -12,8 +12,9 @@ impl Store {
     /// `selector` with data in `[from, through)`: in memory and stored,
     /// largest first, at most `request.limit` groups (0: 100). Groups are
     /// the streams' values of the target labels (default: the names in
-    /// the selector), or with [`AggregateBy::Labels`] one group per target
-    /// label name. Chunks are counted whole, as in Loki.
+    /// the selector), or with
+    /// [`AggregateBy::Labels`](loki_index::AggregateBy::Labels) one group
+    /// per target label name. Chunks are counted whole, as in Loki.
     ///
     /// ```
     /// use loki_store::{PushEntry, PushStream, Selector, Store, StoreConfig};
