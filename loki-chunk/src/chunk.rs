@@ -235,6 +235,17 @@ impl Chunk {
     }
 
     /// Whether this is a copy made by [`decompressed`](Self::decompressed).
+    ///
+    /// ```
+    /// # use loki_chunk::{Chunk, ChunkBuilder};
+    /// let mut builder = ChunkBuilder::new();
+    /// builder.append(1, b"hello", &[])?;
+    /// let chunk = Chunk::open(builder.encode()?)?;
+    /// assert!(!chunk.is_decompressed());
+    /// assert!(chunk.decompressed()?.is_decompressed());
+    /// assert!(chunk.decompressed()?.clone().is_decompressed());
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
     pub fn is_decompressed(&self) -> bool {
         self.decompressed.is_some()
     }
