@@ -20,8 +20,9 @@
 //! ratio; memory per open stream; flush throughput; the scan, cold and
 //! warm, and a `count_over_time` query, against zstd decompressing the same
 //! lines (warm reads as the mean of 7 runs), with chunks read again kept
-//! decompressed (the default) and with that cache off. `cargo bench --bench store -- summary`
-//! runs the summaries alone (no criterion group matches that name).
+//! decompressed (the default) and with that cache off.
+//! `cargo bench --bench store -- summary` runs the summaries alone (no
+//! criterion group matches that name).
 
 mod common;
 

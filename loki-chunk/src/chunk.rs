@@ -191,7 +191,8 @@ impl Chunk {
     /// A copy of this chunk that holds every block decompressed, for a
     /// cache of chunks read again and again: its walks read the blocks in
     /// place instead of decompressing them. It shares the encoded bytes
-    /// and the symbol table with this chunk; each block's checksum is
+    /// and the symbol table (decoded once, by whichever reads it first)
+    /// with this chunk; each block's checksum is
     /// checked as it is decompressed here, and its entries on every walk,
     /// as always.
     ///
@@ -218,7 +219,6 @@ impl Chunk {
         if self.decompressed.is_some() {
             return Ok(self.clone());
         }
-        self.symbols()?;
         let mut decompressor = Decompressor::new();
         let mut buf = Vec::new();
         let blocks = (0..self.blocks().len())

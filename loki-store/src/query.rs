@@ -100,16 +100,6 @@ impl ChunkCache {
         }
     }
 
-    fn get_decompressed(&mut self, key: &ChunkKey) -> Option<Chunk> {
-        self.decompressed.get(key)
-    }
-
-    /// Whether a chunk kept decompressed in `size` bytes is let in; see
-    /// [`DecompressedCache::make_room`].
-    fn make_room_decompressed(&mut self, size: usize) -> bool {
-        self.decompressed.make_room(size)
-    }
-
     fn insert_decompressed(&mut self, key: ChunkKey, chunk: Chunk) {
         self.decompressed.insert(key, chunk);
         self.evict();
@@ -361,13 +351,13 @@ impl Store {
     pub(crate) async fn fetch_chunk(&self, key: ChunkKey) -> Result<Chunk> {
         let cached = {
             let mut cache = self.inner.cache.lock();
-            if let Some(chunk) = cache.get_decompressed(&key) {
+            if let Some(chunk) = cache.decompressed.get(&key) {
                 return Ok(chunk);
             }
             // Read before: kept decompressed from now on, if let in.
             cache.get(&key).map(|chunk| {
                 (
-                    cache.make_room_decompressed(decompressed_estimate(&chunk)),
+                    cache.decompressed.make_room(decompressed_estimate(&chunk)),
                     chunk,
                 )
             })
@@ -698,7 +688,7 @@ mod tests {
             cache.insert(key(n), chunk.clone());
         }
         assert_eq!(cache.entries.len(), fit);
-        assert!(cache.make_room_decompressed(hot.memory_bytes()));
+        assert!(cache.decompressed.make_room(hot.memory_bytes()));
         cache.insert_decompressed(key(0), hot.clone());
         assert_eq!(cache.decompressed_len(), 1);
         // The stored chunks least recently used made room.
@@ -706,6 +696,6 @@ mod tests {
         assert!(cache.entries.len() < fit);
         assert!(cache.get(&key(0)).is_none());
         assert!(cache.get(&key(fit as u64 - 1)).is_some());
-        assert!(cache.get_decompressed(&key(0)).is_some());
+        assert!(cache.decompressed.get(&key(0)).is_some());
     }
 }
