@@ -284,8 +284,11 @@ fn ingest_summary() {
         let encoded: usize = blocks.iter().map(Vec::len).sum();
         (mb / cpu, encoded as f64 / packed.max(1) as f64)
     };
+    // With the window the chunk writer sets for 256 KiB blocks.
     let zstd_at = |level: i32| {
         let mut zstd = zstd::bulk::Compressor::new(level).unwrap();
+        zstd.set_parameter(zstd::zstd_safe::CParameter::WindowLog(18))
+            .unwrap();
         codec_run(&mut |block| black_box(zstd.compress(block).unwrap()).len())
     };
     let (zstd_speed, _) = zstd_at(level);

@@ -216,7 +216,11 @@ impl ChunkBuilder {
             tail: Head::default(),
             needs_reorder: false,
             symbols: SymbolTable::default(),
-            compressor: Compressor::with_level(options.codec, options.zstd_level),
+            compressor: Compressor::for_blocks(
+                options.codec,
+                options.zstd_level,
+                options.block_size,
+            ),
             pairs: Vec::new(),
         }
     }

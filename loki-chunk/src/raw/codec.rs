@@ -153,13 +153,39 @@ pub(crate) struct Compressor {
     codec: Codec,
     /// The zstd level (other codecs have none).
     level: i32,
+    /// The zstd window, as a power of two, when the block size calls for
+    /// one smaller than zstd's own choice (see [`zstd_window_log`]).
+    window_log: Option<u32>,
+}
+
+/// The largest zstd window (as a power of two) zstd's parameter table
+/// chooses for inputs of at most 256 KiB; inputs over that get wider ones.
+const ZSTD_SMALL_INPUT_WINDOW_LOG: u32 = 18;
+
+/// zstd's smallest window (1 KiB), as a power of two.
+const ZSTD_MIN_WINDOW_LOG: u32 = 10;
+
+/// The zstd window for blocks cut at `block_size` bytes: the block size
+/// rounded up to a power of two, when that is at most 256 KiB.
+///
+/// zstd chooses its parameters from the size of each input, and a block is
+/// cut once its head reaches the block size, so a block is a little larger
+/// than the block size. At Loki's default of 256 KiB that puts every block
+/// just over zstd's 256 KiB boundary, where it widens the window to
+/// 512 KiB, and a window that wide turns off its branch-free match finder:
+/// level 1 compressed this workspace's corpus about a sixth slower, for a
+/// compression ratio 0.2 % better (the few bytes past 256 KiB can refer
+/// further back). Larger block sizes keep zstd's own choice.
+fn zstd_window_log(block_size: usize) -> Option<u32> {
+    let log = block_size.max(1).next_power_of_two().trailing_zeros();
+    (log <= ZSTD_SMALL_INPUT_WINDOW_LOG).then(|| log.max(ZSTD_MIN_WINDOW_LOG))
 }
 
 /// Per-thread compression state, shared by every [`Compressor`]: the zstd
 /// context with the level it is set to, the snappy encoder (its hash
 /// table), and the output buffer both compress into.
 struct Shared {
-    zstd: Option<(i32, zstd::bulk::Compressor<'static>)>,
+    zstd: Option<(ZstdSettings, zstd::bulk::Compressor<'static>)>,
     snappy: Option<snap::raw::Encoder>,
     out: Vec<u8>,
 }
@@ -175,16 +201,24 @@ thread_local! {
 const SHARED_OUT_KEEP: usize = 8 << 20;
 
 impl Compressor {
-    /// A compressor with the default zstd level.
+    /// A compressor with the default zstd level and block size.
     #[cfg(test)]
     pub(crate) fn new(codec: Codec) -> Compressor {
-        Compressor::with_level(codec, crate::consts::DEFAULT_ZSTD_LEVEL)
+        Compressor::for_blocks(
+            codec,
+            crate::consts::DEFAULT_ZSTD_LEVEL,
+            crate::consts::DEFAULT_BLOCK_SIZE,
+        )
     }
 
     /// A compressor writing zstd at `level` (checked by the builder's
-    /// options; ignored by other codecs).
-    pub(crate) fn with_level(codec: Codec, level: i32) -> Compressor {
-        Compressor { codec, level }
+    /// options; ignored by other codecs) for blocks cut at `block_size`.
+    pub(crate) fn for_blocks(codec: Codec, level: i32, block_size: usize) -> Compressor {
+        Compressor {
+            codec,
+            level,
+            window_log: zstd_window_log(block_size),
+        }
     }
 
     /// Compresses `input` as one independent stream.
@@ -231,9 +265,12 @@ impl Compressor {
                 enc.finish().map_err(|e| fail(std::io::Error::other(e)))?
             }
             Codec::Zstd => {
-                let level = self.level;
+                let settings = ZstdSettings {
+                    level: self.level,
+                    window_log: self.window_log,
+                };
                 return SHARED.with(|shared| {
-                    zstd_compress(&mut shared.borrow_mut(), level, input).map_err(fail)
+                    zstd_compress(&mut shared.borrow_mut(), settings, input).map_err(fail)
                 });
             }
         };
@@ -242,20 +279,47 @@ impl Compressor {
     }
 }
 
+/// What a zstd context is set to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ZstdSettings {
+    level: i32,
+    /// `None` leaves the window to zstd.
+    window_log: Option<u32>,
+}
+
+impl ZstdSettings {
+    /// A fresh context's settings at `level`.
+    fn fresh(level: i32) -> ZstdSettings {
+        ZstdSettings {
+            level,
+            window_log: None,
+        }
+    }
+}
+
 /// Compresses with the thread's zstd context into its output buffer, then
 /// copies out exactly the compressed bytes.
-fn zstd_compress(shared: &mut Shared, level: i32, input: &[u8]) -> std::io::Result<Vec<u8>> {
+fn zstd_compress(
+    shared: &mut Shared,
+    settings: ZstdSettings,
+    input: &[u8],
+) -> std::io::Result<Vec<u8>> {
     let Shared { zstd, out, .. } = shared;
-    let zstd = match zstd {
-        Some((set, z)) => {
-            if *set != level {
-                z.set_compression_level(level)?;
-                *set = level;
-            }
-            z
+    let (set, zstd) = match zstd {
+        Some((set, z)) => (set, z),
+        None => {
+            let fresh = zstd::bulk::Compressor::new(settings.level)?;
+            let (set, z) = zstd.insert((ZstdSettings::fresh(settings.level), fresh));
+            (set, z)
         }
-        None => &mut zstd.insert((level, zstd::bulk::Compressor::new(level)?)).1,
     };
+    if *set != settings {
+        zstd.set_compression_level(settings.level)?;
+        // 0 gives the window back to zstd's choice.
+        let log = settings.window_log.unwrap_or(0);
+        zstd.set_parameter(zstd::zstd_safe::CParameter::WindowLog(log))?;
+        *set = settings;
+    }
     out.clear();
     out.reserve(zstd::zstd_safe::compress_bound(input.len()));
     zstd.compress_to_buffer(input, out)?;
@@ -431,6 +495,7 @@ fn read_limited(reader: impl Read, out: &mut Vec<u8>, limit: usize) -> std::io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consts::DEFAULT_BLOCK_SIZE;
 
     #[test]
     fn names_and_bytes_are_loki_s() {
@@ -445,6 +510,41 @@ mod tests {
             Err(Error::UnknownCodec { got: 2 })
         ));
         assert!("dumb".parse::<Codec>().is_err());
+    }
+
+    /// The window a zstd frame declares, as a power of two; `None` for a
+    /// single-segment frame (whose window is its content size).
+    fn declared_window_log(frame: &[u8]) -> Option<u32> {
+        let descriptor = frame[4];
+        let single_segment = descriptor & 0x20 != 0;
+        (!single_segment).then(|| 10 + u32::from(frame[5] >> 3))
+    }
+
+    #[test]
+    fn zstd_blocks_just_past_256_kib_keep_a_256_kib_window() {
+        // A block as the builder cuts it: just past the block size.
+        let block: Vec<u8> = (0..DEFAULT_BLOCK_SIZE as u32 + 300)
+            .map(|i| (i % 251 ^ i / 4096) as u8)
+            .collect();
+        let zstd = |block_size| {
+            Compressor::for_blocks(Codec::Zstd, 1, block_size)
+                .compress(&block)
+                .unwrap()
+        };
+        let default = zstd(DEFAULT_BLOCK_SIZE);
+        assert_eq!(declared_window_log(&default), Some(18));
+        assert_eq!(declared_window_log(&zstd(64 << 10)), Some(16));
+        // Larger blocks leave the window to zstd: for this input it covers
+        // the whole input in one segment.
+        assert_eq!(declared_window_log(&zstd(1 << 20)), None);
+        // Compressing at the default again, after another window was set
+        // on the thread's context, gives the same frame.
+        assert_eq!(zstd(DEFAULT_BLOCK_SIZE), default);
+        let mut out = Vec::new();
+        Decompressor::new()
+            .decompress_into(Codec::Zstd, &default, &mut out, usize::MAX, "block", 0)
+            .unwrap();
+        assert_eq!(out, block);
     }
 
     #[test]
