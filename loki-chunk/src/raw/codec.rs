@@ -524,7 +524,7 @@ mod tests {
     fn zstd_blocks_just_past_256_kib_keep_a_256_kib_window() {
         // A block as the builder cuts it: just past the block size.
         let block: Vec<u8> = (0..DEFAULT_BLOCK_SIZE as u32 + 300)
-            .map(|i| (i % 251 ^ i / 4096) as u8)
+            .map(|i| ((i % 251) ^ (i / 4096)) as u8)
             .collect();
         let zstd = |block_size| {
             Compressor::for_blocks(Codec::Zstd, 1, block_size)
