@@ -576,7 +576,7 @@ impl ChunkBuilder {
     /// Encodes everything appended so far, the head included, without
     /// cutting it or closing the chunk: for reading data that is still being
     /// written. The head becomes an extra block, so blocks may overlap;
-    /// [`Chunk`](crate::Chunk) merges them when iterating.
+    /// [`Chunk`] merges them when iterating.
     ///
     /// ```
     /// use loki_chunk::{Chunk, ChunkBuilder, Direction};

@@ -175,7 +175,7 @@ impl Chunk {
     /// The v4 symbol table (empty for v2/v3), decoded on first use.
     ///
     /// # Errors
-    /// A decompression or [`Error::Corrupt`](crate::Error::Corrupt) error if
+    /// A decompression or [`Error::Corrupt`] error if
     /// the table is damaged.
     pub fn symbols(&self) -> Result<&Symbols> {
         if let Some(symbols) = self.symbols.get() {

@@ -1,9 +1,8 @@
 //! The querier's storage: recent data from every ingester of the ring and
-//! older data from the shared object store, merged into one
-//! [`Storage`](loki_logql::Storage) so the whole LogQL engine runs
-//! unchanged. Replicas hold the same entries, and an entry may be both in
-//! an ingester and in the store: identical entries (same stream, time,
-//! line and metadata) are returned once.
+//! older data from the shared object store, merged into one [`Storage`] so
+//! the whole LogQL engine runs unchanged. Replicas hold the same entries,
+//! and an entry may be both in an ingester and in the store: identical
+//! entries (same stream, time, line and metadata) are returned once.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
