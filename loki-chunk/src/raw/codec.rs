@@ -151,11 +151,8 @@ impl FromStr for Codec {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Compressor {
     codec: Codec,
-    /// The zstd level (other codecs have none).
-    level: i32,
-    /// The zstd window, as a power of two, when the block size calls for
-    /// one smaller than zstd's own choice (see [`zstd_window_log`]).
-    window_log: Option<u32>,
+    /// The zstd level and window (other codecs have neither).
+    zstd: ZstdSettings,
 }
 
 /// The largest zstd window (as a power of two) zstd's parameter table
@@ -216,8 +213,10 @@ impl Compressor {
     pub(crate) fn for_blocks(codec: Codec, level: i32, block_size: usize) -> Compressor {
         Compressor {
             codec,
-            level,
-            window_log: zstd_window_log(block_size),
+            zstd: ZstdSettings {
+                level,
+                window_log: zstd_window_log(block_size),
+            },
         }
     }
 
@@ -265,10 +264,7 @@ impl Compressor {
                 enc.finish().map_err(|e| fail(std::io::Error::other(e)))?
             }
             Codec::Zstd => {
-                let settings = ZstdSettings {
-                    level: self.level,
-                    window_log: self.window_log,
-                };
+                let settings = self.zstd;
                 return SHARED.with(|shared| {
                     zstd_compress(&mut shared.borrow_mut(), settings, input).map_err(fail)
                 });
@@ -279,11 +275,12 @@ impl Compressor {
     }
 }
 
-/// What a zstd context is set to.
+/// What a zstd context is set to: the level, and the window as a power of
+/// two when the block size calls for one smaller than zstd's own choice
+/// (see [`zstd_window_log`]; `None` leaves it to zstd).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ZstdSettings {
     level: i32,
-    /// `None` leaves the window to zstd.
     window_log: Option<u32>,
 }
 
