@@ -34,11 +34,18 @@ fn labels(id: u64) -> Labels {
     .unwrap()
 }
 
+/// Half the children (odd seeds) push from a multi-threaded runtime's
+/// `block_on`, where a push logs its batch on its own thread, the others
+/// from a current-thread runtime, where the blocking pool does.
 fn child(dir: &str, first: u64, seed: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = if seed % 2 == 1 {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     runtime.block_on(async {
         let store = Store::open(config(dir)).await.unwrap();
         let mut rng = fastrand::Rng::with_seed(seed);
