@@ -608,14 +608,15 @@ impl Store {
 /// (the body of `#[tokio::main]`, say) rather than from a spawned task, it
 /// runs right here, under [`block_in_place`](tokio::task::block_in_place),
 /// which on such a thread has no worker to hand over. This thread would
-/// only wait for the blocking pool anyway, and measured in-process, that
-/// wait (sleeping through the fsync on one thread, waking on another) cost
-/// about a tenth of ingest's CPU. Everywhere else the job goes to the
-/// blocking pool: a current-thread runtime's one thread must not block,
-/// and a worker of a multi-threaded runtime would have to hand its core to
-/// another thread for every push (measured with the example server: more
-/// CPU per GB and more memory, as the pushes then move from thread to
-/// thread).
+/// only wait for the blocking pool anyway, and that wait (sleeping through
+/// the fsync on one thread, waking on another) cost about a tenth of
+/// ingest's CPU over six alternating pairs of in-process runs (the store
+/// benchmark's medians, noisier, differ by less). Everywhere else the job
+/// goes to the blocking pool: a current-thread runtime's one thread must
+/// not block, and a worker of a multi-threaded runtime would have to hand
+/// its core to another thread for every push (measured with the example
+/// server: more CPU per GB and more memory, as the pushes then move from
+/// thread to thread).
 async fn run_blocking<R, F>(job: F) -> Result<R>
 where
     F: FnOnce() -> Result<R> + Send + 'static,
