@@ -34,9 +34,9 @@ fn labels(id: u64) -> Labels {
     .unwrap()
 }
 
-/// Half the children (odd seeds) push from a multi-threaded runtime's
-/// `block_on`, where a push logs its batch on its own thread, the others
-/// from a current-thread runtime, where the blocking pool does.
+/// Children with odd seeds (every other round) push from a multi-threaded
+/// runtime's `block_on`, where a push logs its batch on its own thread,
+/// the others from a current-thread runtime, where the blocking pool does.
 fn child(dir: &str, first: u64, seed: u64) {
     let runtime = if seed % 2 == 1 {
         tokio::runtime::Builder::new_multi_thread()
@@ -130,13 +130,10 @@ fn main() {
     let mut acked: u64 = 0; // ids below this are acknowledged
     let mut next = 0u64;
     for round in 0..20 {
+        // A seed as odd as the round: the children alternate runtimes.
+        let seed = (rng.u64(..) & !1) | (round & 1);
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "child",
-                &dir_str,
-                &next.to_string(),
-                &rng.u64(..).to_string(),
-            ])
+            .args(["child", &dir_str, &next.to_string(), &seed.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

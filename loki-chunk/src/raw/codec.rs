@@ -303,11 +303,10 @@ fn zstd_compress(
 ) -> std::io::Result<Vec<u8>> {
     let Shared { zstd, out, .. } = shared;
     let (set, zstd) = match zstd {
-        Some((set, z)) => (set, z),
+        Some(context) => context,
         None => {
             let fresh = zstd::bulk::Compressor::new(settings.level)?;
-            let (set, z) = zstd.insert((ZstdSettings::fresh(settings.level), fresh));
-            (set, z)
+            zstd.insert((ZstdSettings::fresh(settings.level), fresh))
         }
     };
     if *set != settings {
