@@ -53,7 +53,8 @@ type ChunkOrder = (i64, i64, u32);
 /// Chunks read from the object store, by key, within one byte budget:
 /// as stored (compressed), least recently used out first, and, in a part
 /// of the budget, those read again kept decompressed
-/// ([`DecompressedCache`]).
+/// ([`DecompressedCache`]). A chunk is in one part or the other, so its
+/// encoded bytes (which both forms hold) count once.
 #[derive(Debug)]
 pub(crate) struct ChunkCache {
     entries: lru::LruCache<ChunkKey, Chunk>,
@@ -80,7 +81,8 @@ impl ChunkCache {
 
     fn insert(&mut self, key: ChunkKey, chunk: Chunk) {
         let size = chunk.bytes().len();
-        if size > self.budget {
+        // Kept decompressed already (a concurrent read promoted it).
+        if size > self.budget || self.decompressed.entries.contains(&key) {
             return;
         }
         if let Some(old) = self.entries.put(key, chunk) {
@@ -100,8 +102,14 @@ impl ChunkCache {
         }
     }
 
+    /// Keeps `chunk` decompressed if its part of the budget lets it in;
+    /// it then leaves the stored part, whose encoded bytes it holds too.
     fn insert_decompressed(&mut self, key: ChunkKey, chunk: Chunk) {
-        self.decompressed.insert(key, chunk);
+        if self.decompressed.insert(key.clone(), chunk) {
+            if let Some(stored) = self.entries.pop(&key) {
+                self.bytes -= stored.bytes().len();
+            }
+        }
         self.evict();
     }
 
@@ -171,15 +179,19 @@ impl DecompressedCache {
         true
     }
 
-    fn insert(&mut self, key: ChunkKey, chunk: Chunk) {
+    /// Keeps `chunk` if there is room for it; whether it is kept (or
+    /// already was).
+    fn insert(&mut self, key: ChunkKey, chunk: Chunk) -> bool {
         if self.entries.contains(&key) {
-            return;
+            return true;
         }
         let size = chunk.memory_bytes();
-        if self.make_room(size) {
-            self.entries.put(key, (chunk, false));
-            self.bytes += size;
+        if !self.make_room(size) {
+            return false;
         }
+        self.entries.put(key, (chunk, false));
+        self.bytes += size;
+        true
     }
 }
 
@@ -691,11 +703,40 @@ mod tests {
         assert!(cache.decompressed.make_room(hot.memory_bytes()));
         cache.insert_decompressed(key(0), hot.clone());
         assert_eq!(cache.decompressed_len(), 1);
-        // The stored chunks least recently used made room.
-        assert!(cache.bytes + cache.decompressed.bytes <= budget);
-        assert!(cache.entries.len() < fit);
-        assert!(cache.get(&key(0)).is_none());
+        // The stored chunks least recently used made room: as many stay
+        // as fit beside the decompressed one.
+        let stay = ((budget - hot.memory_bytes()) / stored).min(fit - 1);
+        assert_eq!(cache.entries.len(), stay);
+        assert_eq!(cache.bytes, stay * stored);
+        assert_eq!(cache.decompressed.bytes, hot.memory_bytes());
         assert!(cache.get(&key(fit as u64 - 1)).is_some());
+        assert!(cache.get(&key(1)).is_none());
         assert!(cache.decompressed.get(&key(0)).is_some());
+    }
+
+    #[test]
+    fn a_chunk_kept_decompressed_leaves_the_stored_part() {
+        let chunk = chunk();
+        let stored = chunk.memory_bytes();
+        let hot = chunk.decompressed().unwrap();
+        let mut cache = ChunkCache::new(1 << 30, 1 << 20);
+        for n in 0..3 {
+            cache.insert(key(n), chunk.clone());
+        }
+        cache.insert_decompressed(key(1), hot.clone());
+        // Its encoded bytes, which the decompressed copy holds, count once.
+        assert!(cache.entries.peek(&key(1)).is_none());
+        assert_eq!(cache.bytes, 2 * stored);
+        assert_eq!(cache.decompressed.bytes, hot.memory_bytes());
+        // Read again from the object store meanwhile: not stored twice.
+        cache.insert(key(1), chunk.clone());
+        assert_eq!(cache.bytes, 2 * stored);
+        // Turned away by its part of the budget: it stays stored.
+        let mut small = ChunkCache::new(1 << 30, hot.memory_bytes() * 4 - 1);
+        small.insert(key(0), chunk.clone());
+        small.insert_decompressed(key(0), hot.clone());
+        assert_eq!(small.decompressed_len(), 0);
+        assert!(small.get(&key(0)).is_some());
+        assert_eq!(small.bytes, stored);
     }
 }
