@@ -386,8 +386,20 @@ pub struct ObjectStoreConfig {
     pub options: BTreeMap<String, String>,
 }
 
-/// `storage`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+/// `storage`: this server's own section (Loki spreads these over
+/// `common`, `storage_config` and its cache settings).
+///
+/// ```
+/// use loki::server::Config;
+///
+/// let yaml = "storage:\n  chunk_cache_size: 1GB\n  index_cache_size: 64MB\n";
+/// let store = Config::from_yaml(yaml)?.store_config()?;
+/// assert_eq!(store.chunk_cache_bytes, 1 << 30);
+/// assert_eq!(store.decompressed_cache_bytes, 64 << 20);
+/// assert_eq!(store.segment_cache_bytes, 64 << 20);
+/// # Ok::<(), loki::server::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct StorageConfig {
@@ -398,6 +410,31 @@ pub struct StorageConfig {
     pub url: Option<String>,
     /// `options`: the object store's configuration keys.
     pub options: BTreeMap<String, String>,
+    /// `chunk_cache_size`: memory for chunks read from the object store,
+    /// least recently used out first (default 256MiB; `0` turns it off).
+    pub chunk_cache_size: ByteSize,
+    /// `chunk_cache_decompressed_size`: the part of `chunk_cache_size`
+    /// that keeps chunks read again with their blocks decompressed, so a
+    /// refreshing dashboard skips the codec (default 64MiB; `0` turns it
+    /// off).
+    pub chunk_cache_decompressed_size: ByteSize,
+    /// `index_cache_size`: memory for index segments read from the object
+    /// store, shared by every tenant (default 256MiB; `0` turns it off).
+    pub index_cache_size: ByteSize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        let store = StoreConfig::in_memory();
+        StorageConfig {
+            dir: None,
+            url: None,
+            options: BTreeMap::new(),
+            chunk_cache_size: ByteSize(store.chunk_cache_bytes as u64),
+            chunk_cache_decompressed_size: ByteSize(store.decompressed_cache_bytes as u64),
+            index_cache_size: ByteSize(store.segment_cache_bytes as u64),
+        }
+    }
 }
 
 /// `limits_config`.
@@ -603,6 +640,12 @@ pub const FLAGS: &[(&str, &str)] = &[
     ("common.path-prefix", "common.path_prefix"),
     ("storage.dir", "storage.dir"),
     ("storage.url", "storage.url"),
+    ("storage.chunk-cache-size", "storage.chunk_cache_size"),
+    (
+        "storage.chunk-cache-decompressed-size",
+        "storage.chunk_cache_decompressed_size",
+    ),
+    ("storage.index-cache-size", "storage.index_cache_size"),
     (
         "distributor.ingestion-rate-limit-mb",
         "limits_config.ingestion_rate_mb",
@@ -1192,6 +1235,10 @@ impl Config {
             bytes => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
         };
         store.compaction_interval = at_least(self.compactor.compaction_interval.0);
+        let bytes = |size: ByteSize| usize::try_from(size.0).unwrap_or(usize::MAX);
+        store.chunk_cache_bytes = bytes(self.storage.chunk_cache_size);
+        store.decompressed_cache_bytes = bytes(self.storage.chunk_cache_decompressed_size);
+        store.segment_cache_bytes = bytes(self.storage.index_cache_size);
         store.limits = self.store_limits();
         for tenant in self.overrides.keys() {
             let limits = self.tenant_limits(tenant)?;
@@ -1518,6 +1565,22 @@ mod tests {
             Some(Duration::from_secs(86_400))
         );
         assert_eq!(store.wal_dir, None);
+        // The caches keep the store's budgets unless set.
+        let defaults = StoreConfig::in_memory();
+        assert_eq!(store.chunk_cache_bytes, defaults.chunk_cache_bytes);
+        assert_eq!(store.segment_cache_bytes, defaults.segment_cache_bytes);
+        let caches = Config::from_args([
+            "-storage.chunk-cache-size=0",
+            "-storage.chunk-cache-decompressed-size=1MB",
+            "-storage.index-cache-size=32MB",
+        ])
+        .unwrap()
+        .config;
+        let store = caches.store_config().unwrap();
+        assert_eq!(store.chunk_cache_bytes, 0);
+        assert_eq!(store.decompressed_cache_bytes, 1 << 20);
+        assert_eq!(store.segment_cache_bytes, 32 << 20);
+        assert!(caches.to_yaml().contains("index_cache_size: 33554432"));
         let err = Config::from_args(["-server.http-listen-port=x"]).unwrap_err();
         assert!(err.to_string().contains("http_listen_port"), "{err}");
         let err = Config::from_args(["-config.file=/nonexistent/loki.yaml"]).unwrap_err();
