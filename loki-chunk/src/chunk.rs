@@ -266,6 +266,38 @@ impl Chunk {
         self.bytes().len() + blocks.map(Bytes::len).sum::<usize>()
     }
 
+    /// About what [`memory_bytes`](Self::memory_bytes) of a
+    /// [`decompressed`](Self::decompressed) copy would be, read from the
+    /// block table without decompressing anything (for a cache deciding
+    /// whether to make the copy): the encoded chunk, and per block its
+    /// lines and metadata (Loki's uncompressed size) with room for each
+    /// entry's timestamp and length varints, or eight times the compressed
+    /// block where the table does not record that size (format v2).
+    ///
+    /// ```
+    /// # use loki_chunk::{Chunk, ChunkBuilder};
+    /// let mut builder = ChunkBuilder::new();
+    /// for ts in 0..1000 {
+    ///     builder.append(ts, b"GET /cart 200", &[])?;
+    /// }
+    /// let chunk = Chunk::open(builder.encode()?)?;
+    /// let estimate = chunk.decompressed_memory_estimate();
+    /// let exact = chunk.decompressed()?.memory_bytes();
+    /// assert!(estimate >= exact && estimate < exact * 2);
+    /// # Ok::<(), loki_chunk::Error>(())
+    /// ```
+    pub fn decompressed_memory_estimate(&self) -> usize {
+        let blocks = self.blocks().iter().map(|b| match b.uncompressed_size {
+            0 => b.compressed_len.saturating_mul(8),
+            size => usize::try_from(size).unwrap_or(usize::MAX).saturating_add(
+                usize::try_from(b.entries)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(12),
+            ),
+        });
+        blocks.fold(self.bytes().len(), usize::saturating_add)
+    }
+
     /// Block `index` as a [`decompressed`](Self::decompressed) copy holds it.
     pub(crate) fn decompressed_block(&self, index: usize) -> Option<&[u8]> {
         Some(self.decompressed.as_ref()?.get(index)?)

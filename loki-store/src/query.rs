@@ -195,19 +195,6 @@ impl DecompressedCache {
     }
 }
 
-/// What a chunk would take in the [`DecompressedCache`], from its block
-/// table, before decompressing it: the encoded bytes, and per block the
-/// lines and metadata (Loki's uncompressed size) with room for each entry's
-/// timestamp and length varints, or eight times the compressed block where
-/// the table does not record it (format v2).
-fn decompressed_estimate(chunk: &Chunk) -> usize {
-    let blocks = chunk.blocks().iter().map(|b| match b.uncompressed_size {
-        0 => b.compressed_len.saturating_mul(8),
-        size => (size as usize).saturating_add((b.entries as usize).saturating_mul(12)),
-    });
-    blocks.fold(chunk.bytes().len(), usize::saturating_add)
-}
-
 impl Tenant {
     /// The in-memory streams whose labels `selector` matches (all with
     /// `None`), taken out of the lock.
@@ -369,7 +356,9 @@ impl Store {
             // Read before: kept decompressed from now on, if let in.
             cache.get(&key).map(|chunk| {
                 (
-                    cache.decompressed.make_room(decompressed_estimate(&chunk)),
+                    cache
+                        .decompressed
+                        .make_room(chunk.decompressed_memory_estimate()),
                     chunk,
                 )
             })
