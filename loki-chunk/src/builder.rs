@@ -28,8 +28,9 @@ const SCRATCH_KEEP: usize = 8 << 20;
 /// How a [`ChunkBuilder`] writes.
 ///
 /// The defaults are format version 4, zstd at level
-/// [`DEFAULT_ZSTD_LEVEL`], 256 KiB blocks and a 1.5 MiB target size. Loki's own code default codec is gzip; zstd compresses log
-/// lines smaller than snappy and decodes about as fast.
+/// [`DEFAULT_ZSTD_LEVEL`], 256 KiB blocks and a 1.5 MiB target size.
+/// Loki's own code default codec is gzip; zstd compresses log lines
+/// smaller than snappy and decodes about as fast.
 ///
 /// ```
 /// use loki_chunk::{ChunkOptions, Codec, Version};

@@ -320,10 +320,11 @@ impl Store {
     /// Flushes due chunks every `flush_check_period` (and whenever the WAL
     /// has grown by `wal_checkpoint_bytes` since its last checkpoint) and
     /// runs the compactor every `compaction_interval` until `shutdown`
-    /// completes, then flushes everything. In between, once closed chunks waiting for upload pass
-    /// `max_sealed_bytes`, or memory may be over `max_memory_bytes`, closes
-    /// the largest open chunks if needed and uploads closed ones at once. Errors are logged and
-    /// retried on the next tick.
+    /// completes, then flushes everything. In between, once closed chunks
+    /// waiting for upload pass `max_sealed_bytes`, or memory may be over
+    /// `max_memory_bytes`, closes the largest open chunks if needed and
+    /// uploads closed ones at once. Errors are logged and retried on the
+    /// next tick.
     ///
     /// ```
     /// # use loki_store::{Store, StoreConfig};
