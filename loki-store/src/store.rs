@@ -444,7 +444,7 @@ impl Store {
         // in memory.
         if let Some(wal) = &inner.wal {
             let wal = wal.clone();
-            let logged = run_blocking(move || {
+            let (logged_work, logged) = run_blocking(move || {
                 let described: Vec<LoggedStream> = work
                     .iter()
                     .map(|(s, entries)| {
@@ -467,7 +467,6 @@ impl Store {
                 commit?.wait().map(|()| (work, logged))
             })
             .await?;
-            let (logged_work, logged) = logged;
             work = logged_work;
             if let Some(limit) = inner.config.wal_checkpoint_bytes {
                 let since =

@@ -1223,19 +1223,19 @@ impl Config {
             None
         };
         store.chunk.codec = self.codec()?;
-        store.chunk.target_size = self.ingester.chunk_target_size.0 as usize;
-        store.chunk.block_size = self.ingester.chunk_block_size.0 as usize;
+        let bytes = |size: ByteSize| usize::try_from(size.0).unwrap_or(usize::MAX);
+        store.chunk.target_size = bytes(self.ingester.chunk_target_size);
+        store.chunk.block_size = bytes(self.ingester.chunk_block_size);
         store.max_chunk_age = self.ingester.max_chunk_age.0;
         store.chunk_idle_period = self.ingester.chunk_idle_period.0;
         // Never zero: a zero period would spin the maintenance loop.
         let at_least = |d: std::time::Duration| d.max(std::time::Duration::from_millis(100));
         store.flush_check_period = at_least(self.ingester.flush_check_period.0);
-        store.max_memory_bytes = match self.ingester.max_memory.0 {
+        store.max_memory_bytes = match bytes(self.ingester.max_memory) {
             0 => None,
-            bytes => Some(usize::try_from(bytes).unwrap_or(usize::MAX)),
+            limit => Some(limit),
         };
         store.compaction_interval = at_least(self.compactor.compaction_interval.0);
-        let bytes = |size: ByteSize| usize::try_from(size.0).unwrap_or(usize::MAX);
         store.chunk_cache_bytes = bytes(self.storage.chunk_cache_size);
         store.decompressed_cache_bytes = bytes(self.storage.chunk_cache_decompressed_size);
         store.segment_cache_bytes = bytes(self.storage.index_cache_size);
