@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use crate::consts::{
     BLOCKS_PER_CHUNK_WITHOUT_TARGET, DEFAULT_BLOCK_SIZE, DEFAULT_TARGET_SIZE, DEFAULT_ZSTD_LEVEL,
-    MAX_LINE_LEN, ZSTD_LEVELS,
+    MAX_BLOCK_SIZE, MAX_LINE_LEN, ZSTD_LEVELS,
 };
 use crate::head::{Appended, Head};
 use crate::object;
@@ -48,7 +48,7 @@ pub struct ChunkOptions {
     pub version: Version,
     /// The codec for every block.
     pub codec: Codec,
-    /// Uncompressed head size at which a block is cut.
+    /// Uncompressed head size at which a block is cut (at most 1 GiB).
     pub block_size: usize,
     /// Compressed size at which the chunk has no more room; 0 means "ten
     /// blocks", as in Loki.
@@ -190,8 +190,8 @@ impl ChunkBuilder {
     ///
     /// # Errors
     /// [`Error::UnsupportedVersion`] for versions other than 3 and 4, and
-    /// [`Error::InvalidOptions`] for a zero block size or a zstd level
-    /// zstd does not have.
+    /// [`Error::InvalidOptions`] for a block size of zero or over 1 GiB, or
+    /// a zstd level zstd does not have.
     pub fn with_options(options: ChunkOptions) -> Result<ChunkBuilder> {
         if !matches!(options.version, Version::V3 | Version::V4) {
             return Err(Error::UnsupportedVersion {
@@ -199,8 +199,10 @@ impl ChunkBuilder {
                 supported: "3, 4 (for writing)",
             });
         }
-        if options.block_size == 0 {
-            return Err(Error::InvalidOptions("block size must be positive"));
+        if options.block_size == 0 || options.block_size > MAX_BLOCK_SIZE {
+            return Err(Error::InvalidOptions(
+                "block size must be positive and at most 1 GiB",
+            ));
         }
         if !ZSTD_LEVELS.contains(&options.zstd_level) {
             return Err(Error::InvalidOptions(
@@ -213,9 +215,9 @@ impl ChunkBuilder {
     fn build(options: ChunkOptions) -> ChunkBuilder {
         ChunkBuilder {
             options,
-            head: Head::default(),
+            head: Self::empty_head(options),
             blocks: Vec::new(),
-            tail: Head::default(),
+            tail: Self::empty_head(options),
             needs_reorder: false,
             symbols: SymbolTable::default(),
             compressor: Compressor::for_blocks(
@@ -429,20 +431,31 @@ impl ChunkBuilder {
         });
         self.tail.keep_newest_run_of(&self.head);
         // Released rather than kept by this builder: an open chunk that
-        // stops receiving entries holds no block-sized buffer. Its full
-        // line pages go to the thread's pool for the next head that fills.
-        self.head.recycle_pages();
-        self.head = Head::default();
+        // stops receiving entries holds no block-sized buffer. Its buffer
+        // goes to the thread's pool for the next head that fills.
+        self.head.recycle_buffer();
+        self.head = Self::empty_head(self.options);
         Ok(())
     }
 
-    /// Serialises the head into the thread's shared buffer and compresses it.
+    /// An empty head for blocks of these options.
+    fn empty_head(options: ChunkOptions) -> Head {
+        Head::new(
+            options.version.has_structured_metadata(),
+            options.block_size,
+        )
+    }
+
+    /// Compresses the head as a block: in place when its entries arrived in
+    /// order, else written out in order into the thread's shared buffer.
     fn compress_head(&mut self) -> Result<Vec<u8>> {
-        let structured = self.options.version.has_structured_metadata();
+        if let Some(block) = self.head.as_block() {
+            return self.compressor.compress(block);
+        }
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             scratch.clear();
-            self.head.serialize(&mut scratch, structured);
+            self.head.write_block(&mut scratch);
             let data = self.compressor.compress(&scratch);
             if scratch.capacity() > SCRATCH_KEEP {
                 *scratch = Vec::new();

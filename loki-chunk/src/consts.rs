@@ -45,6 +45,10 @@ pub(crate) const BLOCKS_PER_CHUNK_WITHOUT_TARGET: usize = 10;
 /// the longest line the writer accepts.
 pub const MAX_LINE_LEN: usize = 1 << 30;
 
+/// The largest block size a builder accepts (1 GiB): a head holds a block
+/// and its last line, and its offsets are 32 bits.
+pub(crate) const MAX_BLOCK_SIZE: usize = 1 << 30;
+
 /// The largest decompressed block the reader accepts. Loki never writes a
 /// block larger than the block size plus one line.
 pub(crate) const MAX_DECOMPRESSED_BLOCK: usize = MAX_LINE_LEN + 64 * 1024 * 1024;

@@ -1,54 +1,81 @@
 //! The unordered head block: entries not yet compressed, kept sorted by
 //! timestamp so a cut needs no sort.
 //!
-//! Loki keeps the head in a tree keyed by timestamp. Here it is one vector
-//! kept in timestamp order (equal timestamps in arrival order) plus two
-//! arenas for line bytes and metadata symbol ids: an in-order append is a
-//! push, an out-of-order one a binary search and a short move, and no entry
-//! owns an allocation of its own. Line bytes go into fixed-size pages, so a
-//! growing head never copies the lines it holds and holds at most one
-//! partly used page beyond them. A cut gives the head's full pages to a
-//! small per-thread pool (at most 4 MiB), from which the next filling head
-//! on the thread takes its full pages.
+//! Loki keeps the head in a tree keyed by timestamp. Here the entries are
+//! written once, in block encoding, into one buffer in arrival order, and a
+//! vector kept in timestamp order (equal timestamps in arrival order) points
+//! into it: an in-order append is a push, an out-of-order one a binary
+//! search and a short move, and no entry owns an allocation of its own.
+//! While every entry arrived in order, the buffer already is the block a
+//! cut compresses, so the cut copies nothing; after an out-of-order append
+//! the cut writes the entries out in timestamp order first.
+//!
+//! The buffer grows by doubling while the head is small. Past
+//! [`SMALL_HEAD`] it moves once into a buffer the size of a whole block,
+//! taken from a small per-thread pool (at most 4 MiB) to which cuts give
+//! their heads' buffers back, so filling heads goes through neither the
+//! allocator nor repeated copies for every block.
 
 use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
 use crate::raw::block::encode_entry;
+use crate::raw::varint::uvarint_len;
 
 #[derive(Debug, Clone)]
 struct HeadEntry {
     timestamp: i64,
-    /// Page, offset in it and length of the line.
-    page: u32,
+    /// Offset of the entry's encoding in the buffer, and its length.
     start: u32,
+    encoded_len: u32,
+    /// Offset of the line in the encoding (after the two varints), and the
+    /// line's length.
+    line_at: u8,
     len: u32,
     /// Offset and count of the entry's symbol ids in `pairs`.
     pairs_start: u32,
     pairs_len: u32,
 }
 
-/// Bytes of a full line page; a longer line gets a page of its own size.
-const PAGE: usize = 64 * 1024;
+/// Bytes a head's buffer first takes.
+const FIRST_BYTES: usize = 4 * 1024;
 
-/// Bytes of a head's first line page.
-const FIRST_PAGE: usize = 4 * 1024;
+/// Bytes up to which a head's buffer grows by doubling; a head growing past
+/// it moves into a block-sized buffer.
+const SMALL_HEAD: usize = 16 * 1024;
 
-/// Full line pages kept per thread for reuse (4 MiB): a cut gives its
-/// head's full pages back here and the next full page any head on the
-/// thread needs is taken from here, so that filling heads does not go
-/// through the allocator (and the kernel's page zeroing, once the allocator
-/// has given freed pages back) for every page of every block.
-const POOLED_PAGES: usize = 64;
+/// Bytes of block-sized buffers kept per thread for reuse (4 MiB).
+const POOLED_BYTES: usize = 4 << 20;
 
 thread_local! {
-    /// Empty full-size line pages, ready for reuse.
-    static PAGE_POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Empty block-sized buffers, ready for reuse.
+    static BUFFER_POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A full-size line page: a pooled one if the thread has one.
-fn take_page() -> Vec<u8> {
-    PAGE_POOL
-        .with(|pool| pool.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(PAGE))
+/// An empty buffer of at least `capacity` bytes: a pooled one if the
+/// thread has one.
+fn take_buffer(capacity: usize) -> Vec<u8> {
+    BUFFER_POOL
+        .with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let fits = pool.iter().position(|b| b.capacity() >= capacity)?;
+            Some(pool.swap_remove(fits))
+        })
+        .unwrap_or_else(|| Vec::with_capacity(capacity))
+}
+
+/// Keeps a block-sized buffer for the next head that fills, if the
+/// thread's pool has room; small buffers are freed.
+fn give_buffer(mut buffer: Vec<u8>) {
+    if buffer.capacity() <= SMALL_HEAD {
+        return;
+    }
+    BUFFER_POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let held: usize = pool.iter().map(Vec::capacity).sum();
+        if held + buffer.capacity() <= POOLED_BYTES {
+            buffer.clear();
+            pool.push(buffer);
+        }
+    });
 }
 
 /// What an append did.
@@ -62,16 +89,38 @@ pub enum Appended {
     Duplicate,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Head {
     entries: Vec<HeadEntry>,
-    pages: Vec<Vec<u8>>,
+    /// Every entry in block encoding, in arrival order.
+    encoded: Vec<u8>,
     pairs: Vec<u32>,
     /// Loki's accounting: line bytes plus 8 per metadata pair.
     size: usize,
+    /// Every entry arrived in timestamp order: `encoded` is the block.
+    in_order: bool,
+    /// Entries are encoded with their structured-metadata section.
+    structured: bool,
+    /// Capacity of the buffer a head growing past [`SMALL_HEAD`] moves
+    /// into: a block and room for the entries' varints and last line.
+    block_capacity: usize,
 }
 
 impl Head {
+    /// An empty head writing entries with their structured-metadata section
+    /// if `structured`, for blocks cut at about `block_size` bytes.
+    pub(crate) fn new(structured: bool, block_size: usize) -> Head {
+        Head {
+            entries: Vec::new(),
+            encoded: Vec::new(),
+            pairs: Vec::new(),
+            size: 0,
+            in_order: true,
+            structured,
+            block_capacity: block_size.saturating_add(block_size / 4),
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -98,36 +147,34 @@ impl Head {
         if self.has_duplicate_before(at, timestamp, line, pairs) {
             return Appended::Duplicate;
         }
-        let room = self
-            .pages
-            .last()
-            .is_some_and(|page| page.capacity() - page.len() >= line.len());
-        if !room {
-            // Pages grow from 4 KiB to 64 KiB as the head does, so a small
-            // head (or the few entries kept to check duplicates) stays small.
-            let held: usize = self.pages.iter().map(Vec::capacity).sum();
-            let capacity = held.clamp(FIRST_PAGE, PAGE).max(line.len());
-            self.pages.push(if capacity == PAGE {
-                take_page()
-            } else {
-                Vec::with_capacity(capacity)
-            });
-        }
-        let page_index = self.pages.len() - 1;
-        let page = &mut self.pages[page_index];
-        let start = page.len();
-        page.extend_from_slice(line);
+        // Two varints of at most 10 bytes before the line; after it, the
+        // metadata section's length, count and ids, at most 5 bytes each.
+        self.reserve(
+            line.len()
+                + 20
+                + if self.structured {
+                    10 + 5 * pairs.len()
+                } else {
+                    0
+                },
+        );
+        let start = self.encoded.len();
+        encode_entry(&mut self.encoded, timestamp, line, pairs, self.structured);
+        let line_at = uvarint_len(((timestamp << 1) ^ (timestamp >> 63)) as u64)
+            + uvarint_len(line.len() as u64);
         let pairs_start = self.pairs.len();
         self.pairs.extend_from_slice(pairs);
         self.size += line.len() + pairs.len() / 2 * HEAD_BYTES_PER_METADATA_PAIR;
-        // Lines are at most 1 GiB and a head far smaller than 4 GiB of
-        // entries: the offsets fit in 32 bits.
+        self.in_order &= at == self.entries.len();
+        // Lines are at most 1 GiB and blocks at most 1 GiB, so a head, a
+        // block and one line, stays below 4 GiB: the offsets fit in 32 bits.
         self.entries.insert(
             at,
             HeadEntry {
                 timestamp,
-                page: page_index as u32,
                 start: start as u32,
+                encoded_len: (self.encoded.len() - start) as u32,
+                line_at: line_at as u8,
                 len: line.len() as u32,
                 pairs_start: pairs_start as u32,
                 pairs_len: pairs.len() as u32,
@@ -136,9 +183,34 @@ impl Head {
         Appended::Added
     }
 
+    /// Makes room for `additional` more encoded bytes: by doubling while
+    /// the head is small, then by moving once into a block-sized buffer.
+    fn reserve(&mut self, additional: usize) {
+        let used = self.encoded.len();
+        if self.encoded.capacity() - used >= additional {
+            return;
+        }
+        let needed = used + additional;
+        if needed > SMALL_HEAD
+            && needed <= self.block_capacity
+            && self.encoded.capacity() < self.block_capacity
+        {
+            let mut block = take_buffer(self.block_capacity);
+            block.extend_from_slice(&self.encoded);
+            give_buffer(std::mem::replace(&mut self.encoded, block));
+        } else {
+            self.encoded.reserve(additional.max(FIRST_BYTES));
+        }
+    }
+
     fn line(&self, e: &HeadEntry) -> &[u8] {
+        let start = e.start as usize + usize::from(e.line_at);
+        &self.encoded[start..start + e.len as usize]
+    }
+
+    fn encoding(&self, e: &HeadEntry) -> &[u8] {
         let start = e.start as usize;
-        &self.pages[e.page as usize][start..start + e.len as usize]
+        &self.encoded[start..start + e.encoded_len as usize]
     }
 
     fn pairs_of(&self, e: &HeadEntry) -> &[u32] {
@@ -189,12 +261,19 @@ impl Head {
         }
     }
 
-    /// Writes every entry in block encoding, in timestamp order.
-    pub(crate) fn serialize(&self, out: &mut Vec<u8>, structured: bool) {
-        let lines: usize = self.pages.iter().map(Vec::len).sum();
-        out.reserve(lines + self.entries.len() * 8);
+    /// The head as a block (every entry in block encoding, in timestamp
+    /// order) when the entries arrived in order and so already are one;
+    /// `None` when [`write_block`](Self::write_block) must order them.
+    pub(crate) fn as_block(&self) -> Option<&[u8]> {
+        self.in_order.then_some(&self.encoded[..])
+    }
+
+    /// Writes the head as a block: every entry in block encoding, in
+    /// timestamp order.
+    pub(crate) fn write_block(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded.len());
         for e in &self.entries {
-            encode_entry(out, e.timestamp, self.line(e), self.pairs_of(e), structured);
+            out.extend_from_slice(self.encoding(e));
         }
     }
 
@@ -208,36 +287,25 @@ impl Head {
     /// Heap bytes held by the head's buffers.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<HeadEntry>()
-            + self.pages.iter().map(Vec::capacity).sum::<usize>()
-            + self.pages.capacity() * std::mem::size_of::<Vec<u8>>()
+            + self.encoded.capacity()
             + self.pairs.capacity() * std::mem::size_of::<u32>()
     }
 
-    /// Gives the head's full-size line pages to the thread's pool (up to
-    /// its bound), for the next head that fills; the head is left empty.
-    pub(crate) fn recycle_pages(&mut self) {
-        PAGE_POOL.with(|pool| {
-            let mut pool = pool.borrow_mut();
-            for mut page in self.pages.drain(..) {
-                if pool.len() >= POOLED_PAGES {
-                    break;
-                }
-                if page.capacity() == PAGE {
-                    page.clear();
-                    pool.push(page);
-                }
-            }
-        });
+    /// Gives the head's block-sized buffer to the thread's pool (up to its
+    /// bound), for the next head that fills; the head is left empty and
+    /// holds no buffer.
+    pub(crate) fn recycle_buffer(&mut self) {
+        give_buffer(std::mem::take(&mut self.encoded));
         self.clear();
     }
 
-    /// Empties the head, keeping the entry and symbol-id buffers for reuse
-    /// (line pages are given back).
+    /// Empties the head, keeping its buffers for reuse.
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
-        self.pages.clear();
+        self.encoded.clear();
         self.pairs.clear();
         self.size = 0;
+        self.in_order = true;
     }
 }
 
@@ -247,7 +315,7 @@ mod tests {
 
     #[test]
     fn keeps_time_order_and_arrival_order_for_ties() {
-        let mut head = Head::default();
+        let mut head = Head::new(false, 1024);
         for (ts, line) in [(5, "e"), (1, "a"), (3, "c"), (3, "c2"), (1, "a2"), (9, "z")] {
             assert_eq!(head.append(ts, line.as_bytes(), &[]), Appended::Added);
         }
@@ -260,32 +328,81 @@ mod tests {
         assert_eq!(head.size(), 8);
     }
 
+    /// The block encoding of `entries`, one by one, in the given order.
+    fn block_of(entries: &[(i64, &[u8], &[u32])], structured: bool) -> Vec<u8> {
+        let mut block = Vec::new();
+        for (ts, line, pairs) in entries {
+            encode_entry(&mut block, *ts, line, pairs, structured);
+        }
+        block
+    }
+
     #[test]
-    fn full_pages_are_reused_after_a_cut() {
+    fn an_in_order_head_is_its_block_and_an_unordered_one_is_written_in_order() {
+        for structured in [false, true] {
+            let mut head = Head::new(structured, 1024);
+            let _ = head.append(-3, b"negative time", &[1, 2]);
+            let _ = head.append(1, b"a", &[]);
+            let _ = head.append(1 << 60, &[b'x'; 300], &[3, 4, 5, 6]);
+            let sorted: Vec<(i64, &[u8], &[u32])> = vec![
+                (-3, b"negative time", &[1, 2]),
+                (1, b"a", &[]),
+                (1 << 60, &[b'x'; 300], &[3, 4, 5, 6]),
+            ];
+            assert_eq!(head.as_block(), Some(&block_of(&sorted, structured)[..]));
+
+            let _ = head.append(0, b"late", &[7, 8]);
+            assert_eq!(
+                head.as_block(),
+                None,
+                "an older entry came after newer ones"
+            );
+            let mut written = Vec::new();
+            head.write_block(&mut written);
+            let mut want = sorted.clone();
+            want.insert(1, (0, b"late", &[7, 8]));
+            assert_eq!(written, block_of(&want, structured));
+            assert_eq!(head.iter().collect::<Vec<_>>(), want);
+
+            head.clear();
+            let _ = head.append(9, b"after a clear", &[]);
+            assert_eq!(
+                head.as_block(),
+                Some(&block_of(&[(9, b"after a clear", &[])], structured)[..])
+            );
+        }
+    }
+
+    #[test]
+    fn a_filling_head_moves_once_into_a_pooled_block_buffer() {
         let line = [b'x'; 1000];
-        let mut head = Head::default();
-        let mut ts = 0;
-        while head.pages.iter().filter(|p| p.capacity() == PAGE).count() < 2 {
-            ts += 1;
-            assert_eq!(head.append(ts, &line, &[]), Appended::Added);
-        }
-        let full: Vec<*const u8> = head
-            .pages
-            .iter()
-            .filter(|p| p.capacity() == PAGE)
-            .map(|p| p.as_ptr())
-            .collect();
-        head.recycle_pages();
-        assert!(head.is_empty() && head.pages.is_empty());
-        let mut next = Head::default();
-        let mut ts = 0;
-        while next.pages.iter().filter(|p| p.capacity() == PAGE).count() < 1 {
-            ts += 1;
-            assert_eq!(next.append(ts, &line, &[]), Appended::Added);
-        }
-        let reused = next.pages.iter().find(|p| p.capacity() == PAGE).unwrap();
-        assert!(full.contains(&reused.as_ptr()), "a pooled page is taken");
-        assert_eq!(next.len(), ts as usize);
+        let block_size = 64 * 1024;
+        let fill = |head: &mut Head| {
+            let mut ts = 0;
+            while head.size() < block_size {
+                ts += 1;
+                assert_eq!(head.append(ts, &line, &[]), Appended::Added);
+            }
+            ts
+        };
+        let mut head = Head::new(false, block_size);
+        fill(&mut head);
+        let buffer = head.encoded.as_ptr();
+        assert!(head.encoded.capacity() >= block_size);
+        assert!(head.memory_bytes() < 2 * block_size);
+        head.recycle_buffer();
+        assert!(head.is_empty() && head.encoded.capacity() == 0);
+
+        let mut next = Head::new(false, block_size);
+        let _ = next.append(1, &line, &[]);
+        assert!(
+            next.encoded.capacity() <= SMALL_HEAD,
+            "a small head stays small"
+        );
+        next.clear();
+        let appended = fill(&mut next);
+        assert_eq!(next.encoded.as_ptr(), buffer, "the pooled buffer is taken");
+        assert_eq!(next.len(), appended as usize);
         assert!(next
             .iter()
             .zip(1..)
@@ -293,8 +410,19 @@ mod tests {
     }
 
     #[test]
+    fn a_line_longer_than_a_block_still_fits() {
+        let mut head = Head::new(false, 1024);
+        let long = vec![b'y'; 100_000];
+        let _ = head.append(1, b"short", &[]);
+        let _ = head.append(2, &long, &[]);
+        let _ = head.append(3, b"after", &[]);
+        let lines: Vec<&[u8]> = head.iter().map(|(_, l, _)| l).collect();
+        assert_eq!(lines, [&b"short"[..], &long[..], &b"after"[..]]);
+    }
+
+    #[test]
     fn drops_exact_duplicates_only() {
-        let mut head = Head::default();
+        let mut head = Head::new(true, 1024);
         assert_eq!(head.append(2, b"x", &[0, 1]), Appended::Added);
         assert_eq!(head.append(3, b"y", &[]), Appended::Added);
         assert_eq!(head.append(2, b"x", &[0, 1]), Appended::Duplicate);
