@@ -14,7 +14,13 @@
 //! [`SMALL_HEAD`] it moves once into a buffer the size of a whole block,
 //! taken from a small per-thread pool (at most 4 MiB) to which cuts give
 //! their heads' buffers back, so filling heads goes through neither the
-//! allocator nor repeated copies for every block.
+//! allocator nor repeated copies for every block. Such a buffer is mostly
+//! empty while its head fills, so heads hold at most
+//! [`BLOCK_BUFFERS_BUDGET`] of them at once, process-wide: with many
+//! streams filling slowly, the rest keep growing by doubling (at most twice
+//! their bytes, copied about once over a block, as a cut would copy them).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
 use crate::raw::block::encode_entry;
@@ -44,6 +50,45 @@ const SMALL_HEAD: usize = 16 * 1024;
 
 /// Bytes of block-sized buffers kept per thread for reuse (4 MiB).
 const POOLED_BYTES: usize = 4 << 20;
+
+/// Bytes of block-sized buffers all heads together may hold (32 MiB, a
+/// hundred default blocks); past it, heads grow by doubling.
+const BLOCK_BUFFERS_BUDGET: usize = 32 << 20;
+
+/// Bytes of block-sized buffers heads hold now.
+static BLOCK_BUFFERS_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A head's share of [`BLOCK_BUFFERS_BUDGET`], given back when dropped. A
+/// clone holds none: a cloned head's buffer is an exact copy.
+#[derive(Debug, Default)]
+struct BudgetClaim(usize);
+
+impl BudgetClaim {
+    /// A claim on `bytes` of the budget, if that much is left.
+    fn try_claim(bytes: usize) -> Option<BudgetClaim> {
+        BLOCK_BUFFERS_HELD
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                let after = held.checked_add(bytes)?;
+                (after <= BLOCK_BUFFERS_BUDGET).then_some(after)
+            })
+            .ok()
+            .map(|_| BudgetClaim(bytes))
+    }
+}
+
+impl Clone for BudgetClaim {
+    fn clone(&self) -> Self {
+        BudgetClaim(0)
+    }
+}
+
+impl Drop for BudgetClaim {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            BLOCK_BUFFERS_HELD.fetch_sub(self.0, Ordering::Relaxed);
+        }
+    }
+}
 
 thread_local! {
     /// Empty block-sized buffers, ready for reuse.
@@ -104,6 +149,9 @@ pub(crate) struct Head {
     /// Capacity of the buffer a head growing past [`SMALL_HEAD`] moves
     /// into: a block and room for the entries' varints and last line.
     block_capacity: usize,
+    /// The share of the block-buffer budget `encoded` holds, if it is a
+    /// block-sized buffer.
+    claim: BudgetClaim,
 }
 
 impl Head {
@@ -118,6 +166,7 @@ impl Head {
             in_order: true,
             structured,
             block_capacity: block_size.saturating_add(block_size / 4),
+            claim: BudgetClaim::default(),
         }
     }
 
@@ -184,23 +233,32 @@ impl Head {
     }
 
     /// Makes room for `additional` more encoded bytes: by doubling while
-    /// the head is small, then by moving once into a block-sized buffer.
+    /// the head is small, then by moving once into a block-sized buffer if
+    /// the budget allows, else by doubling up to a block.
     fn reserve(&mut self, additional: usize) {
         let used = self.encoded.len();
-        if self.encoded.capacity() - used >= additional {
+        let capacity = self.encoded.capacity();
+        if capacity - used >= additional {
             return;
         }
         let needed = used + additional;
-        if needed > SMALL_HEAD
-            && needed <= self.block_capacity
-            && self.encoded.capacity() < self.block_capacity
-        {
-            let mut block = take_buffer(self.block_capacity);
-            block.extend_from_slice(&self.encoded);
-            give_buffer(std::mem::replace(&mut self.encoded, block));
-        } else {
-            self.encoded.reserve(additional.max(FIRST_BYTES));
+        let fits_a_block = needed <= self.block_capacity;
+        if needed > SMALL_HEAD && fits_a_block && capacity < self.block_capacity {
+            if let Some(claim) = BudgetClaim::try_claim(self.block_capacity) {
+                let mut block = take_buffer(self.block_capacity);
+                block.extend_from_slice(&self.encoded);
+                give_buffer(std::mem::replace(&mut self.encoded, block));
+                self.claim = claim;
+                return;
+            }
         }
+        let doubled = (2 * capacity).max(needed).max(FIRST_BYTES);
+        let target = if fits_a_block {
+            doubled.min(self.block_capacity)
+        } else {
+            doubled
+        };
+        self.encoded.reserve_exact(target - used);
     }
 
     fn line(&self, e: &HeadEntry) -> &[u8] {
@@ -296,6 +354,7 @@ impl Head {
     /// holds no buffer.
     pub(crate) fn recycle_buffer(&mut self) {
         give_buffer(std::mem::take(&mut self.encoded));
+        self.claim = BudgetClaim::default();
         self.clear();
     }
 
@@ -390,8 +449,10 @@ mod tests {
         let buffer = head.encoded.as_ptr();
         assert!(head.encoded.capacity() >= block_size);
         assert!(head.memory_bytes() < 2 * block_size);
+        assert_eq!(head.claim.0, head.block_capacity, "the budget counts it");
         head.recycle_buffer();
         assert!(head.is_empty() && head.encoded.capacity() == 0);
+        assert_eq!(head.claim.0, 0);
 
         let mut next = Head::new(false, block_size);
         let _ = next.append(1, &line, &[]);
@@ -407,6 +468,26 @@ mod tests {
             .iter()
             .zip(1..)
             .all(|((t, l, _), want)| t == want && l == line));
+    }
+
+    #[test]
+    fn past_the_budget_a_head_grows_by_doubling_up_to_a_block() {
+        assert!(BudgetClaim::try_claim(BLOCK_BUFFERS_BUDGET + 1).is_none());
+        // Blocks larger than the whole budget never get a block buffer.
+        let block_size = BLOCK_BUFFERS_BUDGET;
+        let mut head = Head::new(false, block_size);
+        let line = [b'z'; 4000];
+        let mut ts = 0;
+        while head.size() < 300_000 {
+            ts += 1;
+            let _ = head.append(ts, &line, &[]);
+            assert!(head.encoded.capacity() <= 2 * head.encoded.len().max(FIRST_BYTES));
+        }
+        assert_eq!(head.claim.0, 0);
+        let lines: Vec<(i64, &[u8], &[u32])> = (1..=ts).map(|t| (t, &line[..], &[][..])).collect();
+        assert_eq!(head.as_block(), Some(&block_of(&lines, false)[..]));
+        let clone = head.clone();
+        assert_eq!(clone.as_block(), head.as_block());
     }
 
     #[test]
