@@ -23,8 +23,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::consts::HEAD_BYTES_PER_METADATA_PAIR;
-use crate::raw::block::encode_entry;
-use crate::raw::varint::uvarint_len;
+use crate::raw::block::{encode_entry, encoded_entry_bound};
 
 #[derive(Debug, Clone)]
 struct HeadEntry {
@@ -196,21 +195,13 @@ impl Head {
         if self.has_duplicate_before(at, timestamp, line, pairs) {
             return Appended::Duplicate;
         }
-        // Two varints of at most 10 bytes before the line; after it, the
-        // metadata section's length, count and ids, at most 5 bytes each.
-        self.reserve(
-            line.len()
-                + 20
-                + if self.structured {
-                    10 + 5 * pairs.len()
-                } else {
-                    0
-                },
-        );
+        self.reserve(encoded_entry_bound(
+            line.len(),
+            pairs.len(),
+            self.structured,
+        ));
         let start = self.encoded.len();
-        encode_entry(&mut self.encoded, timestamp, line, pairs, self.structured);
-        let line_at = uvarint_len(((timestamp << 1) ^ (timestamp >> 63)) as u64)
-            + uvarint_len(line.len() as u64);
+        let line_at = encode_entry(&mut self.encoded, timestamp, line, pairs, self.structured);
         let pairs_start = self.pairs.len();
         self.pairs.extend_from_slice(pairs);
         self.size += line.len() + pairs.len() / 2 * HEAD_BYTES_PER_METADATA_PAIR;

@@ -134,16 +134,19 @@ impl<'a> Iterator for BlockEntryIter<'a> {
 }
 
 /// Appends one entry in block encoding; `pairs` are `(name, value)` symbol
-/// ids, written only when `structured`.
+/// ids, written only when `structured`. Returns where the line starts in
+/// the bytes appended (after the timestamp and length varints).
 pub(crate) fn encode_entry(
     out: &mut Vec<u8>,
     timestamp: i64,
     line: &[u8],
     pairs: &[u32],
     structured: bool,
-) {
+) -> usize {
+    let start = out.len();
     put_varint(out, timestamp);
     put_uvarint(out, line.len() as u64);
+    let line_at = out.len() - start;
     out.extend_from_slice(line);
     if structured {
         let count = (pairs.len() / 2) as u64;
@@ -158,6 +161,16 @@ pub(crate) fn encode_entry(
             put_uvarint(out, u64::from(p));
         }
     }
+    line_at
+}
+
+/// At most the bytes [`encode_entry`] appends for a line of `line_len`
+/// bytes with `pair_ids` symbol ids: two varints of at most 10 bytes before
+/// the line and, when `structured`, the metadata section's length, count
+/// and 32-bit ids after it, at most 5 bytes each.
+pub(crate) fn encoded_entry_bound(line_len: usize, pair_ids: usize, structured: bool) -> usize {
+    let section = if structured { 10 + 5 * pair_ids } else { 0 };
+    line_len + 20 + section
 }
 
 #[cfg(test)]
@@ -175,6 +188,19 @@ mod tests {
             (entry.timestamp, entry.line, entry.metadata),
             (1, &b"x"[..], &[0u8][..])
         );
+    }
+
+    #[test]
+    fn the_bound_holds_and_the_line_is_where_encode_entry_says() {
+        let pairs = [u32::MAX; 6];
+        for (timestamp, structured) in [(i64::MIN, true), (i64::MAX, false), (0, true)] {
+            let line = [b'l'; 200];
+            let mut out = vec![9];
+            let line_at = encode_entry(&mut out, timestamp, &line, &pairs, structured);
+            let written = out.len() - 1;
+            assert!(written <= encoded_entry_bound(line.len(), pairs.len(), structured));
+            assert_eq!(out[1 + line_at..1 + line_at + line.len()], line);
+        }
     }
 
     #[test]
