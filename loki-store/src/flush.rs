@@ -23,7 +23,9 @@ impl Store {
     /// Writes data to the object store: closes chunks that are idle or old
     /// (every open chunk when `force`), uploads closed chunks, writes the
     /// index segments for them, then checkpoints the WAL so it holds only
-    /// what is still in memory.
+    /// what is still in memory. A flush that uploads nothing, with nothing
+    /// logged since the last checkpoint, leaves the WAL as it is: an idle
+    /// store does not rewrite it at every flush check.
     ///
     /// # Errors
     /// The first upload or WAL error; chunks that failed stay in memory and
@@ -202,7 +204,7 @@ impl Store {
                 summary.segments += segments;
                 inner.flushed.lock().segments += segments;
             }
-            self.checkpoint().await?;
+            self.checkpoint(summary.chunks > 0).await?;
         }
         match first_error {
             Some(err) => Err(err),
@@ -254,13 +256,21 @@ impl Store {
     }
 
     /// Rewrites the WAL as one checkpoint of what memory holds, and drops
-    /// streams that hold nothing.
-    async fn checkpoint(&self) -> Result<()> {
+    /// streams that hold nothing; unless nothing was `uploaded` and nothing
+    /// logged since the last checkpoint, when the WAL on disk already
+    /// holds exactly what memory does. (Sealing an open chunk without
+    /// uploading it changes no entry; a push racing this check is in the
+    /// log, and the next flush checkpoints it.)
+    async fn checkpoint(&self, uploaded: bool) -> Result<()> {
         let inner = &self.inner;
         let Some(wal) = &inner.wal else {
             self.drop_empty_streams().await;
             return Ok(());
         };
+        let logged = wal.lock().stats().bytes;
+        if !uploaded && logged == inner.logged_at_checkpoint.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         // Under the gate, memory holds exactly what was logged before the
         // new segment: take each stream's state then (cheap: chunk bytes are
         // shared, only open heads are copied), so that nothing logged from

@@ -255,6 +255,10 @@ impl Store {
     /// # Errors
     /// As [`open`](Self::open).
     pub async fn open_with_report(config: StoreConfig) -> Result<(Store, ReplayReport)> {
+        // Chunk options the writer refuses are refused here, not at the
+        // first push.
+        loki_chunk::ChunkBuilder::with_options(config.chunk)
+            .map_err(|e| Error::Config(format!("chunk options: {e}")))?;
         let objects = Objects::open(
             &config.storage_url,
             &config.storage_options,

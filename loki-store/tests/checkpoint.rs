@@ -174,7 +174,23 @@ async fn a_checkpoint_holds_compressed_chunks_and_replays_exactly() {
 
     let store = Store::open(cfg.clone()).await.unwrap();
     assert_eq!(everything(&store).await, want);
-    // A second checkpoint of the replayed state, and another restart.
+    // A second checkpoint, of the replayed state and one more entry (a
+    // flush with nothing new leaves the WAL alone), and another restart.
+    let labels = Labels::new([("app", "shop"), ("pod", "b")]).unwrap();
+    let after_restart = vec![entry(BASE + 99_999_500, "after restart".into(), None)];
+    store
+        .push_at(
+            "t",
+            vec![PushStream {
+                labels,
+                entries: after_restart,
+            }],
+            BASE,
+        )
+        .await
+        .unwrap();
+    want = everything(&store).await;
+    assert_eq!(want.len(), before.len() + 3);
     store.flush(false).await.unwrap();
     drop(store);
     let store = Store::open(cfg.clone()).await.unwrap();
@@ -271,6 +287,80 @@ async fn closed_chunks_and_entries_only_checkpoints_replay() {
     // The closed chunk is flushed at the next flush check; the open one is not due.
     let summary = store.flush(false).await.unwrap();
     assert_eq!(summary.chunks, 1);
+}
+
+/// The WAL directory's files with their sizes and modification times.
+fn wal_files(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                meta.len(),
+                meta.modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_flush_with_nothing_new_leaves_the_wal_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(BASE));
+    let cfg = config(dir.path(), now.clone());
+    let store = Store::open(cfg.clone()).await.unwrap();
+    let push = |n: i64| {
+        let store = store.clone();
+        async move {
+            let labels = Labels::new([("app", "shop")]).unwrap();
+            let entries = vec![entry(BASE + n, format!("line {n}"), None)];
+            store
+                .push_at("t", vec![PushStream { labels, entries }], BASE)
+                .await
+                .unwrap();
+        }
+    };
+    push(1).await;
+    // Something logged: the flush check checkpoints it.
+    let before = wal_files(dir.path());
+    store.flush(false).await.unwrap();
+    let checkpointed = wal_files(dir.path());
+    assert_ne!(checkpointed, before);
+    assert!(checkpointed
+        .iter()
+        .any(|(name, ..)| name.starts_with("checkpoint.")));
+
+    // Nothing since: neither a flush check nor a forced flush with nothing
+    // open (as at shutdown, twice) touch the WAL.
+    now.fetch_add(1_000_000_000, Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    store.flush(false).await.unwrap();
+    assert_eq!(wal_files(dir.path()), checkpointed);
+    assert_eq!(store.flush(true).await.unwrap().chunks, 1);
+    let uploaded = wal_files(dir.path());
+    assert_ne!(uploaded, checkpointed, "the upload is checkpointed");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    store.flush(true).await.unwrap();
+    store.flush(false).await.unwrap();
+    assert_eq!(wal_files(dir.path()), uploaded);
+
+    // A push since the last checkpoint is checkpointed again; all of it
+    // reads back after a restart.
+    push(2).await;
+    store.flush(false).await.unwrap();
+    assert_ne!(wal_files(dir.path()), uploaded);
+    drop(store);
+    let store = Store::open(cfg).await.unwrap();
+    let lines: Vec<String> = everything(&store)
+        .await
+        .into_iter()
+        .map(|(_, _, line, _)| line)
+        .collect();
+    assert_eq!(lines, ["line 1", "line 2"]);
 }
 
 #[tokio::test]
@@ -377,9 +467,9 @@ async fn closed_chunks_past_the_budget_are_uploaded_before_the_flush_check() {
     }
     assert!(held < 32 * 1024, "still {held} bytes held");
     assert_eq!(everything(&store).await.len(), 400);
-    // No checkpoint since the empty one of the first tick (just the
-    // 8-byte header): the WAL segments still hold every entry.
-    assert_eq!(checkpoint_size(dir.path()), 8);
+    // No checkpoint (the first tick had nothing to checkpoint, and early
+    // uploads write none): the WAL segments still hold every entry.
+    assert_eq!(checkpoint_size(dir.path()), 0);
     stop.send(()).unwrap();
     maintenance.await.unwrap().unwrap();
 }

@@ -326,6 +326,33 @@ async fn label_queries_cover_memory_and_store() {
 }
 
 #[tokio::test]
+async fn chunk_options_the_writer_refuses_are_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for (options, what) in [
+        (
+            loki_chunk::ChunkOptions::default().block_size(0),
+            "block size",
+        ),
+        (
+            loki_chunk::ChunkOptions::default().block_size(2 << 30),
+            "block size",
+        ),
+        (
+            loki_chunk::ChunkOptions::default().zstd_level(23),
+            "zstd level",
+        ),
+    ] {
+        let mut config = StoreConfig::filesystem(dir.path());
+        config.chunk = options;
+        let err = Store::open(config).await.err().expect("refused at open");
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(err.to_string().contains(what), "{err}");
+    }
+    // Nothing was created for a store that never opened.
+    assert!(walk(dir.path()).is_empty(), "{:?}", walk(dir.path()));
+}
+
+#[tokio::test]
 async fn damaged_stored_data_is_a_typed_error_never_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicI64::new(BASE));
