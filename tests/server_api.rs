@@ -770,3 +770,119 @@ async fn concurrent_tails_are_limited_per_tenant() {
     assert!(reopened, "the slot of a closed tail was not released");
     let _ = stop.send(());
 }
+
+#[tokio::test]
+async fn drilldown_endpoints_detect_labels_and_fields_as_loki_shapes_them() {
+    let state = state("").await;
+    let ns = |t: i64| ((T0 + t) * 1_000_000_000).to_string();
+    let body = serde_json::json!({"streams": [
+        {"stream": {"app": "shop", "env": "prod", "pod": "7", "request": "6f1c4a52-3b0e-4d4b-9a43-1c2d3e4f5a6b"},
+         "values": [
+            [ns(1), "level=info status=200 took=15ms", {"trace_id": "abc"}],
+            [ns(2), "level=error status=500 took=1.5s", {"trace_id": "def"}],
+         ]},
+        {"stream": {"app": "db", "env": "prod", "pod": "8", "request": "1f1c4a52-3b0e-4d4b-9a43-1c2d3e4f5a6b"},
+         "values": [[ns(3), r#"{"query":"select","rows":12}"#]]},
+    ]})
+    .to_string();
+    let (status, text) = push_json(&state, "/loki/api/v1/push", &body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    let range = format!("start={}&end={}", ns(0), ns(10));
+
+    // Labels worth grouping by: `request` (all UUIDs) is left out, `pod`
+    // (numbers, but one of Loki's static labels) kept.
+    let labels = json_of(
+        &state,
+        &format!("/loki/api/v1/detected_labels?query=&{range}"),
+    )
+    .await;
+    assert_eq!(
+        labels,
+        serde_json::json!({"detectedLabels": [
+            {"label": "app", "cardinality": 2},
+            {"label": "env", "cardinality": 1},
+            {"label": "pod", "cardinality": 2},
+            {"label": "service_name", "cardinality": 2},
+        ]})
+    );
+    let one = json_of(
+        &state,
+        &format!(
+            "/loki/api/v1/detected_labels?query={}&{range}",
+            enc(r#"{app="db"}"#)
+        ),
+    )
+    .await;
+    assert_eq!(
+        one["detectedLabels"][0],
+        serde_json::json!({"label": "app", "cardinality": 1})
+    );
+
+    // Fields of the shop's lines: parsed from logfmt, and metadata.
+    let shop = enc(r#"{app="shop"}"#);
+    let fields = json_of(
+        &state,
+        &format!("/loki/api/v1/detected_fields?query={shop}&{range}"),
+    )
+    .await;
+    assert_eq!(fields["limit"], 1000);
+    let by_label: std::collections::BTreeMap<String, Value> = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["label"].as_str().unwrap().to_owned(), f.clone()))
+        .collect();
+    assert_eq!(
+        by_label.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["level", "status", "took", "trace_id"]
+    );
+    assert_eq!(
+        by_label["status"],
+        serde_json::json!({"label": "status", "type": "int", "cardinality": 2, "parsers": ["logfmt"]})
+    );
+    assert_eq!(by_label["took"]["type"], "duration");
+    assert_eq!(by_label["trace_id"]["parsers"], Value::Null);
+    let values = json_of(
+        &state,
+        &format!("/loki/api/v1/detected_field/status/values?query={shop}&{range}&line_limit=1"),
+    )
+    .await;
+    assert_eq!(
+        values,
+        serde_json::json!({"values": ["500"], "limit": 1000})
+    );
+
+    // JSON lines, a filter that keeps nothing, and bad requests.
+    let db = enc(r#"{app="db"}"#);
+    let fields = json_of(
+        &state,
+        &format!("/loki/api/v1/detected_fields?query={db}&{range}"),
+    )
+    .await;
+    assert_eq!(fields["fields"][0]["parsers"], serde_json::json!(["json"]));
+    let none = enc(r#"{app="db"} |= "nothing like this""#);
+    let empty = json_of(
+        &state,
+        &format!("/loki/api/v1/detected_fields?query={none}&{range}"),
+    )
+    .await;
+    assert_eq!(empty, serde_json::json!({}));
+    for bad in [
+        format!("/loki/api/v1/detected_fields?{range}"),
+        format!(
+            "/loki/api/v1/detected_fields?query={}&{range}",
+            enc(r#"rate({app="db"}[1m])"#)
+        ),
+        format!("/loki/api/v1/detected_fields?query={db}&{range}&line_limit=0"),
+        format!("/loki/api/v1/detected_fields?query={db}&{range}&line_limit=100000"),
+    ] {
+        let (status, body) = send(&state, Request::get(&bad).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // Drilldown's limits: no pattern ingester, the query limits.
+    let limits = json_of(&state, "/loki/api/v1/drilldown-limits").await;
+    assert_eq!(limits["pattern_ingester_enabled"], false);
+    assert_eq!(limits["limits"]["max_entries_limit_per_query"], 5000);
+    assert_eq!(limits["limits"]["volume_enabled"], true);
+}

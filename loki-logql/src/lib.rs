@@ -103,6 +103,7 @@
 //! - `serde`: serialising results in Loki's JSON shape.
 //! - `serde_json`: the template function `fromJson`.
 
+pub mod detect;
 mod error;
 mod eval;
 mod pipeline;

@@ -1,6 +1,7 @@
 //! A Loki-compatible HTTP server over the crates: push (v1 and legacy),
 //! queries (split by time and run in parallel), labels, series, index
-//! stats and volume, live tail over WebSocket, the legacy `/api/prom/*`
+//! stats and volume, Logs Drilldown's detected labels and fields, live
+//! tail over WebSocket, the legacy `/api/prom/*`
 //! paths, deletes and operations (`/ready`, `/metrics`, `/config`,
 //! `/flush`). It stays thin: parsing and shaping HTTP here, all logic in
 //! the crates. [`Config`] reads Loki-style YAML and flags.
@@ -23,6 +24,7 @@
 
 mod config;
 mod delete;
+mod detected;
 mod distributed;
 mod error;
 mod legacy;
@@ -263,6 +265,19 @@ pub fn app(state: AppState) -> Router {
             "/loki/api/v1/index/volume_range",
             get(volume::range).post(volume::range),
         )
+        .route(
+            "/loki/api/v1/detected_labels",
+            get(detected::labels).post(detected::labels),
+        )
+        .route(
+            "/loki/api/v1/detected_fields",
+            get(detected::fields).post(detected::fields),
+        )
+        .route(
+            "/loki/api/v1/detected_field/{name}/values",
+            get(detected::field_values).post(detected::field_values),
+        )
+        .route("/loki/api/v1/drilldown-limits", get(detected::limits))
         .route("/loki/api/v1/tail", get(tail::tail))
         .route("/api/prom/tail", get(tail::legacy_tail))
         .route("/api/prom/query", get(legacy::query).post(legacy::query))

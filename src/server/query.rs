@@ -192,7 +192,7 @@ pub(crate) async fn range(
 }
 
 /// The stream selector of a `query` parameter, if any.
-fn selector(query: Option<&String>) -> Result<Option<loki_index::Selector>, ApiError> {
+pub(crate) fn selector(query: Option<&String>) -> Result<Option<loki_index::Selector>, ApiError> {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Ok(None);
     };
@@ -298,15 +298,34 @@ pub(crate) async fn series(
             .map(|m| selector(Some(m)))
             .collect::<Result<Vec<_>, _>>()?,
     };
+    let found = matching_series(&state, &headers, &selectors, &matches, start, end).await?;
+    let data: Vec<BTreeMap<String, String>> = found
+        .into_iter()
+        .map(|pairs| pairs.into_iter().collect())
+        .collect();
+    Ok(success(json!(data)))
+}
+
+/// The label sets of the series matching any of `selectors` (`None`:
+/// every series; `texts` are the same selectors as written, for other
+/// processes) with entries in `[start, end]`, for the request's tenants.
+pub(crate) async fn matching_series(
+    state: &AppState,
+    headers: &HeaderMap,
+    selectors: &[Option<loki_index::Selector>],
+    texts: &[String],
+    start: i64,
+    end: i64,
+) -> Result<BTreeSet<Vec<(String, String)>>, ApiError> {
     let mut found: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
     if let Some(cluster) = state.querier() {
         let req = crate::server::proto::LabelRequest {
-            tenants: state.tenants(&headers)?,
+            tenants: state.tenants(headers)?,
             name: None,
             selectors: if selectors.iter().all(Option::is_none) {
                 Vec::new()
             } else {
-                matches.clone()
+                texts.to_vec()
             },
             start,
             end: end.saturating_add(1),
@@ -323,8 +342,8 @@ pub(crate) async fn series(
             );
         }
     } else {
-        for tenant in state.tenants(&headers)? {
-            for selector in &selectors {
+        for tenant in state.tenants(headers)? {
+            for selector in selectors {
                 for labels in state
                     .store
                     .series(&tenant, selector.as_ref(), start, end.saturating_add(1))
@@ -340,11 +359,7 @@ pub(crate) async fn series(
             }
         }
     }
-    let data: Vec<BTreeMap<String, String>> = found
-        .into_iter()
-        .map(|pairs| pairs.into_iter().collect())
-        .collect();
-    Ok(success(json!(data)))
+    Ok(found)
 }
 
 /// For a querier: label names (no `name`) or a label's values of the
