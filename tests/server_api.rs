@@ -886,3 +886,73 @@ async fn drilldown_endpoints_detect_labels_and_fields_as_loki_shapes_them() {
     assert_eq!(limits["limits"]["max_entries_limit_per_query"], 5000);
     assert_eq!(limits["limits"]["volume_enabled"], true);
 }
+
+#[tokio::test]
+async fn pushed_entries_get_the_detected_level_loki_adds() {
+    let state = state("limits_config:\n  discover_log_levels: true\n").await;
+    let ns = |t: i64| ((T0 + t) * 1_000_000_000).to_string();
+    let body = serde_json::json!({"streams": [
+        {"stream": {"app": "a", "level": "WARNING"}, "values": [[ns(1), "level=error but the label wins"]]},
+        {"stream": {"app": "b"}, "values": [
+            [ns(2), r#"{"msg":"x","level":"ERR"}"#],
+            [ns(3), "ts=1 level=dbg msg=hi"],
+            [ns(4), "x", {"severity_number": "21"}],
+            [ns(5), "upstream said: Critical failure"],
+            [ns(6), "hello world"],
+            [ns(7), "trace me", {"detected_level": "custom"}],
+        ]},
+    ]})
+    .to_string();
+    let (status, text) = push_json(&state, "/loki/api/v1/push", &body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    let query = enc(r#"sum by (detected_level) (count_over_time({app=~"a|b"}[1m]))"#);
+    let result = json_of(
+        &state,
+        &format!("/loki/api/v1/query?query={query}&time={}", T0 + 30),
+    )
+    .await;
+    let mut counts: Vec<(String, String)> = result["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["detected_level"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                s["value"][1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    counts.sort();
+    let want: Vec<(String, String)> = [
+        "critical", "custom", "debug", "error", "fatal", "unknown", "warn",
+    ]
+    .iter()
+    .map(|l| ((*l).to_owned(), "1".to_owned()))
+    .collect();
+    assert_eq!(counts, want, "{result}");
+    // Drilldown lists it as metadata (no parser).
+    let range = format!("start={}&end={}", ns(0), ns(10));
+    let fields = json_of(
+        &state,
+        &format!(
+            "/loki/api/v1/detected_fields?query={}&{range}",
+            enc(r#"{app="b"}"#)
+        ),
+    )
+    .await;
+    let level = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == "detected_level")
+        .cloned();
+    assert_eq!(
+        level,
+        Some(
+            serde_json::json!({"label": "detected_level", "type": "string", "cardinality": 6, "parsers": null})
+        )
+    );
+}

@@ -1,19 +1,25 @@
-//! Field detection over arbitrary lines and structured metadata never
-//! panics, keeps to its limits, and counts each field's values exactly.
+//! Field and level detection over arbitrary lines and structured metadata
+//! never panic; field detection keeps to its limits and counts each
+//! field's values exactly.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loki_logql::detect::detect_fields;
+use loki_logql::detect::{detect_fields, LevelDetector};
 use loki_logql::{parse, parse_labels, Expr, MemoryStorage};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let stream = parse_labels(r#"{app="fuzz", level="x"}"#).expect("a valid label set");
     let mut storage = MemoryStorage::new();
+    let levels = LevelDetector::default();
     for (i, line) in text.split('\n').enumerate() {
         // A line of `key\tvalue` also gives the entry structured metadata.
         let metadata: Vec<(&str, &str)> = line.split_once('\t').into_iter().collect();
+        assert!(
+            !levels.from_entry(&metadata, line).is_empty()
+                || metadata.iter().any(|(_, v)| v.is_empty())
+        );
         storage.push_with_metadata(&stream, i as i64, line, &metadata);
     }
     let Ok(Expr::Log(query)) = parse(r#"{app="fuzz"} | drop nothing"#) else {

@@ -1,7 +1,9 @@
 //! Field detection: which fields the newest lines of a log query carry,
 //! with each field's type, distinct values and parsers, as Loki's
 //! `detected_fields` and `detected_field/<name>/values` endpoints report
-//! them (the fields Grafana's Logs Drilldown lists for a service).
+//! them (the fields Grafana's Logs Drilldown lists for a service); and
+//! [`LevelDetector`], the log level Loki records with each pushed entry as
+//! its `detected_level`.
 //!
 //! [`detect_fields`] runs the query's pipeline over the newest
 //! `line_limit` entries it keeps. Every entry gives fields from three
@@ -20,6 +22,7 @@
 //! mixes are `string`. Its cardinality is its exact count of distinct
 //! values among the sampled entries.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -462,4 +465,276 @@ fn newest(kept: &mut Vec<Sampled>, limit: usize, cutoff: &Cutoff) {
             cutoff.tighten(oldest.timestamp);
         }
     }
+}
+
+/// The field names Loki reads a log level from by default
+/// (`limits_config.log_level_fields`), in order of preference.
+pub const LEVEL_FIELDS: [&str; 9] = [
+    "level", "LEVEL", "Level", "Severity", "severity", "SEVERITY", "lvl", "LVL", "Lvl",
+];
+
+/// The `detected_level` of a level nothing names.
+pub const UNKNOWN_LEVEL: &str = "unknown";
+
+/// How deep in a JSON line level fields are looked for (the top level and
+/// one below, as Loki's `log_level_from_json_max_depth`).
+const JSON_LEVEL_DEPTH: usize = 2;
+
+/// The log level Loki's distributor records as the `detected_level`
+/// structured metadata of each entry (`discover_log_levels`), from the
+/// first of:
+///
+/// 1. a stream label named in the field list (the first name in list
+///    order that the stream has);
+/// 2. structured metadata of such a name;
+/// 3. OpenTelemetry's `severity_number` metadata (1–4 trace, 5–8 debug,
+///    9–12 info, 13–16 warn, 17–20 error, 21–24 fatal);
+/// 4. a field of the line: in a JSON line (`{…}`) the first member in
+///    document order, at most one object deep, whose name is in the list
+///    and whose value is a string; in a logfmt line (one with `=`) the
+///    key earliest in the list, names compared without case;
+/// 5. a level word anywhere in the line, as a whole word without case:
+///    `trace`, `debug`, `fatal`, `critical`, `error`, `err`, `warning`,
+///    `warn`, `info`, the first of these found;
+///
+/// else `unknown`. Known names are made canonical (`WARNING`, `wrn` →
+/// `warn`; `ERR` → `error`); a label's or metadata's other values are
+/// kept as sent, a line field's other values fall through to the word
+/// search.
+///
+/// ```
+/// use loki_logql::detect::LevelDetector;
+///
+/// let levels = LevelDetector::default();
+/// let none: &[(&str, &str)] = &[];
+/// assert_eq!(levels.from_labels(|name| (name == "level").then_some("WARNING")).as_deref(), Some("warn"));
+/// assert_eq!(levels.from_entry(none, r#"{"msg":"x","level":"ERR"}"#), "error");
+/// assert_eq!(levels.from_entry(none, "ts=1 Severity=dbg msg=hi"), "debug");
+/// assert_eq!(levels.from_entry(&[("severity_number", "10")], "hello"), "info");
+/// assert_eq!(levels.from_entry(none, "GET /cart 500 [Error] upstream"), "error");
+/// assert_eq!(levels.from_entry(none, "terrible"), "unknown");
+/// ```
+#[derive(Debug, Clone)]
+pub struct LevelDetector {
+    fields: Vec<String>,
+}
+
+impl Default for LevelDetector {
+    /// Loki's default field names, [`LEVEL_FIELDS`].
+    fn default() -> Self {
+        LevelDetector::new(LEVEL_FIELDS)
+    }
+}
+
+impl LevelDetector {
+    /// A detector reading levels from fields named `fields`, in order of
+    /// preference ([`LEVEL_FIELDS`] when empty).
+    ///
+    /// ```
+    /// use loki_logql::detect::LevelDetector;
+    /// let levels = LevelDetector::new(["loglevel"]);
+    /// let none: &[(&str, &str)] = &[];
+    /// assert_eq!(levels.from_entry(none, "loglevel=warn level=info"), "warn");
+    /// ```
+    pub fn new<S: Into<String>>(fields: impl IntoIterator<Item = S>) -> LevelDetector {
+        let mut fields: Vec<String> = fields.into_iter().map(Into::into).collect();
+        if fields.is_empty() {
+            fields = LEVEL_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+        }
+        LevelDetector { fields }
+    }
+
+    /// The level a stream's labels give all its entries (step 1), if it
+    /// has a level label; `label(name)` is the stream's value of a label.
+    /// An empty value means no `detected_level` at all.
+    pub fn from_labels<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> Option<Cow<'a, str>> {
+        self.fields
+            .iter()
+            .find_map(|name| label(name))
+            .map(canonical_or_as_sent)
+    }
+
+    /// The level of an entry of a stream without a level label (steps 2
+    /// to 5), from its structured metadata and line.
+    pub fn from_entry<'a, K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        metadata: &'a [(K, V)],
+        line: &'a str,
+    ) -> Cow<'a, str> {
+        let value_of = |name: &str| {
+            metadata
+                .iter()
+                .find(|(k, _)| k.as_ref() == name)
+                .map(|(_, v)| v.as_ref())
+        };
+        if let Some(value) = self.fields.iter().find_map(|name| value_of(name)) {
+            return canonical_or_as_sent(value);
+        }
+        if let Some(number) = value_of("severity_number") {
+            return Cow::Borrowed(otlp_level(number));
+        }
+        let trimmed = line.trim();
+        let field = if trimmed.starts_with('{') && trimmed.ends_with('}') {
+            self.json_level(trimmed.as_bytes())
+        } else if memchr::memchr(b'=', line.as_bytes()).is_some() {
+            self.logfmt_level(line)
+        } else {
+            None
+        };
+        Cow::Borrowed(
+            field
+                .and_then(canonical_level)
+                .unwrap_or_else(|| word_level(line)),
+        )
+    }
+
+    /// The first string member named in the list, in document order, at
+    /// most [`JSON_LEVEL_DEPTH`] objects deep.
+    fn json_level<'a>(&self, line: &'a [u8]) -> Option<&'a str> {
+        fn walk<'a>(fields: &[String], b: &'a [u8], at: usize, depth: usize) -> Option<&'a str> {
+            use crate::pipeline::json_scan::{each_member, kind_at, Kind};
+            let mut found = None;
+            let _ = each_member(b, at, |key, escaped, start, end| {
+                let named = !escaped && fields.iter().any(|f| f.as_bytes() == key);
+                match kind_at(b, start) {
+                    Ok(Kind::Str) if named && end >= start + 2 => {
+                        found = std::str::from_utf8(&b[start + 1..end - 1]).ok();
+                    }
+                    Ok(Kind::Object) if depth > 1 => found = walk(fields, b, start, depth - 1),
+                    _ => {}
+                }
+                Ok(found.is_none())
+            });
+            found
+        }
+        walk(&self.fields, line, 0, JSON_LEVEL_DEPTH)
+    }
+
+    /// The value of the key earliest in the list (names compared without
+    /// case), stopping at the first malformed pair.
+    fn logfmt_level<'a>(&self, line: &'a str) -> Option<&'a str> {
+        let mut best: Option<(usize, &'a str)> = None;
+        crate::pipeline::logfmt::each_pair(line, |key, value| {
+            let rank = self.fields.iter().position(|f| f.eq_ignore_ascii_case(key));
+            if let Some(rank) = rank {
+                if best.is_none_or(|(b, _)| rank < b) {
+                    best = Some((rank, value));
+                }
+            }
+            best.is_none_or(|(b, _)| b > 0)
+        });
+        best.map(|(_, value)| value)
+    }
+}
+
+/// The canonical name of a level, compared without case.
+fn canonical_level(value: &str) -> Option<&'static str> {
+    const NAMES: [(&str, &str); 14] = [
+        ("trace", "trace"),
+        ("trc", "trace"),
+        ("debug", "debug"),
+        ("dbg", "debug"),
+        ("info", "info"),
+        ("inf", "info"),
+        ("information", "info"),
+        ("warn", "warn"),
+        ("wrn", "warn"),
+        ("warning", "warn"),
+        ("error", "error"),
+        ("err", "error"),
+        ("critical", "critical"),
+        ("fatal", "fatal"),
+    ];
+    NAMES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value))
+        .map(|(_, level)| *level)
+}
+
+/// A label's or metadata's level: canonical when known, else as sent.
+fn canonical_or_as_sent(value: &str) -> Cow<'_, str> {
+    canonical_level(value).map_or(Cow::Borrowed(value), Cow::Borrowed)
+}
+
+/// OpenTelemetry's severity number as a level (not a number: `info`).
+fn otlp_level(number: &str) -> &'static str {
+    match number.trim().parse::<i64>() {
+        Err(_) => "info",
+        Ok(1..=4) => "trace",
+        Ok(5..=8) => "debug",
+        Ok(9..=12) => "info",
+        Ok(13..=16) => "warn",
+        Ok(17..=20) => "error",
+        Ok(21..=24) => "fatal",
+        Ok(_) => UNKNOWN_LEVEL,
+    }
+}
+
+/// The first level word of the line (a whole word, any case), by word:
+/// `trace`, `debug`, `fatal`, `critical`, `error`, `err`, `warning`,
+/// `warn`, `info`.
+///
+/// One pass over the line's words. A word's length and first letter name
+/// the only level word it can be, so each word costs at most one
+/// comparison; most lines have none.
+fn word_level(line: &str) -> &'static str {
+    /// `(rank, word, level)` of the level word of a length and first
+    /// letter (lowercase); rank is the word's place in the order above.
+    fn candidate(len: usize, first: u8) -> Option<(usize, &'static str, &'static str)> {
+        Some(match (len, first) {
+            (5, b't') => (0, "trace", "trace"),
+            (5, b'd') => (1, "debug", "debug"),
+            (5, b'f') => (2, "fatal", "fatal"),
+            (8, b'c') => (3, "critical", "critical"),
+            (5, b'e') => (4, "error", "error"),
+            (3, b'e') => (5, "err", "error"),
+            (7, b'w') => (6, "warning", "warn"),
+            (4, b'w') => (7, "warn", "warn"),
+            (4, b'i') => (8, "info", "info"),
+            _ => return None,
+        })
+    }
+    let b = line.as_bytes();
+    let mut best: Option<(usize, &'static str)> = None;
+    let mut i = 0;
+    while i < b.len() {
+        if !is_word_byte(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < b.len() && is_word_byte(b[i]) {
+            i += 1;
+        }
+        let Some((rank, word, level)) = candidate(i - start, b[start].to_ascii_lowercase()) else {
+            continue;
+        };
+        if best.is_none_or(|(r, _)| rank < r) && word.as_bytes().eq_ignore_ascii_case(&b[start..i])
+        {
+            best = Some((rank, level));
+            if rank == 0 {
+                break;
+            }
+        }
+    }
+    best.map_or(UNKNOWN_LEVEL, |(_, level)| level)
+}
+
+/// Whether a byte is part of a word (a letter, digit or `_`).
+fn is_word_byte(c: u8) -> bool {
+    /// Bit `c % 64` of word `c / 64` is set for word bytes.
+    const WORD_BYTES: [u64; 2] = {
+        let mut bits = [0u64; 2];
+        let mut c = 0;
+        while c < 128 {
+            let b = c as u8;
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                bits[c / 64] |= 1 << (c % 64);
+            }
+            c += 1;
+        }
+        bits
+    };
+    c < 128 && WORD_BYTES[usize::from(c) / 64] & (1 << (c % 64)) != 0
 }

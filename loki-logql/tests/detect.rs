@@ -174,3 +174,82 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn levels_come_from_labels_metadata_fields_then_words() {
+    use loki_logql::detect::LevelDetector;
+    let levels = LevelDetector::default();
+    let none: &[(&str, &str)] = &[];
+    // Labels: the first name in the list wins; unknown values as sent.
+    let labels = [("lvl", "dbg"), ("Level", "Notice")];
+    let label = |name: &str| labels.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    assert_eq!(levels.from_labels(label).as_deref(), Some("Notice"));
+    assert_eq!(levels.from_labels(|_| None), None);
+    assert_eq!(levels.from_labels(|_| Some("")).as_deref(), Some(""));
+    // Metadata before the line; OpenTelemetry's severity number.
+    assert_eq!(
+        levels.from_entry(&[("severity", "WRN")], "level=error"),
+        "warn"
+    );
+    assert_eq!(
+        levels.from_entry(&[("severity_number", "3")], "error"),
+        "trace"
+    );
+    assert_eq!(
+        levels.from_entry(&[("severity_number", "x")], "error"),
+        "info"
+    );
+    assert_eq!(
+        levels.from_entry(&[("severity_number", "99")], "error"),
+        "unknown"
+    );
+    // JSON: document order, string values, one object deep.
+    assert_eq!(
+        levels.from_entry(none, r#"{"log":{"level":"info"},"level":"error"}"#),
+        "info"
+    );
+    assert_eq!(
+        levels.from_entry(none, r#"{"level":3,"msg":"fatal: disk"}"#),
+        "fatal"
+    );
+    assert_eq!(
+        levels.from_entry(none, r#"{"a":{"b":{"level":"dbg"}},"m":"ok"}"#),
+        "unknown"
+    );
+    assert_eq!(
+        levels.from_entry(none, r#"  {"LEVEL":"Warning"}  "#),
+        "warn"
+    );
+    // logfmt: the name earliest in the list, without case.
+    assert_eq!(levels.from_entry(none, "LVL=error level=info"), "info");
+    assert_eq!(levels.from_entry(none, "LeVeL=trc"), "trace");
+    assert_eq!(
+        levels.from_entry(none, "level=verbose msg=\"warn later\""),
+        "warn"
+    );
+    // Words: whole words, any case, by word order.
+    assert_eq!(
+        levels.from_entry(none, "INFO: then [ERROR] then debug"),
+        "debug"
+    );
+    assert_eq!(levels.from_entry(none, "terror errand informal"), "unknown");
+    assert_eq!(levels.from_entry(none, "err_code=5 warning"), "warn");
+    assert_eq!(levels.from_entry(none, ""), "unknown");
+}
+
+proptest! {
+    #[test]
+    fn any_entry_gets_a_level(
+        line in ".{0,120}",
+        metadata in proptest::collection::vec(("[a-zA-Z_]{1,16}", ".{0,10}"), 0..4),
+    ) {
+        let levels = loki_logql::detect::LevelDetector::default();
+        let level = levels.from_entry(&metadata, &line);
+        let from_metadata = metadata.iter().any(|(k, v)| {
+            v.as_str() == level.as_ref() && loki_logql::detect::LEVEL_FIELDS.contains(&k.as_str())
+        });
+        prop_assert!(from_metadata || [
+            "trace", "debug", "info", "warn", "error", "critical", "fatal", "unknown",
+        ].contains(&level.as_ref()), "{level}");
+    }
+}

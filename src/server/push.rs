@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use bytestring::ByteString;
 use http_body_util::BodyExt;
 use loki_index::Labels;
+use loki_logql::detect::LevelDetector;
 use loki_store::{PushEntry, PushStream};
 
 use super::{distributed, wire, ApiError, AppState, MAX_BODY_BYTES};
@@ -77,7 +78,7 @@ async fn push_shaped(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     };
-    let streams = decode_body(
+    let mut streams = decode_body(
         header("content-type"),
         header("content-encoding"),
         body.0.as_ref(),
@@ -89,6 +90,12 @@ async fn push_shaped(
             "error at least one valid stream is required for ingestion",
         ));
     }
+    // Rate limits count entries as sent, without the level added here.
+    let sent_bytes = entry_bytes(&streams);
+    let limits = state.config.limits_for(std::slice::from_ref(tenant));
+    if limits.discover_log_levels {
+        add_detected_levels(&mut streams, &LevelDetector::new(limits.log_level_fields));
+    }
     let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
     let bytes: usize = streams
         .iter()
@@ -96,7 +103,7 @@ async fn push_shaped(
         .map(|e| e.line.len())
         .sum();
     if let Some(cluster) = state.distributor() {
-        distributed::distributor::push(cluster, tenant, streams).await?;
+        distributed::distributor::push(cluster, tenant, streams, sent_bytes).await?;
         let summary = loki_store::PushSummary {
             accepted: lines,
             ..Default::default()
@@ -116,6 +123,69 @@ async fn push_shaped(
         .map(|r| format!("{} ({} entries)", r.message, r.entries))
         .collect();
     Ok((status, message.join("\n")))
+}
+
+/// The size of the entries as Loki's rate limits count it: each line and
+/// its structured metadata's names and values.
+fn entry_bytes(streams: &[PushStream]) -> usize {
+    streams
+        .iter()
+        .flat_map(|s| &s.entries)
+        .map(|e| {
+            e.line.len()
+                + e.metadata
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len())
+                    .sum::<usize>()
+        })
+        .sum()
+}
+
+/// The structured-metadata name of an entry's detected log level.
+const DETECTED_LEVEL: &str = "detected_level";
+
+/// Gives each entry the `detected_level` metadata pair Loki's distributor
+/// adds, unless its stream labels or its metadata already have one: the
+/// level of the stream's level label for all its entries, else each
+/// entry's own (see [`LevelDetector`]).
+fn add_detected_levels(streams: &mut [PushStream], levels: &LevelDetector) {
+    for stream in streams {
+        if stream.labels.get(DETECTED_LEVEL).is_some() {
+            continue;
+        }
+        let of_stream = levels
+            .from_labels(|name| stream.labels.get(name))
+            .map(|level| level_text(&level));
+        for entry in &mut stream.entries {
+            if entry
+                .metadata
+                .iter()
+                .any(|(name, _)| name == DETECTED_LEVEL)
+            {
+                continue;
+            }
+            let level = match &of_stream {
+                Some(level) => level.clone(),
+                None => level_text(&levels.from_entry(&entry.metadata, &entry.line)),
+            };
+            if !level.is_empty() {
+                entry
+                    .metadata
+                    .push((ByteString::from_static(DETECTED_LEVEL), level));
+            }
+        }
+    }
+}
+
+/// A level as metadata text: the canonical names without a copy.
+fn level_text(level: &str) -> ByteString {
+    const CANONICAL: [&str; 8] = [
+        "trace", "debug", "info", "warn", "error", "critical", "fatal", "unknown",
+    ];
+    match CANONICAL.iter().find(|name| **name == level) {
+        Some(name) => ByteString::from_static(name),
+        None => ByteString::from(level),
+    }
 }
 
 /// Decodes a push body as Loki does: `content_encoding` (none, `snappy`,

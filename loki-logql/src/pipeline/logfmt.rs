@@ -184,3 +184,30 @@ fn unquote(v: &str, out: &mut String) {
         out.push_str(v);
     }
 }
+
+/// Calls `f(key, value)` for each well-formed pair of `line` in order
+/// (a quoted value as written between its quotes, escapes and all) until
+/// `f` returns false or a malformed pair ends the line, as Loki's
+/// level detection reads logfmt.
+pub(crate) fn each_pair<'a>(line: &'a str, mut f: impl FnMut(&'a str, &'a str) -> bool) {
+    let b = line.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && b[i] <= b' ' {
+            i += 1;
+        }
+        if i >= b.len() {
+            return;
+        }
+        let (pair, next) = next_pair(line, i);
+        i = next;
+        match pair {
+            Pair::Bad(_) => return,
+            Pair::Ok(key, Value::Raw(value) | Value::Quoted(value)) => {
+                if !f(key, value) {
+                    return;
+                }
+            }
+        }
+    }
+}

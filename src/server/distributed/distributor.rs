@@ -16,7 +16,8 @@ use crate::server::ApiError;
 /// The internal push path of ingesters.
 pub(crate) const PUSH_PATH: &str = "/internal/push";
 
-/// Replicates `streams` of `tenant` to their ingesters. `Ok` once every
+/// Replicates `streams` of `tenant` to their ingesters, after the tenant's
+/// global rate limit admits their `bytes` (as sent). `Ok` once every
 /// stream was stored by a quorum of its replicas; otherwise the error of a
 /// stream that could not be: the ingesters' 4xx when they refused it as
 /// invalid, a 429 when some rate-limited it, else a 500.
@@ -24,20 +25,10 @@ pub(crate) async fn push(
     cluster: &Cluster,
     tenant: &str,
     streams: Vec<PushStream>,
+    bytes: usize,
 ) -> Result<(), ApiError> {
     if let Some(limits) = &cluster.rate_limits {
         let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
-        let bytes: usize = streams
-            .iter()
-            .flat_map(|s| &s.entries)
-            .map(|e| {
-                e.line.len()
-                    + e.metadata
-                        .iter()
-                        .map(|(n, v)| n.len() + v.len())
-                        .sum::<usize>()
-            })
-            .sum();
         limits.admit(tenant, lines, bytes)?;
     }
     let ring = cluster.ring.ring();
