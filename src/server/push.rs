@@ -90,8 +90,9 @@ async fn push_shaped(
             "error at least one valid stream is required for ingestion",
         ));
     }
-    // Rate limits count entries as sent, without the level added here.
-    let sent_bytes = entry_bytes(&streams);
+    // A distributor's rate limit counts entries as sent, without the
+    // level added here.
+    let sent_bytes = state.distributor().map(|_| entry_bytes(&streams));
     let limits = state.config.limits_for(std::slice::from_ref(tenant));
     if limits.discover_log_levels {
         add_detected_levels(&mut streams, &LevelDetector::new(limits.log_level_fields));
@@ -103,7 +104,8 @@ async fn push_shaped(
         .map(|e| e.line.len())
         .sum();
     if let Some(cluster) = state.distributor() {
-        distributed::distributor::push(cluster, tenant, streams, sent_bytes).await?;
+        let bytes = sent_bytes.unwrap_or_default();
+        distributed::distributor::push(cluster, tenant, streams, bytes).await?;
         let summary = loki_store::PushSummary {
             accepted: lines,
             ..Default::default()
