@@ -417,14 +417,7 @@ async fn sample<S: Storage + ?Sized>(
     let mut batches = storage.select(&req);
     while let Some(batch) = batches.next().await {
         let batch = batch.map_err(Error::Storage)?;
-        let mask: &[bool] = match &batch.mask {
-            Some(mask) => mask,
-            None if filters.is_empty() => &[],
-            None => {
-                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
-                &mask_buf
-            }
-        };
+        let mask = batch.filter_mask(&filters, &mut mask_buf);
         for i in 0..batch.len() {
             let ts = batch.timestamps[i];
             if ts < start || ts >= end || mask.get(i) == Some(&false) || !cutoff.wants(ts) {

@@ -330,14 +330,7 @@ impl SampleBatch {
         let mut out = SampleBatch::new(batch.labels.clone());
         out.scanned_bytes = batch.line_data.len() as u64;
         let mut mask_buf = Vec::new();
-        let mask: &[bool] = match &batch.mask {
-            Some(m) => m,
-            None if filters.is_empty() => &[],
-            None => {
-                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
-                &mask_buf
-            }
-        };
+        let mask = batch.filter_mask(filters, &mut mask_buf);
         for i in 0..batch.len() {
             if mask.get(i) == Some(&false) {
                 continue;
@@ -469,6 +462,24 @@ impl EntryBatch {
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.timestamps.is_empty()
+    }
+
+    /// Which entries pass the query's leading line `filters`: the batch's
+    /// own mask when storage applied them, else the filters applied into
+    /// `buf`; empty when every entry passes.
+    pub(crate) fn filter_mask<'a>(
+        &'a self,
+        filters: &LineFilterSet,
+        buf: &'a mut Vec<bool>,
+    ) -> &'a [bool] {
+        match &self.mask {
+            Some(mask) => mask,
+            None if filters.is_empty() => &[],
+            None => {
+                filters.batch_mask(&self.line_data, &self.line_ends, buf);
+                buf
+            }
+        }
     }
 
     /// Line `i`.

@@ -226,14 +226,7 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
         if batch.is_empty() || !keeper.wants(batch.timestamps[0], limit, backward) {
             continue;
         }
-        let mask: &[bool] = match &batch.mask {
-            Some(m) => m,
-            None if filters.is_empty() => &[],
-            None => {
-                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
-                &mask_buf
-            }
-        };
+        let mask = batch.filter_mask(&filters, &mut mask_buf);
         let mut interned: Option<(LabelSet, Arc<LabelSet>)> = None;
         for i in 0..batch.len() {
             let ts = batch.timestamps[i];

@@ -179,14 +179,7 @@ pub(crate) async fn eval_range(
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(Error::Storage)?;
         ctx.budget.charge(batch.line_data.len())?;
-        let mask: &[bool] = match &batch.mask {
-            Some(m) => m,
-            None if filters.is_empty() => &[],
-            None => {
-                filters.batch_mask(&batch.line_data, &batch.line_ends, &mut mask_buf);
-                &mask_buf
-            }
-        };
+        let mask = batch.filter_mask(&filters, &mut mask_buf);
         let mut batch_idx: Option<usize> = None;
         added.clear();
         for i in 0..batch.len() {
