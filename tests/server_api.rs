@@ -956,3 +956,24 @@ async fn pushed_entries_get_the_detected_level_loki_adds() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_tenant_override_turns_level_detection_on_for_that_tenant() {
+    let state = state("overrides:\n  fake:\n    discover_log_levels: true\n").await;
+    let body = serde_json::json!({"streams": [
+        {"stream": {"app": "a"}, "values": [[format!("{}", T0 * 1_000_000_000), "level=warn x"]]},
+    ]})
+    .to_string();
+    let (status, text) = push_json(&state, "/loki/api/v1/push", &body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    let query = enc(r#"sum by (detected_level) (count_over_time({app="a"}[1m]))"#);
+    let result = json_of(
+        &state,
+        &format!("/loki/api/v1/query?query={query}&time={}", T0 + 30),
+    )
+    .await;
+    assert_eq!(
+        result["data"]["result"][0]["metric"]["detected_level"], "warn",
+        "{result}"
+    );
+}

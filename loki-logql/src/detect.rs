@@ -22,7 +22,6 @@
 //! mixes are `string`. Its cardinality is its exact count of distinct
 //! values among the sampled entries.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -473,6 +472,56 @@ pub const UNKNOWN_LEVEL: &str = "unknown";
 /// one below, as Loki's `log_level_from_json_max_depth`).
 const JSON_LEVEL_DEPTH: usize = 2;
 
+/// A log level [`LevelDetector`] found: one of Loki's canonical names
+/// (`trace`, `debug`, `info`, `warn`, `error`, `critical`, `fatal`,
+/// `unknown`), or a level label's or metadata's value as sent. It reads as
+/// the text either way.
+///
+/// ```
+/// use loki_logql::detect::{DetectedLevel, LevelDetector};
+/// let levels = LevelDetector::default();
+/// let none: &[(&str, &str)] = &[];
+/// assert_eq!(levels.from_entry(none, "level=WRN"), DetectedLevel::Canonical("warn"));
+/// assert_eq!(levels.from_entry(&[("level", "Notice")], "x"), DetectedLevel::AsSent("Notice"));
+/// assert_eq!(&*levels.from_entry(none, "x"), "unknown");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectedLevel<'a> {
+    /// A canonical level name.
+    Canonical(&'static str),
+    /// A label's or metadata's value that is no known level, as sent.
+    AsSent(&'a str),
+}
+
+impl std::ops::Deref for DetectedLevel<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match *self {
+            DetectedLevel::Canonical(level) => level,
+            DetectedLevel::AsSent(value) => value,
+        }
+    }
+}
+
+impl AsRef<str> for DetectedLevel<'_> {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl std::fmt::Display for DetectedLevel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl PartialEq<&str> for DetectedLevel<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        **self == **other
+    }
+}
+
 /// The log level Loki's distributor records as the `detected_level`
 /// structured metadata of each entry (`discover_log_levels`), from the
 /// first of:
@@ -540,7 +589,10 @@ impl LevelDetector {
     /// The level a stream's labels give all its entries (step 1), if it
     /// has a level label; `label(name)` is the stream's value of a label.
     /// An empty value means no `detected_level` at all.
-    pub fn from_labels<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> Option<Cow<'a, str>> {
+    pub fn from_labels<'a>(
+        &self,
+        label: impl Fn(&str) -> Option<&'a str>,
+    ) -> Option<DetectedLevel<'a>> {
         self.fields
             .iter()
             .find_map(|name| label(name))
@@ -553,7 +605,7 @@ impl LevelDetector {
         &self,
         metadata: &'a [(K, V)],
         line: &'a str,
-    ) -> Cow<'a, str> {
+    ) -> DetectedLevel<'a> {
         let value_of = |name: &str| {
             metadata
                 .iter()
@@ -564,7 +616,7 @@ impl LevelDetector {
             return canonical_or_as_sent(value);
         }
         if let Some(number) = value_of("severity_number") {
-            return Cow::Borrowed(otlp_level(number));
+            return DetectedLevel::Canonical(otlp_level(number));
         }
         let trimmed = line.trim();
         let field = if trimmed.starts_with('{') && trimmed.ends_with('}') {
@@ -574,7 +626,7 @@ impl LevelDetector {
         } else {
             None
         };
-        Cow::Borrowed(
+        DetectedLevel::Canonical(
             field
                 .and_then(canonical_level)
                 .unwrap_or_else(|| word_level(line)),
@@ -645,8 +697,8 @@ fn canonical_level(value: &str) -> Option<&'static str> {
 }
 
 /// A label's or metadata's level: canonical when known, else as sent.
-fn canonical_or_as_sent(value: &str) -> Cow<'_, str> {
-    canonical_level(value).map_or(Cow::Borrowed(value), Cow::Borrowed)
+fn canonical_or_as_sent(value: &str) -> DetectedLevel<'_> {
+    canonical_level(value).map_or(DetectedLevel::AsSent(value), DetectedLevel::Canonical)
 }
 
 /// OpenTelemetry's severity number as a level (not a number: `info`).

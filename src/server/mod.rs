@@ -73,6 +73,8 @@ pub struct AppState {
     pub(crate) tails: Arc<tail::TailSlots>,
     /// Distributed mode's ring and peers (`None` for `-target=all`).
     pub(crate) cluster: Option<Arc<distributed::Cluster>>,
+    /// Each tenant's `detected_level` discovery on push.
+    pub(crate) levels: Arc<push::LevelDetectors>,
 }
 
 impl AppState {
@@ -105,6 +107,7 @@ impl AppState {
         AppState {
             store,
             auth_enabled: config.auth_enabled,
+            levels: Arc::new(push::LevelDetectors::new(&config)),
             config: Arc::new(config),
             metrics: Default::default(),
             tails: Default::default(),

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use bytestring::ByteString;
 use http_body_util::BodyExt;
 use loki_index::Labels;
-use loki_logql::detect::LevelDetector;
+use loki_logql::detect::{DetectedLevel, LevelDetector};
 use loki_store::{PushEntry, PushStream};
 
 use super::{distributed, wire, ApiError, AppState, MAX_BODY_BYTES};
@@ -93,9 +93,8 @@ async fn push_shaped(
     // A distributor's rate limit counts entries as sent, without the
     // level added here.
     let sent_bytes = state.distributor().map(|_| entry_bytes(&streams));
-    let limits = state.config.limits_for(std::slice::from_ref(tenant));
-    if limits.discover_log_levels {
-        add_detected_levels(&mut streams, &LevelDetector::new(limits.log_level_fields));
+    if let Some(levels) = state.levels.of(tenant) {
+        add_detected_levels(&mut streams, levels);
     }
     let lines: usize = streams.iter().map(|s| s.entries.len()).sum();
     let bytes: usize = streams
@@ -157,7 +156,7 @@ fn add_detected_levels(streams: &mut [PushStream], levels: &LevelDetector) {
         }
         let of_stream = levels
             .from_labels(|name| stream.labels.get(name))
-            .map(|level| level_text(&level));
+            .map(level_text);
         for entry in &mut stream.entries {
             if entry
                 .metadata
@@ -168,7 +167,7 @@ fn add_detected_levels(streams: &mut [PushStream], levels: &LevelDetector) {
             }
             let level = match &of_stream {
                 Some(level) => level.clone(),
-                None => level_text(&levels.from_entry(&entry.metadata, &entry.line)),
+                None => level_text(levels.from_entry(&entry.metadata, &entry.line)),
             };
             if !level.is_empty() {
                 entry
@@ -180,13 +179,49 @@ fn add_detected_levels(streams: &mut [PushStream], levels: &LevelDetector) {
 }
 
 /// A level as metadata text: the canonical names without a copy.
-fn level_text(level: &str) -> ByteString {
-    const CANONICAL: [&str; 8] = [
-        "trace", "debug", "info", "warn", "error", "critical", "fatal", "unknown",
-    ];
-    match CANONICAL.iter().find(|name| **name == level) {
-        Some(name) => ByteString::from_static(name),
-        None => ByteString::from(level),
+fn level_text(level: DetectedLevel<'_>) -> ByteString {
+    match level {
+        DetectedLevel::Canonical(name) => ByteString::from_static(name),
+        DetectedLevel::AsSent(value) => ByteString::from(value),
+    }
+}
+
+/// Each tenant's level detection (`discover_log_levels` with its
+/// `log_level_fields`), worked out once from the configuration rather
+/// than per push.
+#[derive(Debug, Default)]
+pub(crate) struct LevelDetectors {
+    /// For tenants without overrides.
+    default: Option<LevelDetector>,
+    /// For tenants with overrides.
+    tenants: HashMap<String, Option<LevelDetector>>,
+}
+
+impl LevelDetectors {
+    pub(crate) fn new(config: &super::Config) -> LevelDetectors {
+        let of = |limits: super::config::LimitsConfig| {
+            limits
+                .discover_log_levels
+                .then(|| LevelDetector::new(limits.log_level_fields))
+        };
+        LevelDetectors {
+            default: of(config.limits_config.clone()),
+            tenants: config
+                .overrides
+                .keys()
+                .map(|tenant| {
+                    (
+                        tenant.clone(),
+                        of(config.limits_for(std::slice::from_ref(tenant))),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The detector of `tenant`, if it has level detection on.
+    pub(crate) fn of(&self, tenant: &str) -> Option<&LevelDetector> {
+        self.tenants.get(tenant).unwrap_or(&self.default).as_ref()
     }
 }
 

@@ -67,13 +67,9 @@ impl LogfmtParser {
             if !self.params.is_empty() && found == all {
                 return;
             }
-            while i < b.len() && b[i] <= b' ' {
-                i += 1;
-            }
-            if i >= b.len() {
+            let Some((pair, next)) = pair_after_space(line, i) else {
                 return;
-            }
-            let (pair, next) = next_pair(line, i);
+            };
             i = next;
             match pair {
                 Pair::Bad(msg) => {
@@ -119,6 +115,18 @@ impl LogfmtParser {
             }
         }
     }
+}
+
+/// The pair after the spaces from `start`, and where it ends; `None` at
+/// the end of the line.
+fn pair_after_space(line: &str, start: usize) -> Option<(Pair<'_>, usize)> {
+    let b = line.as_bytes();
+    let at = start
+        + b[start.min(b.len())..]
+            .iter()
+            .take_while(|&&c| c <= b' ')
+            .count();
+    (at < b.len()).then(|| next_pair(line, at))
 }
 
 /// Parses one pair starting at a non-space byte.
@@ -190,16 +198,8 @@ fn unquote(v: &str, out: &mut String) {
 /// `f` returns false or a malformed pair ends the line, as Loki's
 /// level detection reads logfmt.
 pub(crate) fn each_pair<'a>(line: &'a str, mut f: impl FnMut(&'a str, &'a str) -> bool) {
-    let b = line.as_bytes();
     let mut i = 0;
-    loop {
-        while i < b.len() && b[i] <= b' ' {
-            i += 1;
-        }
-        if i >= b.len() {
-            return;
-        }
-        let (pair, next) = next_pair(line, i);
+    while let Some((pair, next)) = pair_after_space(line, i) {
         i = next;
         match pair {
             Pair::Bad(_) => return,
