@@ -977,3 +977,151 @@ async fn a_tenant_override_turns_level_detection_on_for_that_tenant() {
         "{result}"
     );
 }
+
+/// `GET` with Grafana's `X-Loki-Response-Encoding-Flags` header.
+async fn json_categorized(state: &AppState, uri: &str, flags: &str) -> Value {
+    let request = Request::get(uri)
+        .header("X-Loki-Response-Encoding-Flags", flags)
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = send(state, request).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn categorize_labels_splits_metadata_and_parsed_labels_from_the_stream() {
+    let state = state("").await;
+    let t = |s: i64| ((T0 + s) * 1_000_000_000).to_string();
+    let body = serde_json::json!({"streams": [{
+        "stream": {"app": "shop"},
+        "values": [
+            [t(1), "level=info msg=a", {"trace_id": "t1"}],
+            [t(2), "level=warn msg=b", {"trace_id": "t2"}],
+            [t(3), "plain"],
+        ],
+    }]})
+    .to_string();
+    assert_eq!(
+        push_json(&state, "/loki/api/v1/push", &body).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let range = |q: &str| {
+        format!(
+            "/loki/api/v1/query_range?query={}&start={}&end={}&direction=forward",
+            enc(q),
+            T0,
+            T0 + 10
+        )
+    };
+
+    // Grafana's request: one stream, each entry's labels beside its line.
+    let v = json_categorized(
+        &state,
+        &range(r#"{app="shop"} | logfmt"#),
+        "categorize-labels",
+    )
+    .await;
+    assert_eq!(
+        v["data"]["encodingFlags"],
+        serde_json::json!(["categorize-labels"])
+    );
+    assert_eq!(
+        v["data"]["result"],
+        serde_json::json!([{
+            "stream": {"app": "shop", "service_name": "shop"},
+            "values": [
+                [t(1), "level=info msg=a", {"structuredMetadata": {"trace_id": "t1"}, "parsed": {"level": "info", "msg": "a"}}],
+                [t(2), "level=warn msg=b", {"structuredMetadata": {"trace_id": "t2"}, "parsed": {"level": "warn", "msg": "b"}}],
+                [t(3), "plain", {}],
+            ],
+        }])
+    );
+    assert_eq!(v["data"]["stats"]["summary"]["totalEntriesReturned"], 3);
+
+    // Among other flags, with spaces; a bare selector gives `{}` per entry
+    // without metadata.
+    let v = json_categorized(
+        &state,
+        &range(r#"{app="shop"} |= "plain""#),
+        "other, categorize-labels",
+    )
+    .await;
+    assert_eq!(
+        v["data"]["result"][0]["values"],
+        serde_json::json!([[t(3), "plain", {}]])
+    );
+
+    // Without the header: Loki's plain shape, a stream per label set.
+    let v = json_of(&state, &range(r#"{app="shop"} |= "msg=a""#)).await;
+    assert!(v["data"].get("encodingFlags").is_none(), "{v}");
+    assert_eq!(
+        v["data"]["result"],
+        serde_json::json!([{
+            "stream": {"app": "shop", "service_name": "shop", "trace_id": "t1"},
+            "values": [[t(1), "level=info msg=a"]],
+        }])
+    );
+
+    // A metric query keeps its shape and, as in Loki, says the flag.
+    let v = json_categorized(
+        &state,
+        &format!(
+            "{}&step=10",
+            range(r#"sum(count_over_time({app="shop"}[10s]))"#)
+        ),
+        "categorize-labels",
+    )
+    .await;
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["encodingFlags"],
+        serde_json::json!(["categorize-labels"])
+    );
+}
+
+#[tokio::test]
+async fn a_categorized_tail_sends_entry_labels_and_the_flag() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let state = state("").await;
+    let (addr, stop) = start(state.clone()).await;
+    let now = now_ns();
+    let query = enc(r#"{app="shop"} | logfmt"#);
+    let mut request = format!("ws://{addr}/loki/api/v1/tail?query={query}&start={now}")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "X-Loki-Response-Encoding-Flags",
+        "categorize-labels".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let live = serde_json::json!({"streams": [{
+        "stream": {"app": "shop"},
+        "values": [[(now + 1_000).to_string(), "msg=hi", {"trace_id": "t9"}]],
+    }]})
+    .to_string();
+    // The tail subscribes once upgraded; push until the entry arrives.
+    let mut got = None;
+    for _ in 0..50 {
+        assert_eq!(
+            push_json(&state, "/loki/api/v1/push", &live).await.0,
+            StatusCode::NO_CONTENT
+        );
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(200), ws.next()).await
+        {
+            got = Some(serde_json::from_str::<Value>(&text).unwrap());
+            break;
+        }
+    }
+    let v = got.expect("a tail message");
+    assert_eq!(v["encodingFlags"], serde_json::json!(["categorize-labels"]));
+    assert_eq!(
+        v["streams"][0],
+        serde_json::json!({
+            "stream": {"app": "shop", "service_name": "shop"},
+            "values": [[(now + 1_000).to_string(), "msg=hi", {"structuredMetadata": {"trace_id": "t9"}, "parsed": {"msg": "hi"}}]],
+        })
+    );
+    let _ = stop.send(());
+}

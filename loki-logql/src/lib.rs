@@ -49,7 +49,7 @@
 //! | [`parse_labels`], [`LabelSet`] | label-set text of push requests |
 //! | [`Error`], [`ParseError`], [`ParseErrorKind`] | what went wrong, where |
 //! | [`Engine`], [`QueryParams`], [`Limits`] | running queries, with resource limits |
-//! | [`QueryResult`], [`Stream`], [`Series`], [`Sample`], [`Entry`] | results (serde: Loki's JSON `data` shape) |
+//! | [`QueryResult`], [`Stream`], [`Series`], [`Sample`], [`Entry`], [`EntryLabels`] | results (serde: Loki's JSON `data` shape) |
 //! | [`storage`]: [`Storage`], [`SelectRequest`], [`EntryBatch`], [`SampleRequest`], [`SampleBatch`], [`Cutoff`], [`LineFilterSet`], [`MemoryStorage`] | the seam storage implements |
 //!
 //! Internally `syntax/` holds the lexer, one parser file per construct,
@@ -113,7 +113,9 @@ mod syntax;
 mod template;
 
 pub use error::{Error, ParseError, ParseErrorKind, Result};
-pub use eval::{Engine, Entry, Limits, QueryParams, QueryResult, Sample, Series, Stream};
+pub use eval::{
+    Engine, Entry, EntryLabels, Limits, QueryParams, QueryResult, Sample, Series, Stream,
+};
 pub use pipeline::LineFilterSet;
 pub use storage::{
     Cutoff, Direction, EntryBatch, MemoryStorage, SampleBatch, SampleRequest, SelectRequest,

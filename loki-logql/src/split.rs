@@ -144,7 +144,7 @@ pub fn merge_matrices(parts: Vec<QueryResult>) -> Result<QueryResult> {
 /// let labels = parse_labels(r#"{app="a"}"#)?;
 /// let part = |ts: i64| QueryResult::Streams(vec![Stream {
 ///     labels: labels.clone(),
-///     entries: vec![Entry { timestamp: ts, line: ts.to_string() }],
+///     entries: vec![Entry::new(ts, ts.to_string())],
 /// }]);
 /// let QueryResult::Streams(merged) = merge_streams(vec![part(9), part(5)], 2)? else { unreachable!() };
 /// assert_eq!(merged[0].entries.iter().map(|e| e.timestamp).collect::<Vec<_>>(), [9, 5]);

@@ -114,16 +114,37 @@ pub(crate) async fn evaluate(
     Ok((result, stats))
 }
 
+/// Loki's header for response encoding flags: a comma-separated list.
+pub(crate) const ENCODING_FLAGS_HEADER: &str = "X-Loki-Response-Encoding-Flags";
+/// The one encoding flag there is: log query results give each entry's
+/// structured metadata and parsed labels apart from its stream's labels.
+pub(crate) const CATEGORIZE_LABELS: &str = "categorize-labels";
+
+/// Whether the request asks for categorized labels (Grafana does).
+pub(crate) fn wants_categorized_labels(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ENCODING_FLAGS_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|flag| flag.trim() == CATEGORIZE_LABELS)
+}
+
 async fn run(
     state: &AppState,
     headers: &HeaderMap,
     query: &str,
     params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
+    let categorized = params.categorize_labels;
     let (result, stats) = evaluate(state, headers, query, params).await?;
     let mut data =
         serde_json::to_value(&result).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if let Value::Object(map) = &mut data {
+        if categorized {
+            // As Loki, whatever the result type.
+            map.insert("encodingFlags".to_owned(), json!([CATEGORIZE_LABELS]));
+        }
         map.insert("stats".to_owned(), stats);
     }
     Ok(success(data))
@@ -148,7 +169,8 @@ pub(crate) async fn instant(
     };
     let query_params = QueryParams::instant(time)
         .with_limit(params::limit(&params)?)
-        .with_direction(params::direction(&params)?);
+        .with_direction(params::direction(&params)?)
+        .with_categorized_labels(wants_categorized_labels(&headers));
     run(&state, &headers, query, query_params).await
 }
 
@@ -187,7 +209,8 @@ pub(crate) async fn range(
     let query_params = QueryParams::range(start, end, step)
         .with_limit(params::limit(&params)?)
         .with_direction(params::direction(&params)?)
-        .with_interval(interval);
+        .with_interval(interval)
+        .with_categorized_labels(wants_categorized_labels(&headers));
     run(&state, &headers, query, query_params).await
 }
 

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::legacy::rfc3339_nano;
 use super::params;
-use super::query::{evaluate, required};
+use super::query::{evaluate, required, wants_categorized_labels, CATEGORIZE_LABELS};
 use super::{ApiError, AppState};
 
 /// Open tails per tenant, for `max_concurrent_tail_requests`.
@@ -96,6 +96,10 @@ struct Tail {
     start: i64,
     /// `/api/prom/tail`: Loki's legacy message shape.
     legacy: bool,
+    /// `categorize-labels` asked for (v1 only): entries carry their
+    /// structured metadata and parsed labels apart, and every message
+    /// says so in `encodingFlags`.
+    categorize: bool,
 }
 
 fn parse(params: &HashMap<String, String>) -> Result<Tail, ApiError> {
@@ -129,6 +133,7 @@ fn parse(params: &HashMap<String, String>) -> Result<Tail, ApiError> {
         delay: Duration::from_secs(delay),
         start,
         legacy: false,
+        categorize: false,
     })
 }
 
@@ -163,6 +168,7 @@ async fn start(
     let params = params::collect(raw.as_deref(), &headers, &[]);
     let mut tail = parse(&params)?;
     tail.legacy = legacy;
+    tail.categorize = !legacy && wants_categorized_labels(&headers);
     let tenants = state.tenants(&headers)?;
     let ws = match ws {
         Ok(ws) => ws,
@@ -193,7 +199,8 @@ async fn run(
     if tail.start < cutoff {
         let params = QueryParams::range(tail.start, cutoff, 0)
             .with_limit(tail.limit)
-            .with_direction(Direction::Backward);
+            .with_direction(Direction::Backward)
+            .with_categorized_labels(tail.categorize);
         let backfill = match evaluate(&state, &headers, &tail.query, params).await {
             Ok((QueryResult::Streams(mut streams), _)) => {
                 for s in &mut streams {
@@ -220,7 +227,9 @@ async fn run(
             }
         };
         if !backfill.is_empty() {
-            let message = json!({ "streams": streams_value(&backfill, tail.legacy) }).to_string();
+            let mut message = serde_json::Map::new();
+            message.insert("streams".to_owned(), streams_value(&backfill, tail.legacy));
+            let message = finish_message(message, &tail).to_string();
             socket
                 .send(Message::Text(message.into()))
                 .await
@@ -347,7 +356,8 @@ async fn evaluate_batch(
     if total > 0 {
         let params = QueryParams::range(from, through.saturating_add(1), 0)
             .with_limit(total)
-            .with_direction(Direction::Forward);
+            .with_direction(Direction::Forward)
+            .with_categorized_labels(tail.categorize);
         let engine = Engine::new(storage).with_limits(limits.clone());
         match engine.eval(&Expr::Log(expr.clone()), &params).await {
             Ok(QueryResult::Streams(result)) => streams = result,
@@ -377,5 +387,14 @@ async fn evaluate_batch(
     if !dropped.is_empty() {
         message.insert("dropped_entries".to_owned(), Value::Array(dropped));
     }
-    Some(Value::Object(message))
+    Some(finish_message(message, tail))
+}
+
+/// A tail message with `encodingFlags` last, as Loki writes it, when the
+/// tail asked for categorized labels.
+fn finish_message(mut message: serde_json::Map<String, Value>, tail: &Tail) -> Value {
+    if tail.categorize {
+        message.insert("encodingFlags".to_owned(), json!([CATEGORIZE_LABELS]));
+    }
+    Value::Object(message)
 }

@@ -1,6 +1,7 @@
 //! Log queries: entries in `[start, end)` through the pipeline, the best
 //! `limit` of them in the query's direction, grouped into streams by their
-//! final labels.
+//! final labels (or, with categorized labels, by their stream labels
+//! alone, each entry carrying its structured metadata and parsed labels).
 //!
 //! Work stops early: once `limit` entries are held, a batch whose first
 //! entry cannot beat the worst one held is skipped whole (a stream's later
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use super::{Ctx, Entry, Stream};
+use super::{Ctx, Entry, EntryLabels, Stream};
 use crate::error::{Error, Result};
 use crate::pipeline::{LineFilterSet, Pipeline};
 use crate::storage::{Cutoff, Direction, SelectRequest};
@@ -241,10 +242,23 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
             if !pipeline.process(ts, line, &batch.labels, batch.metadata(i), true) {
                 continue;
             }
+            let mut entry = Entry::new(ts, pipeline.line(line));
             let labels = if pipeline.lbs.untouched() {
+                if p.categorize_labels {
+                    entry.categorized = Some(EntryLabels::default());
+                }
                 batch.labels.clone()
             } else {
-                let ls = pipeline.lbs.build_label_set();
+                let ls = if p.categorize_labels {
+                    let split = pipeline.lbs.categorized();
+                    entry.categorized = Some(EntryLabels {
+                        structured_metadata: split.metadata,
+                        parsed: split.parsed,
+                    });
+                    split.stream
+                } else {
+                    pipeline.lbs.build_label_set()
+                };
                 match &interned {
                     Some((k, a)) if *k == ls => a.clone(),
                     _ => {
@@ -259,10 +273,7 @@ pub(crate) async fn eval_log(ctx: &mut Ctx<'_>, q: &LogExpr) -> Result<Vec<Strea
                 Kept {
                     key: (ts, seq),
                     labels,
-                    entry: Entry {
-                        timestamp: ts,
-                        line: pipeline.line(line).to_owned(),
-                    },
+                    entry,
                     backward,
                 },
                 limit,

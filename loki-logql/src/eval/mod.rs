@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub use limits::Limits;
-pub use types::{Entry, QueryResult, Sample, Series, Stream};
+pub use types::{Entry, EntryLabels, QueryResult, Sample, Series, Stream};
 
 use crate::error::{Error, Result};
 use crate::storage::{Direction, Storage};
@@ -58,6 +58,11 @@ pub struct QueryParams {
     pub interval: i64,
     /// Set to `true` from elsewhere to cancel the query.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Log queries group entries by their stream labels alone and give
+    /// each entry its structured metadata and parsed labels apart
+    /// ([`Entry::categorized`]), as Loki does for the
+    /// `X-Loki-Response-Encoding-Flags: categorize-labels` header.
+    pub categorize_labels: bool,
 }
 
 impl QueryParams {
@@ -71,6 +76,7 @@ impl QueryParams {
             direction: Direction::Backward,
             interval: 0,
             cancel: None,
+            categorize_labels: false,
         }
     }
 
@@ -114,6 +120,28 @@ impl QueryParams {
     /// ```
     pub fn with_interval(mut self, interval: i64) -> Self {
         self.interval = interval.max(0);
+        self
+    }
+
+    /// Asks log queries for categorized labels (see
+    /// [`QueryParams::categorize_labels`]).
+    ///
+    /// ```
+    /// use loki_logql::{Engine, MemoryStorage, QueryParams, QueryResult, parse_labels};
+    /// let mut s = MemoryStorage::new();
+    /// let l = parse_labels(r#"{app="a"}"#)?;
+    /// s.push_with_metadata(&l, 1, "level=warn msg=hi", &[("trace_id", "7f")]);
+    /// let p = QueryParams::range(0, 10, 0).with_categorized_labels(true);
+    /// let r = futures::executor::block_on(Engine::new(s).query(r#"{app="a"} | logfmt"#, &p))?;
+    /// let QueryResult::Streams(st) = r else { unreachable!() };
+    /// assert_eq!(st[0].labels.to_string(), r#"{app="a"}"#);
+    /// let labels = st[0].entries[0].categorized.as_ref().unwrap();
+    /// assert_eq!(labels.structured_metadata, [("trace_id".to_owned(), "7f".to_owned())]);
+    /// assert_eq!(labels.parsed[0], ("level".to_owned(), "warn".to_owned()));
+    /// # Ok::<(), loki_logql::Error>(())
+    /// ```
+    pub fn with_categorized_labels(mut self, on: bool) -> Self {
+        self.categorize_labels = on;
         self
     }
 

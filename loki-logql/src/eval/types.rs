@@ -13,6 +13,54 @@ pub struct Entry {
     pub timestamp: i64,
     /// The line after the pipeline.
     pub line: String,
+    /// With [`QueryParams::categorize_labels`](crate::QueryParams::categorize_labels):
+    /// the entry's labels that are not its stream's. The entry then
+    /// serialises as Loki's `[ts, line, {"structuredMetadata": …,
+    /// "parsed": …}]` (`{}` when both are empty).
+    pub categorized: Option<EntryLabels>,
+}
+
+impl Entry {
+    /// An entry without categorized labels.
+    ///
+    /// ```
+    /// use loki_logql::Entry;
+    /// let e = Entry::new(1_500_000_000, "GET /");
+    /// assert_eq!((e.timestamp, e.line.as_str(), e.categorized), (1_500_000_000, "GET /", None));
+    /// ```
+    pub fn new(timestamp: i64, line: impl Into<String>) -> Entry {
+        Entry {
+            timestamp,
+            line: line.into(),
+            categorized: None,
+        }
+    }
+}
+
+/// An entry's structured metadata and parsed labels (those parsers,
+/// `label_format` templates and errors set), each sorted by name, as Loki
+/// returns them apart from the stream's labels.
+///
+/// ```
+/// use loki_logql::{Entry, EntryLabels};
+/// let mut e = Entry::new(5, "msg=hi");
+/// e.categorized = Some(EntryLabels {
+///     structured_metadata: vec![("trace_id".into(), "7f".into())],
+///     parsed: vec![("msg".into(), "hi".into())],
+/// });
+/// let stream = loki_logql::Stream { labels: loki_logql::parse_labels(r#"{app="a"}"#)?, entries: vec![e] };
+/// assert_eq!(
+///     serde_json::to_string(&stream)?,
+///     r#"{"stream":{"app":"a"},"values":[["5","msg=hi",{"structuredMetadata":{"trace_id":"7f"},"parsed":{"msg":"hi"}}]]}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntryLabels {
+    /// The entry's structured metadata (renamed by `label_format` or not).
+    pub structured_metadata: Vec<(String, String)>,
+    /// Labels the pipeline added, with `__error__` and `__error_details__`.
+    pub parsed: Vec<(String, String)>,
 }
 
 /// A stream of a log query result: final labels and entries.
@@ -118,9 +166,41 @@ impl Serialize for Values<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut q = s.serialize_seq(Some(self.0.len()))?;
         for e in self.0 {
-            q.serialize_element(&(e.timestamp.to_string(), &e.line))?;
+            match &e.categorized {
+                None => q.serialize_element(&(e.timestamp.to_string(), &e.line))?,
+                Some(labels) => q.serialize_element(&(e.timestamp.to_string(), &e.line, labels))?,
+            }
         }
         q.end()
+    }
+}
+
+struct Pairs<'a>(&'a [(String, String)]);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for EntryLabels {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let parts = [
+            ("structuredMetadata", &self.structured_metadata),
+            ("parsed", &self.parsed),
+        ];
+        let present = parts.iter().filter(|(_, p)| !p.is_empty()).count();
+        let mut m = s.serialize_map(Some(present))?;
+        for (name, pairs) in parts {
+            if !pairs.is_empty() {
+                m.serialize_entry(name, &Pairs(pairs))?;
+            }
+        }
+        m.end()
     }
 }
 

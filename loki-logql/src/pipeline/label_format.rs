@@ -2,7 +2,7 @@
 //! from a template rendered against the labels as they were when the
 //! stage started. A template error marks the line `TemplateFormatErr`.
 
-use super::labels::{errors, LabelsBuilder};
+use super::labels::{errors, LabelKind, LabelsBuilder};
 use crate::template::{Compiled, Ctx};
 
 /// One compiled assignment.
@@ -34,14 +34,16 @@ pub(crate) fn label_format(
     for f in fmts {
         if let Fmt::Rename(dst, src) = f {
             if let Some(v) = lbs.get(src).map(str::to_owned) {
+                // A renamed label keeps its kind, as in Loki.
+                let kind = lbs.kind_of(src).unwrap_or(LabelKind::Parsed);
                 lbs.delete(src);
-                lbs.set(dst, &v);
+                lbs.set_as(dst, &v, kind);
             }
         }
     }
     for (i, v) in rendered {
         if let Fmt::Template(dst, _) = &fmts[i] {
-            lbs.set(dst, &v);
+            lbs.set_as(dst, &v, LabelKind::Parsed);
         }
     }
 }

@@ -22,6 +22,27 @@ pub(crate) mod errors {
     pub(crate) const TEMPLATE_FORMAT: &str = "TemplateFormatErr";
 }
 
+/// Where a label of a line came from, as Loki categorises them for the
+/// `categorize-labels` response encoding.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LabelKind {
+    /// The stream's labels (and labels renamed from them).
+    #[default]
+    Stream,
+    /// The entry's structured metadata (and labels renamed from it).
+    Metadata,
+    /// Set by a parser or a `label_format` template; the error pair.
+    Parsed,
+}
+
+/// A line's labels split by [`LabelKind`], each part sorted by name.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct CategorizedLabels {
+    pub(crate) stream: LabelSet,
+    pub(crate) metadata: Vec<(String, String)>,
+    pub(crate) parsed: Vec<(String, String)>,
+}
+
 /// Labels of the line being processed.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LabelsBuilder {
@@ -32,6 +53,8 @@ pub(crate) struct LabelsBuilder {
     /// Per slot, the stamp of the parser run that set it (0: anything
     /// else), so a parser can keep the first value of a repeated key.
     owners: Vec<u32>,
+    /// Per slot, where the label came from.
+    kinds: Vec<LabelKind>,
     /// The last stamp handed out.
     stamp: u32,
     live: usize,
@@ -75,18 +98,18 @@ impl LabelsBuilder {
         self.slot_bits = 0;
         let base = self.base.clone();
         for (k, v) in base.iter() {
-            self.push_slot(k, v, 0);
+            self.push_slot(k, v, 0, LabelKind::Stream);
         }
         self.base_len = self.live;
         self.base_changed = false;
         let meta = std::mem::take(&mut self.meta);
         for (k, v) in &meta {
-            self.set(k, v);
+            self.set_as(k, v, LabelKind::Metadata);
         }
         self.meta = meta;
     }
 
-    fn push_slot(&mut self, k: &str, v: &str, owner: u32) {
+    fn push_slot(&mut self, k: &str, v: &str, owner: u32, kind: LabelKind) {
         self.slot_bits |= name_bit(k);
         if self.live < self.slots.len() {
             let s = &mut self.slots[self.live];
@@ -95,9 +118,11 @@ impl LabelsBuilder {
             s.1.clear();
             s.1.push_str(v);
             self.owners[self.live] = owner;
+            self.kinds[self.live] = kind;
         } else {
             self.slots.push((k.to_owned(), v.to_owned()));
             self.owners.push(owner);
+            self.kinds.push(kind);
         }
         self.live += 1;
     }
@@ -120,6 +145,7 @@ impl LabelsBuilder {
                 if self.owners[i] != stamp {
                     self.base_changed |= i < self.base_len;
                     self.owners[i] = stamp;
+                    self.kinds[i] = LabelKind::Parsed;
                     let v = &mut self.slots[i].1;
                     v.clear();
                     v.push_str(value);
@@ -127,7 +153,7 @@ impl LabelsBuilder {
                 return;
             }
         }
-        self.push_slot(name, value, stamp);
+        self.push_slot(name, value, stamp, LabelKind::Parsed);
     }
 
     /// Whether the stream labels hold `name` (for the `_extracted` suffix).
@@ -160,8 +186,26 @@ impl LabelsBuilder {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Sets `name` to `value`, replacing any current value.
-    pub(crate) fn set(&mut self, name: &str, value: &str) {
+    /// Where the current `name` came from, if it is set.
+    pub(crate) fn kind_of(&self, name: &str) -> Option<LabelKind> {
+        if name == ERROR_LABEL || name == ERROR_DETAILS_LABEL {
+            return Some(LabelKind::Parsed);
+        }
+        if !self.init {
+            if self.meta.iter().any(|(k, _)| k == name) {
+                return Some(LabelKind::Metadata);
+            }
+            return self.base.get(name).map(|_| LabelKind::Stream);
+        }
+        self.slots[..self.live]
+            .iter()
+            .position(|(k, _)| k == name)
+            .map(|i| self.kinds[i])
+    }
+
+    /// Sets `name` to `value`, replacing any current value, as a label of
+    /// kind `kind`.
+    pub(crate) fn set_as(&mut self, name: &str, value: &str, kind: LabelKind) {
         if name == ERROR_LABEL || name == ERROR_DETAILS_LABEL {
             return;
         }
@@ -170,13 +214,14 @@ impl LabelsBuilder {
             if let Some(i) = self.slots[..self.live].iter().position(|(k, _)| k == name) {
                 self.base_changed |= i < self.base_len;
                 self.owners[i] = 0;
+                self.kinds[i] = kind;
                 let v = &mut self.slots[i].1;
                 v.clear();
                 v.push_str(value);
                 return;
             }
         }
-        self.push_slot(name, value, 0);
+        self.push_slot(name, value, 0, kind);
     }
 
     /// Removes `name`.
@@ -195,6 +240,7 @@ impl LabelsBuilder {
             self.live -= 1;
             self.slots.swap(i, self.live);
             self.owners.swap(i, self.live);
+            self.kinds.swap(i, self.live);
         }
     }
 
@@ -210,6 +256,7 @@ impl LabelsBuilder {
                 self.live -= 1;
                 self.slots.swap(i, self.live);
                 self.owners.swap(i, self.live);
+                self.kinds.swap(i, self.live);
             }
         }
     }
@@ -352,6 +399,37 @@ impl LabelsBuilder {
         pairs.sort();
         LabelSet { pairs }
     }
+
+    /// The final labels split by where they came from: stream labels,
+    /// structured metadata, and parsed labels (with the error pair), as
+    /// Loki's `categorize-labels` encoding returns them.
+    pub(crate) fn categorized(&mut self) -> CategorizedLabels {
+        let mut out = CategorizedLabels::default();
+        if self.untouched() {
+            out.stream = (*self.base).clone();
+            return out;
+        }
+        self.ensure();
+        for ((k, v), kind) in self.slots[..self.live].iter().zip(&self.kinds) {
+            let pair = (k.clone(), v.clone());
+            match kind {
+                LabelKind::Stream => out.stream.pairs.push(pair),
+                LabelKind::Metadata => out.metadata.push(pair),
+                LabelKind::Parsed => out.parsed.push(pair),
+            }
+        }
+        if let Some(e) = self.err {
+            out.parsed.push((ERROR_LABEL.to_owned(), e.to_owned()));
+        }
+        if self.has_details {
+            out.parsed
+                .push((ERROR_DETAILS_LABEL.to_owned(), self.err_details.clone()));
+        }
+        out.stream.pairs.sort();
+        out.metadata.sort();
+        out.parsed.sort();
+        out
+    }
 }
 
 /// One of 64 bits chosen by a name's length and first and last bytes.
@@ -433,7 +511,7 @@ mod tests {
         b.reset(&base, &[("t".into(), "1".into())]);
         assert_eq!(b.get("t"), Some("1"));
         assert_eq!(b.get("app"), Some("a"));
-        b.set("x", "y");
+        b.set_as("x", "y", LabelKind::Parsed);
         b.delete("env");
         b.set_err("E", "d");
         b.set_err("F", "ignored");
