@@ -108,10 +108,10 @@ fn a_parsed_label_takes_the_name_from_metadata() {
 }
 
 #[test]
-fn metadata_named_as_a_stream_label_is_metadata() {
+fn metadata_named_as_a_stream_label_is_extracted_metadata() {
     let (stream, metadata, parsed) = only(("x", &[("env", "dev")]), r#"{app="a"}"#);
-    assert_eq!(stream, r#"{app="a"}"#);
-    assert_eq!(metadata, pairs(&[("env", "dev")]));
+    assert_eq!(stream, r#"{app="a", env="prod"}"#);
+    assert_eq!(metadata, pairs(&[("env_extracted", "dev")]));
     assert!(parsed.is_empty());
 }
 
@@ -236,4 +236,31 @@ proptest! {
         split.sort();
         prop_assert_eq!(plain, split);
     }
+}
+
+#[test]
+fn without_categories_clashing_metadata_is_extracted_too() {
+    // As Loki: the stream's `env` stays, the entry's is `env_extracted`.
+    let st = streams(
+        storage(&[("x", &[("env", "dev")])]),
+        r#"{app="a"} | env="prod""#,
+        false,
+    );
+    assert_eq!(
+        st[0].labels.to_string(),
+        r#"{app="a", env="prod", env_extracted="dev"}"#
+    );
+    let params = QueryParams::range(0, 10, 10);
+    let query = r#"sum by (env, env_extracted) (count_over_time({app="a"}[10s]))"#;
+    let result = futures::executor::block_on(
+        Engine::new(storage(&[("x", &[("env", "dev")])])).query(query, &params),
+    )
+    .unwrap();
+    let QueryResult::Matrix(series) = result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(
+        series[0].labels.to_string(),
+        r#"{env="prod", env_extracted="dev"}"#
+    );
 }

@@ -79,7 +79,16 @@ impl LabelsBuilder {
             self.base_bits = base.iter().fold(0, |m, (k, _)| m | name_bit(k));
         }
         self.meta.clear();
-        self.meta.extend_from_slice(meta);
+        for (k, v) in meta {
+            // As Loki's builder adds structured metadata: a name the
+            // stream's labels hold gets the `_extracted` suffix.
+            let name = if self.base_has(k) {
+                format!("{k}_extracted")
+            } else {
+                k.clone()
+            };
+            self.meta.push((name, v.clone()));
+        }
         self.live = 0;
         self.init = false;
         self.base_len = 0;
@@ -171,7 +180,8 @@ impl LabelsBuilder {
             return self.has_details.then_some(self.err_details.as_str());
         }
         if !self.init {
-            // Metadata overrides the stream label of the same name.
+            // Metadata overrides a stream label of the same name (one
+            // named `<x>_extracted` when the stream holds both).
             if let Some((_, v)) = self.meta.iter().find(|(k, _)| k == name) {
                 return Some(v.as_str());
             }
@@ -311,7 +321,8 @@ impl LabelsBuilder {
         if self.init {
             return !self.base_changed;
         }
-        // Metadata of a stream label's name overrides it.
+        // Metadata of a stream label's name (past the `_extracted`
+        // suffix) overrides it.
         self.meta.iter().all(|(k, _)| !self.base_has(k))
     }
 
