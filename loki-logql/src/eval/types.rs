@@ -136,18 +136,6 @@ impl Serialize for Point {
     }
 }
 
-struct Labels<'a>(&'a LabelSet);
-
-impl Serialize for Labels<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0.iter() {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
 struct Points<'a>(&'a [Sample]);
 
 impl Serialize for Points<'_> {
@@ -175,6 +163,8 @@ impl Serialize for Values<'_> {
     }
 }
 
+/// Name-value pairs (a label set's, or an entry's categorized labels) as
+/// a JSON object.
 struct Pairs<'a>(&'a [(String, String)]);
 
 impl Serialize for Pairs<'_> {
@@ -207,7 +197,7 @@ impl Serialize for EntryLabels {
 impl Serialize for Stream {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("stream", &Labels(&self.labels))?;
+        m.serialize_entry("stream", &Pairs(&self.labels.pairs))?;
         m.serialize_entry("values", &Values(&self.entries))?;
         m.end()
     }
@@ -218,7 +208,7 @@ struct MatrixSeries<'a>(&'a Series);
 impl Serialize for MatrixSeries<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metric", &Labels(&self.0.labels))?;
+        m.serialize_entry("metric", &Pairs(&self.0.labels.pairs))?;
         m.serialize_entry("values", &Points(&self.0.samples))?;
         m.end()
     }
@@ -229,7 +219,7 @@ struct VectorSample<'a>(&'a Series);
 impl Serialize for VectorSample<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metric", &Labels(&self.0.labels))?;
+        m.serialize_entry("metric", &Pairs(&self.0.labels.pairs))?;
         let p = self.0.samples.first().copied().unwrap_or(Sample {
             timestamp: 0,
             value: f64::NAN,
